@@ -1,0 +1,10 @@
+//! tinyvrrp: a small VRRP daemon. The protocol core (`packet`, `instance`, `config`) is pure;
+//! everything with a file descriptor lives in the thin shell (`sock`, `netlink`, `arp`'s sender,
+//! `daemon`).
+
+pub mod arp;
+pub mod config;
+pub mod instance;
+pub mod netlink;
+pub mod packet;
+pub mod sock;

@@ -1,0 +1,3 @@
+fn main() {
+    println!("tinyvrrp {}", env!("CARGO_PKG_VERSION"));
+}
