@@ -1,1 +1,610 @@
-//! (being written)
+//! One VRRP instance's state machine (RFC 5798 §6.4 as updated by RFC 9568, RFC 3768 for v2).
+//!
+//! Pure ("sans-IO"): the caller feeds events stamped with a monotonic time and gets back a list of
+//! actions; nothing here reads a clock or touches a socket. Deadlines are plain values the caller
+//! reads with [`Instance::next_deadline`] — the daemon keeps one timerfd armed to the earliest
+//! deadline of all instances and delivers [`Event::Timer`] when it fires (early firings are
+//! harmless: nothing that is not due happens).
+//!
+//! Actions go into a caller-owned `Vec` that the daemon clears and reuses, so the steady state
+//! (send an advert, receive one, move a deadline) allocates nothing.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::packet::Version;
+
+#[cfg(test)]
+mod tests;
+
+/// Monotonic time since an arbitrary epoch (the daemon's start, or a simulation's zero).
+pub type Time = Duration;
+
+pub const PRIORITY_OWNER: u8 = 255;
+pub const PRIORITY_LEAVING: u8 = 0;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Not running: before start-up and after shutdown.
+    Init,
+    Backup,
+    Master,
+    /// The interface is unusable (down, missing, no address): no adverts, no VIPs.
+    Fault,
+}
+
+impl State {
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Init => "INIT",
+            State::Backup => "BACKUP",
+            State::Master => "MASTER",
+            State::Fault => "FAULT",
+        }
+    }
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// keepalived's gratuitous-ARP schedule for a new master, as data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GarpSchedule {
+    /// GARPs (per VIP) sent at once on becoming master, and again in each later burst.
+    pub repeat: u32,
+    /// Delay of the second burst after becoming master; zero: no second burst.
+    pub delay: Duration,
+    /// Period of refresh bursts while master; zero: none.
+    pub refresh: Duration,
+    /// GARPs per VIP in each refresh burst.
+    pub refresh_repeat: u32,
+}
+
+impl Default for GarpSchedule {
+    /// keepalived's defaults: garp_master_delay 5, garp_master_repeat 5, no refresh.
+    fn default() -> Self {
+        GarpSchedule {
+            repeat: 5,
+            delay: Duration::from_secs(5),
+            refresh: Duration::ZERO,
+            refresh_repeat: 1,
+        }
+    }
+}
+
+/// What an instance is configured with (the daemon builds it from the config).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Params {
+    pub vrid: u8,
+    pub version: Version,
+    /// Configured priority, 1–255 (255: address owner).
+    pub priority: u8,
+    /// Our Advertisement_Interval, in centiseconds (v2: a whole number of seconds).
+    pub advert_int_cs: u16,
+    pub preempt: bool,
+    /// After start-up, lower-priority masters are not preempted until this has passed.
+    pub preempt_delay: Duration,
+    /// Our primary address (or unicast source): the tie-break on equal priority.
+    pub primary_ip: IpAddr,
+    /// v2 simple-password authentication (auth type 1) with these 8 bytes.
+    pub auth: Option<[u8; 8]>,
+    pub garp: GarpSchedule,
+}
+
+/// A received advert that already passed the packet checks (length, checksum, TTL, VRID).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RxAdvert {
+    pub src: IpAddr,
+    pub version: Version,
+    pub priority: u8,
+    pub adver_int_cs: u16,
+    pub auth_type: u8,
+    pub auth_data: [u8; 8],
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Start (or restart after `Init`): the interface is usable.
+    Startup,
+    /// A deadline may have passed.
+    Timer,
+    Advert(RxAdvert),
+    /// The effective priority (configured priority plus tracking weights) changed.
+    PriorityChanged(u8),
+    /// The interface became unusable.
+    LinkDown,
+    /// The interface became usable again.
+    LinkUp,
+    /// Graceful stop.
+    Shutdown,
+}
+
+/// Why an advert was not acted upon; the daemon counts these per reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Discard {
+    VersionMismatch,
+    /// v2 only: RFC 3768 §7.1 says discard when the interval differs (keepalived does too).
+    IntervalMismatch,
+    AuthMismatch,
+    /// The advert claims our own primary address as its source.
+    OwnAddress,
+    /// The instance is stopped or in FAULT.
+    NotListening,
+    /// A preempting backup ignores a lower-priority master (RFC 5798 §6.4.2).
+    LowerPriority,
+}
+
+impl Discard {
+    pub fn counter_name(self) -> &'static str {
+        match self {
+            Discard::VersionMismatch => "version_mismatch",
+            Discard::IntervalMismatch => "interval_mismatch",
+            Discard::AuthMismatch => "auth_mismatch",
+            Discard::OwnAddress => "own_address",
+            Discard::NotListening => "not_listening",
+            Discard::LowerPriority => "lower_priority",
+        }
+    }
+}
+
+/// Why the state changed: logged on one line with the transition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    Startup,
+    AddressOwner,
+    /// No advert for Master_Down_Interval (`last` = the last accepted advert's source and time).
+    MasterDown {
+        last: Option<(IpAddr, Time)>,
+    },
+    /// The master sent priority 0 and Skew_Time has passed.
+    MasterLeft {
+        from: IpAddr,
+    },
+    /// A lower-priority master was heard and we preempt it.
+    Preempt {
+        from: IpAddr,
+        priority: u8,
+    },
+    HigherPriority {
+        from: IpAddr,
+        priority: u8,
+    },
+    /// Equal priority and the sender's primary address is higher (RFC 5798 §6.4.3).
+    EqualPriorityHigherAddress {
+        from: IpAddr,
+    },
+    LinkDown,
+    LinkUp,
+    Shutdown,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Send one advert with this priority (0 when leaving).
+    SendAdvert {
+        priority: u8,
+    },
+    AddVips,
+    RemoveVips,
+    /// Send `count` gratuitous ARPs / unsolicited NAs for every VIP.
+    SendGarp {
+        count: u32,
+    },
+    /// The state changed; the daemon logs it and runs the notify scripts.
+    Transition {
+        from: State,
+        to: State,
+        reason: Reason,
+        at: Time,
+    },
+}
+
+/// Counters kept by the state machine itself (packet-level drops are counted by the daemon).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub rx_adverts: u64,
+    pub tx_adverts: u64,
+    pub rx_priority_zero: u64,
+    pub tx_priority_zero: u64,
+    pub become_master: u64,
+    pub release_master: u64,
+    pub discarded: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Instance {
+    params: Params,
+    state: State,
+    effective_priority: u8,
+    /// Master_Adver_Interval: the master's interval (v3 learns it from adverts).
+    master_adver_int_cs: u16,
+    /// Backup: when the master is declared down.
+    master_down_at: Option<Time>,
+    /// Master: when the next advert is due.
+    advert_at: Option<Time>,
+    /// Master: when the delayed GARP burst is due.
+    garp_burst_at: Option<Time>,
+    /// Master: when the next refresh burst is due.
+    garp_refresh_at: Option<Time>,
+    /// Lower-priority masters are not preempted before this.
+    preempt_allowed_at: Time,
+    /// The last accepted advert's source, priority and time.
+    last_master: Option<(IpAddr, u8, Time)>,
+    stats: Stats,
+}
+
+fn cs(centiseconds: u64) -> Duration {
+    Duration::from_millis(centiseconds * 10)
+}
+
+impl Instance {
+    pub fn new(params: Params) -> Self {
+        let effective_priority = params.priority;
+        let master_adver_int_cs = params.advert_int_cs;
+        Instance {
+            params,
+            state: State::Init,
+            effective_priority,
+            master_adver_int_cs,
+            master_down_at: None,
+            advert_at: None,
+            garp_burst_at: None,
+            garp_refresh_at: None,
+            preempt_allowed_at: Duration::ZERO,
+            last_master: None,
+            stats: Stats::default(),
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+    pub fn effective_priority(&self) -> u8 {
+        self.effective_priority
+    }
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+    /// The master we last accepted an advert from: (address, priority).
+    pub fn master(&self) -> Option<(IpAddr, u8)> {
+        match self.state {
+            State::Master => Some((self.params.primary_ip, self.effective_priority)),
+            State::Backup => self.last_master.map(|(ip, prio, _)| (ip, prio)),
+            _ => None,
+        }
+    }
+    pub fn master_adver_int_cs(&self) -> u16 {
+        self.master_adver_int_cs
+    }
+
+    /// Skew_Time: v2 (256 - Priority) / 256 s; v3 ((256 - Priority) * Master_Adver_Interval) / 256.
+    pub fn skew_time(&self) -> Duration {
+        let weight = 256 - u64::from(self.effective_priority);
+        match self.params.version {
+            Version::V2 => Duration::from_micros(weight * 1_000_000 / 256),
+            Version::V3 => {
+                Duration::from_micros(weight * u64::from(self.master_adver_int_cs) * 10_000 / 256)
+            }
+        }
+    }
+
+    /// Master_Down_Interval = 3 * Master_Adver_Interval + Skew_Time.
+    pub fn master_down_interval(&self) -> Duration {
+        cs(3 * u64::from(self.master_adver_int_cs)) + self.skew_time()
+    }
+
+    fn advert_interval(&self) -> Duration {
+        cs(u64::from(self.params.advert_int_cs))
+    }
+
+    /// The earliest time at which this instance wants an [`Event::Timer`].
+    pub fn next_deadline(&self) -> Option<Time> {
+        [
+            self.master_down_at,
+            self.advert_at,
+            self.garp_burst_at,
+            self.garp_refresh_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    pub fn handle(
+        &mut self,
+        now: Time,
+        event: Event,
+        out: &mut Vec<Action>,
+    ) -> Result<(), Discard> {
+        match event {
+            Event::Startup => {
+                if self.state == State::Init {
+                    self.start(now, Reason::Startup, out);
+                }
+            }
+            Event::Timer => self.on_timer(now, out),
+            Event::Advert(advert) => return self.on_advert(now, &advert, out),
+            Event::PriorityChanged(priority) => self.on_priority(now, priority, out),
+            Event::LinkDown => {
+                if matches!(self.state, State::Backup | State::Master | State::Init) {
+                    if self.state == State::Master {
+                        out.push(Action::RemoveVips);
+                        self.stats.release_master += 1;
+                    }
+                    self.enter(now, State::Fault, Reason::LinkDown, out);
+                }
+            }
+            Event::LinkUp => {
+                if self.state == State::Fault {
+                    self.start(now, Reason::LinkUp, out);
+                }
+            }
+            Event::Shutdown => {
+                if self.state == State::Master {
+                    // RFC 5798 §6.4.3: a leaving master sends priority 0 so a backup takes
+                    // over after Skew_Time instead of Master_Down_Interval.
+                    out.push(Action::SendAdvert {
+                        priority: PRIORITY_LEAVING,
+                    });
+                    self.stats.tx_adverts += 1;
+                    self.stats.tx_priority_zero += 1;
+                    out.push(Action::RemoveVips);
+                    self.stats.release_master += 1;
+                }
+                if self.state != State::Init {
+                    self.enter(now, State::Init, Reason::Shutdown, out);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Initialize state (RFC 5798 §6.4.1): the owner becomes master at once, everyone else
+    /// listens for Master_Down_Interval as a backup.
+    fn start(&mut self, now: Time, reason: Reason, out: &mut Vec<Action>) {
+        self.master_adver_int_cs = self.params.advert_int_cs;
+        self.preempt_allowed_at = now + self.params.preempt_delay;
+        self.last_master = None;
+        if self.effective_priority == PRIORITY_OWNER {
+            self.become_master(now, Reason::AddressOwner, out);
+        } else {
+            self.master_down_at = Some(now + self.master_down_interval());
+            self.enter(now, State::Backup, reason, out);
+        }
+    }
+
+    fn enter(&mut self, now: Time, to: State, reason: Reason, out: &mut Vec<Action>) {
+        let from = self.state;
+        self.state = to;
+        if to != State::Master {
+            self.advert_at = None;
+            self.garp_burst_at = None;
+            self.garp_refresh_at = None;
+        }
+        if to != State::Backup {
+            self.master_down_at = None;
+        }
+        out.push(Action::Transition {
+            from,
+            to,
+            reason,
+            at: now,
+        });
+    }
+
+    fn become_master(&mut self, now: Time, reason: Reason, out: &mut Vec<Action>) {
+        // The advert goes first so that the old master drops the VIPs before our GARPs land
+        // (keepalived does the same).
+        self.send_advert(now, out);
+        out.push(Action::AddVips);
+        let garp = self.params.garp;
+        if garp.repeat > 0 {
+            out.push(Action::SendGarp { count: garp.repeat });
+        }
+        self.stats.become_master += 1;
+        self.enter(now, State::Master, reason, out);
+        self.garp_burst_at = (garp.repeat > 0 && !garp.delay.is_zero()).then(|| now + garp.delay);
+        self.garp_refresh_at = (!garp.refresh.is_zero()).then(|| now + garp.refresh);
+    }
+
+    fn send_advert(&mut self, now: Time, out: &mut Vec<Action>) {
+        out.push(Action::SendAdvert {
+            priority: self.effective_priority,
+        });
+        self.stats.tx_adverts += 1;
+        self.advert_at = Some(self.next_advert_slot(now));
+    }
+
+    /// The next advert is due at the next point of a grid of the advert interval. Every
+    /// instance with the same interval then ticks at the same instants, so one wake-up serves
+    /// all of them and their adverts leave in one `sendmmsg`. The gap is never longer than
+    /// one interval; a short first gap only sends one advert early, which backups accept.
+    fn next_advert_slot(&self, now: Time) -> Time {
+        let interval = self.advert_interval().as_micros().max(1);
+        let slot = (now.as_micros() / interval + 1) * interval;
+        Duration::from_micros(u64::try_from(slot).unwrap_or(u64::MAX))
+    }
+
+    fn on_timer(&mut self, now: Time, out: &mut Vec<Action>) {
+        match self.state {
+            State::Backup => {
+                if self.master_down_at.is_some_and(|t| t <= now) {
+                    let reason = match self.last_master {
+                        Some((from, PRIORITY_LEAVING, _)) => Reason::MasterLeft { from },
+                        Some((from, priority, _)) if priority < self.effective_priority => {
+                            Reason::Preempt { from, priority }
+                        }
+                        other => Reason::MasterDown {
+                            last: other.map(|(ip, _, t)| (ip, t)),
+                        },
+                    };
+                    self.become_master(now, reason, out);
+                }
+            }
+            State::Master => {
+                if self.advert_at.is_some_and(|t| t <= now) {
+                    self.send_advert(now, out);
+                }
+                if self.garp_burst_at.is_some_and(|t| t <= now) {
+                    self.garp_burst_at = None;
+                    out.push(Action::SendGarp {
+                        count: self.params.garp.repeat,
+                    });
+                }
+                if let Some(t) = self.garp_refresh_at.filter(|t| *t <= now) {
+                    let period = self.params.garp.refresh;
+                    let mut next = t + period;
+                    if next <= now {
+                        next = now + period;
+                    }
+                    self.garp_refresh_at = Some(next);
+                    out.push(Action::SendGarp {
+                        count: self.params.garp.refresh_repeat.max(1),
+                    });
+                }
+            }
+            State::Init | State::Fault => {}
+        }
+    }
+
+    fn check(&self, advert: &RxAdvert) -> Result<(), Discard> {
+        if !matches!(self.state, State::Backup | State::Master) {
+            return Err(Discard::NotListening);
+        }
+        if advert.version != self.params.version {
+            return Err(Discard::VersionMismatch);
+        }
+        if advert.src == self.params.primary_ip {
+            return Err(Discard::OwnAddress);
+        }
+        if self.params.version == Version::V2 {
+            if advert.adver_int_cs != self.params.advert_int_cs {
+                return Err(Discard::IntervalMismatch);
+            }
+            let auth_ok = match self.params.auth {
+                None => advert.auth_type == 0,
+                Some(pass) => advert.auth_type == 1 && advert.auth_data == pass,
+            };
+            if !auth_ok {
+                return Err(Discard::AuthMismatch);
+            }
+        }
+        Ok(())
+    }
+
+    fn on_advert(
+        &mut self,
+        now: Time,
+        advert: &RxAdvert,
+        out: &mut Vec<Action>,
+    ) -> Result<(), Discard> {
+        if let Err(discard) = self.check(advert) {
+            self.stats.discarded += 1;
+            return Err(discard);
+        }
+        self.stats.rx_adverts += 1;
+        if advert.priority == PRIORITY_LEAVING {
+            self.stats.rx_priority_zero += 1;
+        }
+        match self.state {
+            State::Backup => self.backup_rx(now, advert),
+            State::Master => {
+                self.master_rx(now, advert, out);
+                Ok(())
+            }
+            State::Init | State::Fault => Ok(()),
+        }
+    }
+
+    /// RFC 5798 §6.4.2, Backup receiving an ADVERTISEMENT.
+    fn backup_rx(&mut self, now: Time, advert: &RxAdvert) -> Result<(), Discard> {
+        if advert.priority == PRIORITY_LEAVING {
+            self.last_master = Some((advert.src, PRIORITY_LEAVING, now));
+            let at = now + self.skew_time();
+            self.master_down_at = Some(self.master_down_at.map_or(at, |t| t.min(at)));
+            return Ok(());
+        }
+        let may_preempt = self.params.preempt && now >= self.preempt_allowed_at;
+        if !may_preempt || advert.priority >= self.effective_priority {
+            if self.params.version == Version::V3 {
+                // v3 backups learn the master's interval (RFC 5798 §6.4.2).
+                self.master_adver_int_cs = advert.adver_int_cs;
+            }
+            self.last_master = Some((advert.src, advert.priority, now));
+            self.master_down_at = Some(now + self.master_down_interval());
+            return Ok(());
+        }
+        // A lower-priority master and we may preempt. The RFC discards the advert and lets
+        // Master_Down_Interval run out (keepalived too: ~3.6 s at 1 s adverts). We also
+        // bring the down timer forward to Skew_Time, the same fast takeover the RFC uses for
+        // priority 0: when several backups outrank the master, the highest has the shortest
+        // skew, becomes master first, and its advert resets the others' timers. So a
+        // restarted high-priority node takes its VIP back within one advert interval plus
+        // skew, and still never makes a second master while the first one is heard.
+        self.last_master = Some((advert.src, advert.priority, now));
+        let at = now + self.skew_time();
+        self.master_down_at = Some(self.master_down_at.map_or(at, |t| t.min(at)));
+        Err(Discard::LowerPriority)
+    }
+
+    /// RFC 5798 §6.4.3 (and RFC 9568), Master receiving an ADVERTISEMENT.
+    fn master_rx(&mut self, now: Time, advert: &RxAdvert, out: &mut Vec<Action>) {
+        if advert.priority == PRIORITY_LEAVING {
+            self.send_advert(now, out);
+            return;
+        }
+        let ours = self.effective_priority;
+        let higher = advert.priority > ours;
+        let tie_lost = advert.priority == ours && advert.src > self.params.primary_ip;
+        if higher || tie_lost {
+            if self.params.version == Version::V3 {
+                self.master_adver_int_cs = advert.adver_int_cs;
+            }
+            self.last_master = Some((advert.src, advert.priority, now));
+            out.push(Action::RemoveVips);
+            self.stats.release_master += 1;
+            let reason = if higher {
+                Reason::HigherPriority {
+                    from: advert.src,
+                    priority: advert.priority,
+                }
+            } else {
+                Reason::EqualPriorityHigherAddress { from: advert.src }
+            };
+            self.master_down_at = Some(now + self.master_down_interval());
+            self.enter(now, State::Backup, reason, out);
+            return;
+        }
+        // A lower-priority (or equal, lower-address) master: RFC 9568 §6.4.3 answers at once
+        // so it steps down now rather than after its own timer; keepalived also re-sends its
+        // GARPs so that switches and hosts that followed the other master come back.
+        self.send_advert(now, out);
+        let count = self.params.garp.repeat.max(1);
+        out.push(Action::SendGarp { count });
+    }
+
+    fn on_priority(&mut self, now: Time, priority: u8, out: &mut Vec<Action>) {
+        let priority = priority.max(1);
+        if priority == self.effective_priority {
+            return;
+        }
+        self.effective_priority = priority;
+        match self.state {
+            // Tell the backups at once: one that now outranks us preempts after its skew
+            // rather than waiting for our next scheduled advert.
+            State::Master => self.send_advert(now, out),
+            State::Backup => {
+                if priority == PRIORITY_OWNER {
+                    self.become_master(now, Reason::AddressOwner, out);
+                }
+            }
+            State::Init | State::Fault => {}
+        }
+    }
+}
