@@ -279,6 +279,11 @@ impl Instance {
             _ => None,
         }
     }
+    /// The shell learns our source address from the interface, and it may change while
+    /// the instance runs (DHCP, an operator): the tie-break and the own-advert check follow.
+    pub fn set_primary_ip(&mut self, ip: IpAddr) {
+        self.params.primary_ip = ip;
+    }
     pub fn master_adver_int_cs(&self) -> u16 {
         self.master_adver_int_cs
     }

@@ -4,7 +4,11 @@
 
 pub mod arp;
 pub mod config;
+pub mod daemon;
 pub mod instance;
+pub mod links;
 pub mod netlink;
+pub mod notify;
 pub mod packet;
 pub mod sock;
+pub mod status;
