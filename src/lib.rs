@@ -2,6 +2,7 @@
 //! everything with a file descriptor lives in the thin shell (`sock`, `netlink`, `arp`'s sender,
 //! `daemon`).
 
+pub mod alloc_count;
 pub mod arp;
 pub mod config;
 pub mod daemon;

@@ -4,7 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use argh::FromArgs;
-use tinyvrrp::{config, daemon, status};
+use tinyvrrp::{alloc_count::CountingAlloc, config, daemon, status};
+
+#[global_allocator]
+static ALLOCATOR: CountingAlloc = CountingAlloc;
 
 /// tinyvrrp: a small VRRP (RFC 5798 / 9568 / 3768) floating-IP daemon.
 #[derive(FromArgs)]

@@ -147,6 +147,7 @@ pub fn render<'a>(
         }
         out.push('\n');
     }
+    let _ = writeln!(out, "process heap_allocs={}", crate::alloc_count::allocations());
     out.push_str("drops");
     for (name, n) in drops.iter() {
         let _ = write!(out, " {name}={n}");
@@ -186,10 +187,6 @@ impl StatusServer {
             let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
             let _ = stream.write_all(text.as_bytes());
         }
-    }
-
-    pub fn has_client(&self) -> bool {
-        true
     }
 }
 
