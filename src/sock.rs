@@ -121,6 +121,11 @@ impl VrrpSocket {
     /// IPV6_UNICAST_HOPS 255, IPV6_TCLASS 0xc0, IPV6_MULTICAST_LOOP off, IPV6_MULTICAST_ALL off
     /// where the kernel has it (4.20+). IPV6_CHECKSUM stays unset: the caller computes VRRP
     /// checksums.
+    ///
+    /// Linux applies IPV6_MULTICAST_ALL only to raw sockets bound to an address; this one is
+    /// unbound (it must also receive unicast adverts), so an IPv6 socket receives ff02::12 on
+    /// every interface where anything on the host joined it. Callers must keep only adverts
+    /// whose `ifindex` has an instance (which lookup by (ifindex, VRID) does anyway).
     pub fn open(family: Family) -> Result<Self, SockError> {
         let domain = match family {
             Family::V4 => libc::AF_INET,
