@@ -5,6 +5,8 @@
 //! sockets are opened (and its interface index looked up) on a thread that first `setns`es
 //! into that side's namespace; the sockets are then driven from the test thread.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
@@ -29,6 +31,44 @@ const ARRIVE: Duration = Duration::from_secs(5);
 const ABSENT: Duration = Duration::from_millis(300);
 
 static LAB_SEQ: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// Heap allocations made by the current thread (tests run on several threads at once).
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The system allocator, counting allocations per thread.
+struct Counting;
+
+fn count_one() {
+    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+}
+
+// SAFETY: forwards every call to the system allocator unchanged.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        System.alloc(layout)
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        System.alloc_zeroed(layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_one();
+        System.realloc(ptr, layout, new_size)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> usize {
+    ALLOCATIONS.with(|c| c.get())
+}
 
 /// The namespaces of one test; dropping it deletes them (and with them the veths and bridge),
 /// also when the test panics.
@@ -442,4 +482,63 @@ fn a_bad_datagram_fails_alone_and_the_rest_still_go() {
     let tags: Vec<_> = got.iter().map(|g| g.payload[0]).collect();
     assert_eq!(got.len(), 2);
     assert!(tags.contains(&payload(1, 1)[0]) && tags.contains(&payload(3, 1)[0]));
+}
+
+/// Rounds of queue / sendmmsg / poll / recvmmsg / get, after a warm-up round, must not touch
+/// the heap.
+fn steady_state_allocates_nothing(family: Family, src: IpAddr, group: IpAddr) {
+    let lab = lab_or_skip!();
+    let b = host(&lab.b, family, true);
+    let a = host(&lab.a, family, false);
+    let mut out = SendBatch::new(8);
+    let mut inb = RecvBatch::new(8);
+    let round = |out: &mut SendBatch, inb: &mut RecvBatch, seq: u8| {
+        out.clear();
+        for i in 0..5u8 {
+            let tag = [seq, i, 0xab, 0xcd];
+            out.push(a.ifindex, src, group, |buf| {
+                buf.get_mut(..4)?.copy_from_slice(&tag);
+                Some(4)
+            })
+            .expect("push");
+        }
+        assert_eq!(out.send(&a.sock), Ok(5));
+        let mut seen = 0;
+        while seen < 5 {
+            let mut fds = [PollFd::new(b.sock.fd(), PollFlags::POLLIN)];
+            assert_eq!(
+                poll(&mut fds, 5000u16),
+                Ok(1),
+                "timed out after {seen} datagrams"
+            );
+            let n = inb.recv(&b.sock).expect("recvmmsg");
+            for r in inb.iter() {
+                let r = r.expect("well-formed");
+                assert_eq!(r.payload.len(), 4);
+                assert_eq!((r.payload[0], r.payload[2], r.ttl), (seq, 0xab, 255));
+            }
+            seen += n;
+        }
+        assert_eq!(seen, 5);
+    };
+    round(&mut out, &mut inb, 0);
+    let before = allocations();
+    for seq in 1..=20 {
+        round(&mut out, &mut inb, seq);
+    }
+    assert_eq!(
+        allocations() - before,
+        0,
+        "heap allocations in the steady state"
+    );
+}
+
+#[test]
+fn ipv4_steady_state_allocates_nothing() {
+    steady_state_allocates_nothing(Family::V4, A_V4.into(), GROUP_V4.into());
+}
+
+#[test]
+fn ipv6_steady_state_allocates_nothing() {
+    steady_state_allocates_nothing(Family::V6, A_LL.into(), GROUP_V6.into());
 }
