@@ -277,3 +277,24 @@ impl AsRawFd for VrrpSocket {
         self.fd.as_raw_fd()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_what_failed_and_keep_the_errno() {
+        let e = SockError::Join {
+            ifindex: 3,
+            errno: Errno::ENODEV,
+        };
+        assert_eq!(e.errno(), Errno::ENODEV);
+        let text = e.to_string();
+        assert!(text.contains("join") && text.contains("#3"), "{text}");
+        let e = SockError::SetOption {
+            option: "IP_TTL",
+            errno: Errno::EINVAL,
+        };
+        assert!(e.to_string().contains("IP_TTL"));
+    }
+}
