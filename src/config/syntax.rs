@@ -328,6 +328,89 @@ mod tests {
         }
     }
 
+    /// Random files built from line shapes rust-ini handles in different code paths: our scan
+    /// and rust-ini must never disagree, and every entry's line must hold that key.
+    #[test]
+    fn scan_agrees_with_rust_ini_on_generated_files() {
+        const PIECES: &[&str] = &[
+            "[a]",
+            " [b c] ",
+            "\t[a]",
+            "[d]\t",
+            "k = 1",
+            "  k = 2",
+            "\tk=3",
+            "j: x",
+            "j :y ",
+            "",
+            "   ",
+            "\t",
+            "# c",
+            "; c",
+            "  # c",
+            "k =",
+            "k = \"q v\"",
+            "k = 'q' t",
+            "k = \"open",
+            "k = a\\",
+            "k = a\\\\",
+            "k = \\x",
+            "bare",
+            "= v",
+            "[open",
+            "[x] y",
+            "k = v # not comment",
+            "k\t=\tv\t",
+            "k = a\rb",
+            "K_2 = fe80::1",
+            "k = \"a\\\"b\"",
+            "[]",
+            "k = [x]",
+        ];
+        let mut seed: u64 = 0x5eed;
+        let mut next = |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            usize::try_from(seed >> 33).unwrap_or(0) % n
+        };
+        let mut accepted = 0;
+        for _ in 0..3000 {
+            let lines = 1 + next(8);
+            let mut text = String::new();
+            for _ in 0..lines {
+                text.push_str(PIECES[next(PIECES.len())]);
+                text.push_str(if next(4) == 0 { "\r\n" } else { "\n" });
+            }
+            if next(3) == 0 {
+                text.pop();
+            }
+            match read_sections(&text) {
+                Ok(sections) => {
+                    accepted += 1;
+                    let file_lines: Vec<&str> = text.split('\n').collect();
+                    for s in &sections {
+                        let header = file_lines[s.line - 1].trim_start();
+                        assert!(header.starts_with('['), "{text:?}");
+                        for e in &s.entries {
+                            let line = file_lines[e.line - 1].trim_start();
+                            assert!(line.starts_with(&e.key), "{text:?}");
+                        }
+                    }
+                }
+                Err(errors) => {
+                    for e in errors {
+                        assert!(
+                            !matches!(e.kind, ErrorKind::IniParser { .. }),
+                            "scan and rust-ini disagree on {text:?}: {e:?}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(accepted > 100, "too few valid files generated: {accepted}");
+    }
+
     #[test]
     fn every_bad_line_is_reported() {
         let errors = read_sections("k = 1\n[a]\nbad\nworse\n").unwrap_err();

@@ -939,3 +939,83 @@ fn unreadable_file_names_the_file() {
         .to_string()
         .starts_with("/nonexistent/tinyvrrp.conf:0: cannot read the file"));
 }
+
+/// Random mixes of valid and invalid instance lines: always a result (no panic), and an
+/// accepted config always satisfies the documented ranges.
+#[test]
+fn generated_configs_never_panic_and_accepted_ones_are_in_range() {
+    const LINES: &[&str] = &[
+        "priority = 255",
+        "priority = 0",
+        "priority = 99999999999999999999",
+        "state = MASTER",
+        "nopreempt =",
+        "nopreempt = no",
+        "preempt_delay = 1000.01",
+        "preempt_delay = 0.5",
+        "advert_int = 0.01",
+        "advert_int = 40.95",
+        "advert_int = 255",
+        "advert_int = 1.",
+        "version = 3",
+        "version = 4",
+        "virtual_ipaddress = 2001:db8::1/0",
+        "virtual_ipaddress = 192.0.2.7/0 dev eth9 label eth9:x",
+        "virtual_ipaddress = /",
+        "virtual_ipaddress = 192.0.2.8 label",
+        "unicast_peer = ::",
+        "unicast_ttl = 0",
+        "auth_type = PASS",
+        "auth_pass = \u{e9}\u{e9}\u{e9}\u{e9}\u{e9}",
+        "track_interface = eth0 weight",
+        "track_interface = a/b",
+        "track_script = s weight -253",
+        "garp_master_repeat = 0",
+        "interface = 0123456789abcdef",
+        "virtual_router_id = 255",
+        "use_vmac = maybe",
+    ];
+    let mut seed: u64 = 42;
+    let mut next = |n: usize| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        usize::try_from(seed >> 33).unwrap_or(0) % n
+    };
+    let mut accepted = 0;
+    for _ in 0..2000 {
+        let mut text = "[vrrp_script s]\nscript = /bin/true\n".to_string();
+        let mut extra = String::new();
+        for _ in 0..next(6) {
+            extra.push_str(LINES[next(LINES.len())]);
+            extra.push('\n');
+        }
+        text.push_str(&inst(&extra));
+        if let Ok(loaded) = parse_str(&text, "gen.conf") {
+            accepted += 1;
+            let i = &loaded.config.instances[0];
+            assert!(i.priority >= 1 && i.vrid >= 1, "{text}");
+            match i.version {
+                Version::V2 => {
+                    assert!(i.advert_int_cs % 100 == 0 && (100..=25500).contains(&i.advert_int_cs))
+                }
+                Version::V3 => assert!((1..=4095).contains(&i.advert_int_cs)),
+            }
+            assert!(i.preempt_delay_cs <= 100_000);
+            assert!(i
+                .vips
+                .iter()
+                .all(|v| crate::config::values::family_of(&v.addr) == i.family));
+            if !i.preempt {
+                assert!(
+                    i.initial_state == InitialState::Backup && i.priority < 255,
+                    "{text}"
+                );
+            }
+        }
+    }
+    assert!(
+        accepted > 100,
+        "too few valid configs generated: {accepted}"
+    );
+}
