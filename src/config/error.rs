@@ -376,6 +376,9 @@ pub enum WarningKind {
     NotifyScriptUnusable { detail: ErrorKind },
     /// v3_checksum_as_v2 only changes VRRPv3 over IPv4.
     ChecksumAsV2Ignored,
+    /// RFC 5798 §5.2.9: in IPv6 multicast adverts the first address is the link-local one
+    /// (keepalived logs the same; it is an error only in its strict mode).
+    FirstIpv6VipNotLinkLocal,
 }
 
 impl fmt::Display for WarningKind {
@@ -405,6 +408,9 @@ impl fmt::Display for WarningKind {
             }
             WarningKind::ChecksumAsV2Ignored => f.write_str(
                 "v3_checksum_as_v2 only affects VRRPv3 over IPv4; ignored for this instance",
+            ),
+            WarningKind::FirstIpv6VipNotLinkLocal => f.write_str(
+                "the first IPv6 virtual_ipaddress should be link-local (fe80::/10), as RFC 5798 asks",
             ),
         }
     }

@@ -72,6 +72,7 @@ track_script = chk_dns
 [vrrp_instance VI_2]
 interface = eth0
 virtual_router_id = 52
+virtual_ipaddress = fe80::52
 virtual_ipaddress = 2001:db8::10/64
 version = 3
 advert_int = 0.5
@@ -134,8 +135,13 @@ fn full_example() {
     );
     let v2 = &c.instances[1];
     assert_eq!(
-        (v2.family, v2.advert_int_cs, v2.vips[0].prefix_len),
-        (Family::V6, 50, 64)
+        (
+            v2.family,
+            v2.advert_int_cs,
+            v2.vips[0].prefix_len,
+            v2.vips[1].prefix_len
+        ),
+        (Family::V6, 50, 128, 64)
     );
     assert_eq!(
         c.sync_groups,
@@ -852,6 +858,22 @@ fn other_warnings() {
             WarningKind::ChecksumAsV2Ignored
         )]
     );
+
+    let v6 = "[vrrp_instance V]\ninterface = eth0\nvirtual_router_id = 1\nversion = 3\n\
+              virtual_ipaddress = 2001:db8::1\nvirtual_ipaddress = fe80::1\n";
+    assert_eq!(
+        warnings(v6),
+        vec![(
+            5,
+            "virtual_ipaddress".into(),
+            WarningKind::FirstIpv6VipNotLinkLocal
+        )]
+    );
+    assert_eq!(
+        warnings(&format!("{v6}unicast_peer = 2001:db8::2\n")),
+        vec![]
+    );
+    assert_eq!(warnings(&v6.replace("2001:db8::1", "fe80::2")), vec![]);
 
     let w = ok(&inst("state = MASTER\nnopreempt =\n")).warnings;
     assert_eq!(

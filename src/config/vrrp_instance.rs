@@ -136,6 +136,15 @@ pub(super) fn read_instance(
     let (vips, family) = read_vips(ctx, sec, interface.as_deref(), version);
     let unicast_src_ip = ctx.one(sec, "unicast_src_ip", |v| same_family(ip(v)?, family));
     let unicast_peers = read_peers(ctx, sec, family);
+    if family == Family::V6 && unicast_peers.is_empty() {
+        let first_vip = vips.first().map(|v| v.addr);
+        if let (Some(IpAddr::V6(a)), Some(entry)) = (first_vip, first(sec, "virtual_ipaddress")) {
+            if a.segments().first().is_some_and(|s| s & 0xffc0 != 0xfe80) {
+                let kind = WarningKind::FirstIpv6VipNotLinkLocal;
+                ctx.warn(sec, entry.line, "virtual_ipaddress", kind);
+            }
+        }
+    }
     let unicast_ttl = ctx.one(sec, "unicast_ttl", |v| u8_in(v, 1, 255, "1..=255"));
 
     let auth = read_auth(ctx, sec, version);
