@@ -20,10 +20,10 @@ use crate::arp::{self, FrameSender};
 use crate::config::{self, Config, InstanceConfig};
 use crate::instance::{Action, Event, GarpSchedule, Instance, Params, Reason, RxAdvert, State, Time};
 use crate::links::{Links, Usable};
-use crate::netlink::{self, Monitor, NetEvent, Netlink, NetlinkError};
+use crate::netlink::{Monitor, NetEvent, Netlink, NetlinkError};
 use crate::notify::Notifier;
 use crate::packet::{self, AdvertFields, ChecksumForm, Family, Version};
-use crate::sock::{RecvBatch, SendBatch, VrrpSocket};
+use crate::sock::{PushError, RecvBatch, SendBatch, VrrpSocket};
 use crate::status::{self, Counters, InstanceView, PeerForms, StatusServer};
 
 const KEY_SOCK4: usize = 0;
@@ -499,19 +499,29 @@ impl Daemon {
             (&group[..], u.ifindex)
         };
         for &dst in dsts {
-            let mut fill = |buf: &mut [u8]| {
+            let fill = |buf: &mut [u8]| {
                 packet::emit(&fields, &slot.vip_addrs, u.source, dst, form, buf).ok()
             };
-            if !batch.push(ifindex, u.source, dst, &mut fill) {
-                // Full: send what is queued and retry once.
-                if let Some(sock) = sock {
-                    if let Err(e) = batch.send(sock) {
-                        warn!("sending adverts: {e}");
+            match batch.push(ifindex, u.source, dst, fill) {
+                Ok(_) => {}
+                Err(PushError::Full) => {
+                    // A round bigger than the batch: send what is queued and queue again.
+                    if let Some(sock) = sock {
+                        if let Err(e) = batch.send(sock) {
+                            warn!("sending adverts: {e}");
+                        }
+                    }
+                    batch.clear();
+                    let fill = |buf: &mut [u8]| {
+                        packet::emit(&fields, &slot.vip_addrs, u.source, dst, form, buf).ok()
+                    };
+                    if batch.push(ifindex, u.source, dst, fill).is_err() {
+                        self.drops.bump("tx_queue_failed");
                     }
                 }
-                batch.clear();
-                if !batch.push(ifindex, u.source, dst, &mut fill) {
-                    self.drops.bump("tx_encode_failed");
+                Err(e) => {
+                    warn!("{}: queueing an advert to {dst}: {e}", slot.cfg.name);
+                    self.drops.bump("tx_queue_failed");
                 }
             }
         }
@@ -522,10 +532,20 @@ impl Daemon {
             (self.sock4.as_ref(), &mut self.send4),
             (self.sock6.as_ref(), &mut self.send6),
         ] {
+            if batch.is_empty() {
+                continue;
+            }
             if let Some(sock) = sock {
-                if let Err(e) = batch.send(sock) {
-                    warn!("sending adverts: {e}");
-                    self.drops.bump("tx_failed");
+                match batch.send(sock) {
+                    Ok(_) => {
+                        for _ in 0..batch.failed() {
+                            self.drops.bump("tx_failed");
+                        }
+                    }
+                    Err(e) => {
+                        warn!("sending adverts: {e}");
+                        self.drops.bump("tx_failed");
+                    }
                 }
             }
             batch.clear();
@@ -619,11 +639,12 @@ impl Daemon {
             };
             for i in 0..n {
                 let target = match self.recv.get(i) {
-                    Some(rx) => classify(&self.slots, &mut self.drops, family, &rx),
-                    None => {
+                    Some(Ok(rx)) => classify(&self.slots, &mut self.drops, family, &rx),
+                    Some(Err(_)) => {
                         self.drops.bump("bad_ip_header");
                         None
                     }
+                    None => None,
                 };
                 if let Some((idx, advert, form)) = target {
                     if family == Family::V4 && self.slots[idx].cfg.version == Version::V3 {
@@ -908,7 +929,3 @@ fn classify(
     };
     Some((idx, rx_advert, form))
 }
-
-// Keep `netlink` referenced for the error type in signatures above.
-#[allow(unused_imports)]
-use netlink as _;

@@ -90,7 +90,7 @@ impl fmt::Display for SyntaxError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             SyntaxError::NoSeparator => {
-                "expected `key = value`, `[section]` or a comment (a flag without value is written `key =`)"
+                "expected `key = value`, `[section]` or a comment (a flag is written alone, like `nopreempt`, or as `key =`)"
             }
             SyntaxError::EmptyKey => "missing key name before `=`",
             SyntaxError::BadKeyName => {

@@ -64,6 +64,8 @@ struct ScannedSection {
 /// Splits `text` into sections, or returns every line that cannot be read safely.
 pub(super) fn read_sections(text: &str) -> Result<Vec<RawSection>, Vec<LineError>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let expanded = expand_bare_flags(text);
+    let text = expanded.as_ref();
     let scanned = scan(text)?;
     let ini = Ini::load_from_str_opt(text, parse_option()).map_err(|e| {
         vec![LineError {
@@ -135,6 +137,41 @@ fn scan(text: &str) -> Result<Vec<ScannedSection>, Vec<LineError>> {
     } else {
         Err(errors)
     }
+}
+
+/// keepalived writes its flags as a bare word (`nopreempt`), and its users will too; INI
+/// needs `key = value`. A line holding only one of these words becomes `word =` (flags read
+/// an empty value as on), keeping the line count so every line number stays right.
+pub(super) const BARE_FLAGS: &[&str] = &[
+    "nopreempt",
+    "use_vmac",
+    "v3_checksum_as_v2",
+    "enable_script_security",
+];
+
+fn expand_bare_flags(text: &str) -> std::borrow::Cow<'_, str> {
+    let is_bare = |line: &str| BARE_FLAGS.contains(&line.trim());
+    if !text.lines().any(is_bare) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for piece in text.split_inclusive('\n') {
+        let (line, end) = match piece.strip_suffix('\n') {
+            Some(l) => (l, "\n"),
+            None => (piece, ""),
+        };
+        let (line, cr) = match line.strip_suffix('\r') {
+            Some(l) => (l, "\r"),
+            None => (line, ""),
+        };
+        out.push_str(line);
+        if is_bare(line) {
+            out.push_str(" =");
+        }
+        out.push_str(cr);
+        out.push_str(end);
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// The header after `[`: up to `]`, nothing but blanks after it.
@@ -308,7 +345,7 @@ mod tests {
     fn misreadable_lines_are_rejected_with_their_line() {
         use SyntaxError::*;
         let cases: &[(&str, usize, &str, SyntaxError)] = &[
-            ("[a]\nnopreempt\nx = 1\n", 2, "", NoSeparator),
+            ("[a]\nnopreemptx\nx = 1\n", 2, "", NoSeparator),
             ("[a]\n = 1\n", 2, "", EmptyKey),
             ("[a]\ntrack script = x\n", 2, "track script", BadKeyName),
             ("[a\nx = 1]\n", 1, "", UnclosedSection),

@@ -725,13 +725,23 @@ fn syntax_errors_come_with_lines() {
         )
     );
     assert_eq!(
-        one_err(&inst("nopreempt\n")),
+        one_err(&inst("nopremept\n")),
         (
             5,
             String::new(),
             ErrorKind::Syntax(SyntaxError::NoSeparator)
         )
     );
+}
+
+#[test]
+fn bare_keepalived_flags_are_accepted_and_keep_line_numbers() {
+    let text = inst("nopreempt\r\nuse_vmac\npriority = 300\n");
+    let errors = parse_str(&text, "t.conf").err().expect("priority 300 must fail");
+    assert_eq!(errors.0.len(), 1);
+    assert_eq!((errors.0[0].line, errors.0[0].key.as_str()), (7, "priority"));
+    let loaded = parse_str(&inst("nopreempt\n"), "t.conf").expect("bare nopreempt parses");
+    assert!(!loaded.config.instances[0].preempt);
 }
 
 #[test]
