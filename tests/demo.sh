@@ -14,7 +14,8 @@ VIP=192.0.2.1
 ADVERT_INT=1 # seconds, VRRPv3
 PRIOS=(150 100 50)
 PREFIX="tvd$$" # namespaces: tvd<pid>-br, -n1, -n2, -n3, -cl
-BIN="$PWD/target/release/tinyvrrp"
+# TINYVRRP_BIN=/path/to/tinyvrrp runs the demo with that binary instead of building one.
+BIN="${TINYVRRP_BIN:-$PWD/target/release/tinyvrrp}"
 WORK=""
 declare -a PIDS=()
 
@@ -37,24 +38,26 @@ if ((${#missing[@]})); then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
-if ! command -v cargo >/dev/null 2>&1; then
-    for home in "${HOME:-/root}" "$(getent passwd "${SUDO_USER:-root}" | cut -d: -f6)"; do
-        if [[ -n $home && -x $home/.cargo/bin/cargo ]]; then
-            export PATH="$home/.cargo/bin:$PATH"
-            export CARGO_HOME="${CARGO_HOME:-$home/.cargo}"
-            export RUSTUP_HOME="${RUSTUP_HOME:-$home/.rustup}"
-            break
-        fi
-    done
-fi
-if ! command -v cargo >/dev/null 2>&1; then
-    say "Installing Rust (Debian's cargo)"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cargo
-fi
+if [[ -z ${TINYVRRP_BIN:-} ]]; then
+    if ! command -v cargo >/dev/null 2>&1; then
+        for home in "${HOME:-/root}" "$(getent passwd "${SUDO_USER:-root}" | cut -d: -f6)"; do
+            if [[ -n $home && -x $home/.cargo/bin/cargo ]]; then
+                export PATH="$home/.cargo/bin:$PATH"
+                export CARGO_HOME="${CARGO_HOME:-$home/.cargo}"
+                export RUSTUP_HOME="${RUSTUP_HOME:-$home/.rustup}"
+                break
+            fi
+        done
+    fi
+    if ! command -v cargo >/dev/null 2>&1; then
+        say "Installing Rust (Debian's cargo)"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cargo
+    fi
 
-say "Building tinyvrrp (cargo build --release)"
-cargo build --release --quiet || die "build failed (an old distribution Rust? try rustup)"
+    say "Building tinyvrrp (cargo build --release)"
+    cargo build --release --quiet || die "build failed (an old distribution Rust? try rustup)"
+fi
 info "$BIN: $(stat -c %s "$BIN") bytes"
 
 # --- clean-up, whatever happens ----------------------------------------------------------------
@@ -222,6 +225,8 @@ unset 'PIDS[1]'
 table
 
 say "State transitions logged by the nodes"
-grep -h -- '->' "$WORK"/n*.log | sed 's/^/    /' || true
+for i in 1 2 3; do
+    grep -h -- '->' "$WORK/n$i.log" | sed "s/^/    node $i: /" || true
+done
 
 say "Done; removing the lab"
