@@ -64,6 +64,8 @@ fn wait_settled(
     timeout: Duration,
 ) -> Duration {
     let took = wait_until(timeout, Duration::from_millis(50), || {
+        master.1.assert_running(tag);
+        backups.iter().for_each(|(_, d)| d.assert_running(tag));
         master.0.has_addr(VIP)
             && state(master.1) == "MASTER"
             && backups

@@ -179,9 +179,9 @@ impl Procs {
         status
     }
 
-    /// SIGTERM, a short grace, SIGKILL, reap. Idempotent.
-    fn stop(&self, pid: u32) {
-        if self.signal(pid, libc::SIGTERM) && self.wait(pid, TERM_GRACE).is_none() {
+    /// SIGTERM, `grace`, SIGKILL, reap. Idempotent.
+    fn stop(&self, pid: u32, grace: Duration) {
+        if self.signal(pid, libc::SIGTERM) && self.wait(pid, grace).is_none() {
             self.signal(pid, libc::SIGKILL);
         }
         if let Some(mut child) = self.lock().remove(&pid) {
@@ -532,9 +532,24 @@ impl DaemonHandle {
             .and_then(|i| i.get("state").cloned())
     }
 
-    /// SIGTERM, then SIGKILL if it has not exited after the grace; reaps it.
+    /// SIGTERM, then SIGKILL if it has not exited within 3 s (the contract allows one advert
+    /// interval for the priority-0 advert and removing the VIPs); reaps it.
     pub fn stop(&self) {
-        self.shared.procs.stop(self.pid);
+        self.shared.procs.stop(self.pid, Duration::from_secs(3));
+    }
+
+    /// Panics with the daemon's log if it is not running: a test waiting on a dead daemon
+    /// should say so at once rather than time out.
+    pub fn assert_running(&self, what: &str) {
+        if !self.is_running() {
+            panic!(
+                "{what}: tinyvrrp on node {} (pid {}) is not running; exit {:?}; log:\n{}",
+                self.node,
+                self.pid,
+                self.shared.procs.try_wait(self.pid),
+                self.log_text()
+            );
+        }
     }
 }
 
