@@ -127,7 +127,12 @@ fn sweep_stale_namespaces() {
             && tail
                 .split_once('-')
                 .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-        if shaped && !Path::new(&format!("/proc/{pid}")).exists() {
+        // Left alone while anything still runs inside it (a test binary in another pid
+        // namespace would look dead from here but keep its daemons in its labs).
+        if shaped
+            && !Path::new(&format!("/proc/{pid}")).exists()
+            && run(&["ip", "netns", "pids", &name]).stdout.is_empty()
+        {
             let _ = run(&["ip", "netns", "del", &name]);
         }
     }
