@@ -1,0 +1,1 @@
+// targeted scenarios come next
