@@ -143,7 +143,13 @@ impl Scenario {
         let lossy = rng.percent(70);
         let loss = |rng: &mut Rng| -> Vec<u32> {
             (0..n * n)
-                .map(|_| if lossy { rng.range(0, 300_000) as u32 } else { 0 })
+                .map(|_| {
+                    if lossy {
+                        rng.range(0, 300_000) as u32
+                    } else {
+                        0
+                    }
+                })
                 .collect()
         };
         faults.push((Duration::ZERO, Fault::Loss(loss(&mut rng))));

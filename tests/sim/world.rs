@@ -35,7 +35,11 @@ pub enum Fault {
     Shutdown(usize),
     LinkDown(usize),
     LinkUp(usize),
-    Priority { node: usize, slot: usize, priority: u8 },
+    Priority {
+        node: usize,
+        slot: usize,
+        priority: u8,
+    },
     /// Partition group per node: only nodes of the same group hear each other.
     Partition(Vec<u8>),
     Heal,
