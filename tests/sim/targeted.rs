@@ -293,3 +293,27 @@ fn preempt_delay_holds_the_takeover_until_it_has_passed() {
         }
     }
 }
+
+/// A backup that accepted a lower-priority master (nopreempt, or still inside its
+/// preempt_delay) and then stops hearing it has not preempted anyone: its timer simply ran
+/// out, and the transition it reports (logged, passed to notify scripts) must say so.
+#[test]
+fn timeout_after_accepting_a_lower_master_is_reported_as_master_down_not_preempt() {
+    for version in [Version::V2, Version::V3] {
+        let mut high = params(version, 200, 100, 10);
+        high.preempt = false;
+        let low = params(version, 100, 100, 20);
+        let mut w = world(vec![high, low], 1);
+        w.schedule(ms(0), Fault::Start(1));
+        w.schedule(ms(5_000), Fault::Start(0));
+        w.schedule(ms(10_000), Fault::Crash(1));
+        run(&mut w, ms(20_000));
+        assert_sole_master(&w, 0);
+        let t = entered(&w, 0, State::Master, ms(10_000)).expect("high took over");
+        assert!(
+            matches!(t.reason, Reason::MasterDown { last: Some((from, _)) } if from == ip(20)),
+            "{version:?}: took over after the master died, reported as {:?}",
+            t.reason
+        );
+    }
+}
