@@ -317,3 +317,39 @@ fn timeout_after_accepting_a_lower_master_is_reported_as_master_down_not_preempt
         );
     }
 }
+
+/// A preempting backup that heard a lower-priority master brings its down timer forward to
+/// Skew_Time (the design's fast takeover). If its own priority then drops to or below that
+/// master's (a tracked interface goes down), there is nothing to preempt any more: it must
+/// not take over, which would make a second master until the first one answers.
+/// Found by the random simulation (seed 4929 at the time).
+#[test]
+fn priority_drop_during_a_pending_preemption_cancels_it() {
+    for version in [Version::V2, Version::V3] {
+        for seed in 0..SEEDS {
+            let master = params(version, 100, 100, 20);
+            let backup = params(version, 150, 100, 10);
+            let mut w = world(vec![master, backup], seed);
+            w.schedule(ms(0), Fault::Start(0));
+            w.schedule(ms(10_300), Fault::Start(1));
+            // The master's next advert leaves at 11.0 s; the backup discards it and would
+            // take over Skew_Time (~0.41 s) later. Its priority drops first.
+            w.schedule(
+                ms(11_100),
+                Fault::Priority {
+                    node: 1,
+                    slot: 0,
+                    priority: 50,
+                },
+            );
+            run(&mut w, ms(30_000));
+            assert_sole_master(&w, 0);
+            assert_eq!(
+                entered(&w, 1, State::Master, ms(10_300)),
+                None,
+                "{version:?} seed {seed}: took over with priority 50 from a priority-100 master\n{}",
+                w.trace_text()
+            );
+        }
+    }
+}

@@ -13,7 +13,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use tinyvrrp::instance::{Action, Event, Instance, Params, Reason, RxAdvert, State, Time};
+use tinyvrrp::instance::{Action, Discard, Event, Instance, Params, Reason, RxAdvert, State, Time};
 
 use crate::rng::Rng;
 
@@ -364,6 +364,29 @@ impl World {
                         ));
                     }
                     running = to;
+                    // Master_Down_Interval is at least 3 * the master's Advertisement_Interval
+                    // after the last advert accepted (or after start-up if none was).
+                    if let Reason::MasterDown { last } = reason {
+                        let since = match last {
+                            Some((src, t)) => self
+                                .cfg
+                                .iter()
+                                .find(|c| c.ip == src)
+                                .and_then(|c| c.slots[slot].as_ref())
+                                .map(|p| (t, 3 * interval(p))),
+                            None => live
+                                .started_at
+                                .map(|t| (t, 3 * interval(live.inst.params()))),
+                        };
+                        if let Some((t, min)) = since.filter(|(t, min)| now < *t + *min) {
+                            bad = Some(format!(
+                                "MasterDown at {} only {:?} after {} (< {min:?})",
+                                secs(now),
+                                now - t,
+                                secs(t)
+                            ));
+                        }
+                    }
                     if matches!(from, State::Init | State::Fault)
                         && matches!(to, State::Backup | State::Master)
                     {
@@ -406,6 +429,21 @@ impl World {
         }
         if after == State::Master && live.inst.next_deadline().is_none() {
             bad = Some("master without a deadline (no next advert)".into());
+        }
+        // Only a preempting backup past its preempt_delay may ignore a lower-priority master.
+        if result == Err(Discard::LowerPriority) {
+            let p = live.inst.params();
+            let allowed = live.started_at.map(|t| t + p.preempt_delay);
+            let lower =
+                matches!(ev, Event::Advert(a) if a.priority < live.inst.effective_priority());
+            if !p.preempt || !lower || allowed.map_or(true, |t| now < t) {
+                bad = Some(format!(
+                    "{ev:?} discarded as LowerPriority (preempt {}, own priority {}, preempt allowed from {:?})",
+                    p.preempt,
+                    live.inst.effective_priority(),
+                    allowed.map(secs)
+                ));
+            }
         }
         let prio = live.inst.effective_priority();
         if self.trace.is_some() && (ev != Event::Timer || !self.out.is_empty()) {
