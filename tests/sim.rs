@@ -4,6 +4,15 @@
 //! Random scenarios run from seeds; a failure prints the seed, the scenario and the last
 //! events. Replay one seed with `TINYVRRP_SIM_SEED=<n> cargo test --test sim`, run more with
 //! `TINYVRRP_SIM_SCENARIOS=<n>`.
+//!
+//! Checked at every step of every phase (`sim/world.rs`): Master state <=> VIPs held;
+//! a master never goes longer than its Advertisement_Interval without an advert; transitions
+//! reported match `state()`; deadlines are never in the past; an advert is discarded as
+//! `LowerPriority` only by a preempting backup past its preempt_delay; a `MasterDown`
+//! takeover comes at least 3 advert intervals after the last advert accepted.
+//! Checked once the network is stable and settled (`sim/scenario.rs`): exactly one master per
+//! VRID among the running instances, one the RFC allows given the state when it became
+//! stable, and no more transitions.
 
 #[path = "sim/rng.rs"]
 mod rng;
