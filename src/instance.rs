@@ -559,6 +559,10 @@ impl Instance {
         // skew, becomes master first, and its advert resets the others' timers. So a
         // restarted high-priority node takes its VIP back within one advert interval plus
         // skew, and still never makes a second master while the first one is heard.
+        if self.params.version == Version::V3 {
+            // Needed if our priority drops again and we fall back to waiting for it.
+            self.master_adver_int_cs = advert.adver_int_cs;
+        }
         self.last_master = Some((advert.src, advert.priority, now));
         self.preempting = true;
         let at = now + self.skew_time();
@@ -615,6 +619,16 @@ impl Instance {
             State::Backup => {
                 if priority == PRIORITY_OWNER {
                     self.become_master(now, Reason::AddressOwner, out);
+                } else if let Some((_, master_priority, heard)) =
+                    self.last_master.filter(|_| self.preempting)
+                {
+                    // No longer above the master we were about to preempt: treat its last
+                    // advert as accepted instead of taking over from it (found by the
+                    // simulation: a takeover here made two masters for one interval).
+                    if priority <= master_priority {
+                        self.preempting = false;
+                        self.master_down_at = Some(heard + self.master_down_interval());
+                    }
                 }
             }
             State::Init | State::Fault => {}
