@@ -571,7 +571,15 @@ pub fn parse_addr(payload: &[u8]) -> Result<AddrInfo, NetlinkError> {
 }
 
 /// The event a multicast message stands for; `None` for message types we do not follow.
+///
+/// Link messages of a family other than AF_UNSPEC are skipped: the bridge sends its port
+/// state as AF_BRIDGE RTM_NEWLINK/RTM_DELLINK on the same group, and an AF_BRIDGE RTM_DELLINK
+/// means "left the bridge", not "interface gone".
 pub fn parse_event(msg: &Message<'_>) -> Result<Option<NetEvent>, NetlinkError> {
+    let is_link = msg.ty == RTM_NEWLINK || msg.ty == RTM_DELLINK;
+    if is_link && msg.payload.first().is_some_and(|&f| f != AF_UNSPEC) {
+        return Ok(None);
+    }
     Ok(Some(match msg.ty {
         RTM_NEWLINK => NetEvent::LinkChanged(parse_link(msg.payload)?),
         RTM_DELLINK => {

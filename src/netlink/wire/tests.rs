@@ -391,3 +391,24 @@ fn random_bytes_never_panic() {
         }
     }
 }
+
+#[test]
+fn bridge_port_link_messages_are_not_link_events() {
+    const AF_BRIDGE: u8 = 7;
+    let mut info = ifinfomsg(4, IFF_UP | IFF_RUNNING);
+    info[0] = AF_BRIDGE;
+    let link = cat(&[&info, &rta(IFLA_IFNAME, b"eth0\0")]);
+    for ty in [RTM_NEWLINK, RTM_DELLINK] {
+        let m = msg(ty, 0, 0, 0, &link);
+        let m = MessageIter::new(&m).next().unwrap().unwrap();
+        assert_eq!(parse_event(&m), Ok(None));
+    }
+    info[0] = AF_UNSPEC;
+    let link = cat(&[&info, &rta(IFLA_IFNAME, b"eth0\0")]);
+    let m = msg(RTM_DELLINK, 0, 0, 0, &link);
+    let m = MessageIter::new(&m).next().unwrap().unwrap();
+    assert!(matches!(
+        parse_event(&m),
+        Ok(Some(NetEvent::LinkRemoved { index: 4, .. }))
+    ));
+}
