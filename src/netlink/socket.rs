@@ -201,14 +201,13 @@ impl Netlink {
     /// socket stays in step with the kernel.
     fn exchange(
         &mut self,
-        msg_len: usize,
         req: &[u8],
         seq: u32,
         what: &'static str,
         dump: bool,
         mut on_msg: impl FnMut(&Message<'_>) -> Result<(), NetlinkError>,
     ) -> Result<(), NetlinkError> {
-        self.send(req.get(..msg_len).unwrap_or(req))?;
+        self.send(req)?;
         let mut first_err: Option<NetlinkError> = None;
         let mut interrupted = false;
         loop {
@@ -283,7 +282,8 @@ impl Netlink {
         let seq = self.next_seq();
         let mut req = [0u8; REQ_BUF_LEN];
         let len = build(&mut req, seq)?;
-        self.exchange(len, &req, seq, what, false, |_| Ok(()))
+        let msg = req.get(..len).ok_or(NetlinkError::BufferTooSmall)?;
+        self.exchange(msg, seq, what, false, |_| Ok(()))
     }
 
     /// Adds `addr/prefix_len` to `ifindex`. An address already there is a NACK with EEXIST
@@ -324,8 +324,8 @@ impl Netlink {
     ) -> Result<(), NetlinkError> {
         let seq = self.next_seq();
         let mut req = [0u8; REQ_BUF_LEN];
-        let len = wire::build_dump(&mut req, seq, ty)?.len();
-        self.exchange(len, &req, seq, what, true, on_msg)
+        let msg = wire::build_dump(&mut req, seq, ty)?;
+        self.exchange(msg, seq, what, true, on_msg)
     }
 
     /// Every interface (RTM_GETLINK dump).
@@ -352,9 +352,9 @@ impl Netlink {
     pub fn link_by_name(&mut self, name: &str) -> Result<LinkInfo, NetlinkError> {
         let seq = self.next_seq();
         let mut req = [0u8; REQ_BUF_LEN];
-        let len = wire::build_get_link_by_name(&mut req, seq, name)?.len();
+        let msg = wire::build_get_link_by_name(&mut req, seq, name)?;
         let mut found = None;
-        let r = self.exchange(len, &req, seq, "RTM_GETLINK", false, |m| {
+        let r = self.exchange(msg, seq, "RTM_GETLINK", false, |m| {
             if m.ty == wire::RTM_NEWLINK {
                 found = Some(wire::parse_link(m.payload)?);
             }
