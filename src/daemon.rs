@@ -18,7 +18,9 @@ use polling::{Event as PollEvent, Events, PollMode, Poller};
 
 use crate::arp::{self, FrameSender};
 use crate::config::{self, Config, InstanceConfig};
-use crate::instance::{Action, Event, GarpSchedule, Instance, Params, Reason, RxAdvert, State, Time};
+use crate::instance::{
+    Action, Event, GarpSchedule, Instance, Params, Reason, RxAdvert, State, Time,
+};
 use crate::links::{Links, Usable};
 use crate::netlink::{Monitor, NetEvent, Netlink, NetlinkError};
 use crate::notify::Notifier;
@@ -44,10 +46,7 @@ pub struct Options {
 #[derive(Debug)]
 pub enum DaemonError {
     Config(config::ConfigErrors),
-    Setup {
-        what: &'static str,
-        err: String,
-    },
+    Setup { what: &'static str, err: String },
 }
 
 impl fmt::Display for DaemonError {
@@ -69,8 +68,8 @@ fn setup<E: fmt::Display>(what: &'static str) -> impl FnOnce(E) -> DaemonError {
 }
 
 /// The monotonic clock; instance time is this clock's reading.
-pub fn now() -> Time {
-    nix::time::clock_gettime(ClockId::CLOCK_MONOTONIC)
+pub fn monotonic_now() -> Time {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
         .map(Duration::from)
         .unwrap_or_default()
 }
@@ -170,13 +169,13 @@ fn describe(reason: &Reason, now: Time) -> String {
     match reason {
         Reason::Startup => "start-up".into(),
         Reason::AddressOwner => "address owner (priority 255)".into(),
-        Reason::MasterDown { last: Some((ip, t)) } => format!(
+        Reason::MasterDown {
+            last: Some((ip, t)),
+        } => format!(
             "master down timer expired (last advert from {ip} {:.2} s ago)",
             ago(*t)
         ),
-        Reason::MasterDown { last: None } => {
-            "master down timer expired (no advert heard)".into()
-        }
+        Reason::MasterDown { last: None } => "master down timer expired (no advert heard)".into(),
         Reason::MasterLeft { from } => format!("{from} left (priority 0), skew time passed"),
         Reason::Preempt { from, priority } => {
             format!("preempting lower-priority master {from} (priority {priority})")
@@ -306,16 +305,10 @@ impl Daemon {
     fn resync_links(&mut self) {
         self.links.clear();
         let links = &mut self.links;
-        if let Err(e) = self
-            .nl
-            .links(|l| links.apply(&NetEvent::LinkChanged(*l)))
-        {
+        if let Err(e) = self.nl.links(|l| links.apply(&NetEvent::LinkChanged(*l))) {
             error!("reading links: {e}");
         }
-        if let Err(e) = self
-            .nl
-            .addresses(|a| links.apply(&NetEvent::AddrAdded(*a)))
-        {
+        if let Err(e) = self.nl.addresses(|a| links.apply(&NetEvent::AddrAdded(*a))) {
             error!("reading addresses: {e}");
         }
     }
@@ -347,7 +340,10 @@ impl Daemon {
                     continue;
                 };
                 if self.links.has_addr(link.index, vip.addr) {
-                    info!("{}: removing leftover VIP {} from {dev}", slot.cfg.name, vip.addr);
+                    info!(
+                        "{}: removing leftover VIP {} from {dev}",
+                        slot.cfg.name, vip.addr
+                    );
                     if let Err(e) = self.nl.del_address(link.index, vip.addr, vip.prefix_len) {
                         warn!("{}: removing {}: {e}", slot.cfg.name, vip.addr);
                     }
@@ -365,12 +361,11 @@ impl Daemon {
         for idx in 0..self.slots.len() {
             let slot = &self.slots[idx];
             let ipv6 = slot.family() == Family::V6;
-            let usable = self.links.usable(
-                &slot.cfg.interface,
-                ipv6,
-                slot.cfg.unicast_src_ip,
-                |a| self.is_vip(a),
-            );
+            let usable =
+                self.links
+                    .usable(&slot.cfg.interface, ipv6, slot.cfg.unicast_src_ip, |a| {
+                        self.is_vip(a)
+                    });
             let old = slot.usable;
             let state = slot.inst.state();
             let event = match (old, usable) {
@@ -384,8 +379,8 @@ impl Daemon {
                 }
                 (Some(o), Some(u)) if o.ifindex != u.ifindex => {
                     // The interface was re-created: start again on the new one.
-                    self.slots[idx].usable = None;
                     self.handle(idx, now, Event::LinkDown);
+                    self.slots[idx].usable = None;
                     self.bring_up(idx, u);
                     Some(Event::LinkUp)
                 }
@@ -397,8 +392,11 @@ impl Daemon {
                     None
                 }
                 (Some(_), None) => {
+                    // The VIPs come off the interface we knew; IPv4 addresses stay on a
+                    // link that went down, so they must be removed before we forget it.
+                    self.handle(idx, now, Event::LinkDown);
                     self.slots[idx].usable = None;
-                    Some(Event::LinkDown)
+                    None
                 }
                 (None, None) if state == State::Init && !self.stopping => {
                     warn!(
@@ -462,8 +460,13 @@ impl Daemon {
             } => {
                 let slot = &mut self.slots[idx];
                 slot.last_transition = Some(now);
-                info!("{} {from} -> {to}: {}", slot.cfg.name, describe(&reason, now));
-                self.notifier.transition(&slot.cfg, to, slot.inst.effective_priority());
+                info!(
+                    "{} {from} -> {to}: {}",
+                    slot.cfg.name,
+                    describe(&reason, now)
+                );
+                self.notifier
+                    .transition(&slot.cfg, to, slot.inst.effective_priority());
             }
         }
     }
@@ -570,16 +573,21 @@ impl Daemon {
             };
             let result = if add {
                 let nodad = vip.addr.is_ipv6();
-                self.nl
-                    .add_address(ifindex, vip.addr, vip.prefix_len, vip.label.as_deref(), nodad)
+                self.nl.add_address(
+                    ifindex,
+                    vip.addr,
+                    vip.prefix_len,
+                    vip.label.as_deref(),
+                    nodad,
+                )
             } else {
                 self.nl.del_address(ifindex, vip.addr, vip.prefix_len)
             };
             match result {
                 Ok(()) => {}
                 Err(NetlinkError::Nack { errno, .. })
-                    if (add && errno == libc::EEXIST)
-                        || (!add && errno == libc::EADDRNOTAVAIL) => {}
+                    if (add && errno == libc::EEXIST) || (!add && errno == libc::EADDRNOTAVAIL) => {
+                }
                 Err(e) => error!(
                     "{}: {} VIP {}/{}: {e}",
                     slot.cfg.name,
@@ -615,7 +623,10 @@ impl Daemon {
                     }
                 };
                 if let Err(e) = result {
-                    debug!("{}: gratuitous announcement for {}: {e}", slot.cfg.name, vip.addr);
+                    debug!(
+                        "{}: gratuitous announcement for {}: {e}",
+                        slot.cfg.name, vip.addr
+                    );
                     self.drops.bump("tx_garp_failed");
                 }
             }
@@ -694,7 +705,10 @@ impl Daemon {
                 v.addr == addr && self.vip_ifindex(slot, v.dev.as_deref()) == Some(ifindex)
             });
             if mine {
-                warn!("{}: VIP {addr} was removed by someone else; restoring it", slot.cfg.name);
+                warn!(
+                    "{}: VIP {addr} was removed by someone else; restoring it",
+                    slot.cfg.name
+                );
                 self.set_vips(idx, true);
                 self.send_garps(idx, 1);
             }
@@ -703,14 +717,21 @@ impl Daemon {
 
     fn fire_timers(&mut self, now: Time) {
         for idx in 0..self.slots.len() {
-            if self.slots[idx].inst.next_deadline().is_some_and(|t| t <= now) {
+            if self.slots[idx]
+                .inst
+                .next_deadline()
+                .is_some_and(|t| t <= now)
+            {
                 self.handle(idx, now, Event::Timer);
             }
         }
     }
 
     fn earliest_deadline(&self) -> Option<Time> {
-        self.slots.iter().filter_map(|s| s.inst.next_deadline()).min()
+        self.slots
+            .iter()
+            .filter_map(|s| s.inst.next_deadline())
+            .min()
     }
 
     /// Arms the timerfd only when the earliest deadline moved earlier; a deadline that moved
@@ -739,7 +760,7 @@ impl Daemon {
 
     fn consume_timer(&mut self) {
         let mut buf = [0u8; 8];
-        let _ = nix::unistd::read(self.timer.as_fd().as_raw_fd(), &mut buf);
+        let _ = nix::unistd::read(self.timer.as_fd(), &mut buf);
         self.armed = None;
     }
 
@@ -817,7 +838,7 @@ impl Daemon {
     }
 
     pub fn run(mut self) -> Result<(), DaemonError> {
-        let now = now();
+        let now = monotonic_now();
         self.resync_links();
         self.start_instances(now)?;
         info!(
@@ -845,7 +866,7 @@ impl Daemon {
                     *flag = true;
                 }
             }
-            let now = now();
+            let now = monotonic_now();
             if ready[KEY_NETLINK] {
                 self.drain_netlink(now);
             }
@@ -910,7 +931,11 @@ fn classify(
         }
     });
     let Some(idx) = found else {
-        drops.bump(if vrid_known { "unknown_peer" } else { "unknown_vrid" });
+        drops.bump(if vrid_known {
+            "unknown_peer"
+        } else {
+            "unknown_vrid"
+        });
         return None;
     };
     if let Some(ttl) = slots[idx].cfg.unicast_ttl {

@@ -72,7 +72,9 @@ impl Links {
     }
 
     pub fn has_addr(&self, index: u32, addr: IpAddr) -> bool {
-        self.addrs.iter().any(|a| a.index == index && a.addr == addr)
+        self.addrs
+            .iter()
+            .any(|a| a.index == index && a.addr == addr)
     }
 
     pub fn addrs_of(&self, index: u32) -> impl Iterator<Item = &AddrInfo> {

@@ -15,19 +15,10 @@ use crate::packet::ChecksumForm;
 pub const DEFAULT_SOCKET: &str = "/run/tinyvrrp.sock";
 
 /// Counters by name, in a fixed table: counting allocates nothing.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Counters {
     entries: [(&'static str, u64); 32],
     len: usize,
-}
-
-impl Default for Counters {
-    fn default() -> Self {
-        Counters {
-            entries: [("", 0); 32],
-            len: 0,
-        }
-    }
 }
 
 impl Counters {
@@ -61,7 +52,11 @@ pub struct PeerForms {
 
 impl PeerForms {
     pub fn record(&mut self, peer: IpAddr, form: ChecksumForm) {
-        let slot = match self.peers.iter().position(|p| p.is_some_and(|p| p.0 == peer)) {
+        let slot = match self
+            .peers
+            .iter()
+            .position(|p| p.is_some_and(|p| p.0 == peer))
+        {
             Some(i) => i,
             None => match self.peers.iter().position(Option::is_none) {
                 Some(i) => {
@@ -143,11 +138,18 @@ pub fn render<'a>(
             let _ = write!(out, " discard_{name}={n}");
         }
         for (peer, pseudo, plain) in v.forms.iter() {
-            let _ = write!(out, " peer={peer} csum_rfc5798={pseudo} csum_rfc9568={plain}");
+            let _ = write!(
+                out,
+                " peer={peer} csum_rfc5798={pseudo} csum_rfc9568={plain}"
+            );
         }
         out.push('\n');
     }
-    let _ = writeln!(out, "process heap_allocs={}", crate::alloc_count::allocations());
+    let _ = writeln!(
+        out,
+        "process heap_allocs={}",
+        crate::alloc_count::allocations()
+    );
     out.push_str("drops");
     for (name, n) in drops.iter() {
         let _ = write!(out, " {name}={n}");

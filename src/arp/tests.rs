@@ -1,20 +1,12 @@
 use super::*;
 use std::path::PathBuf;
 
-/// The captures live in the project's shared/ folder, beside the repository (or beside the
-/// worktree's parent); look upwards from the crate.
+/// The keepalived captures, copied from shared/captures into the repository's test data.
 fn capture(name: &str) -> Vec<u8> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    for dir in root.ancestors() {
-        let p = dir.join("shared").join("captures").join(name);
-        if let Ok(bytes) = std::fs::read(&p) {
-            return bytes;
-        }
-    }
-    panic!(
-        "capture {name} not found in shared/captures above {}",
-        root.display()
-    );
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/captures")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
 /// Frames of a classic pcap file (micro- or nanosecond magic, either byte order).

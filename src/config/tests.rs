@@ -737,9 +737,12 @@ fn syntax_errors_come_with_lines() {
 #[test]
 fn bare_keepalived_flags_are_accepted_and_keep_line_numbers() {
     let text = inst("nopreempt\r\nuse_vmac\npriority = 300\n");
-    let errors = parse_str(&text, "t.conf").err().expect("priority 300 must fail");
+    let errors = parse_str(&text, "t.conf").expect_err("priority 300 must fail");
     assert_eq!(errors.0.len(), 1);
-    assert_eq!((errors.0[0].line, errors.0[0].key.as_str()), (7, "priority"));
+    assert_eq!(
+        (errors.0[0].line, errors.0[0].key.as_str()),
+        (7, "priority")
+    );
     let loaded = parse_str(&inst("nopreempt\n"), "t.conf").expect("bare nopreempt parses");
     assert!(!loaded.config.instances[0].preempt);
 }
