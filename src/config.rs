@@ -1,1 +1,221 @@
-//! (being written)
+//! The configuration file: a keepalived-like INI read with rust-ini into a typed [`Config`].
+//!
+//! Sections and keys carry keepalived's names; lists are repeated keys, one item per line.
+//! Every problem is reported with file, line, section and key, and all of them at once.
+//! The README's "Configuration reference" documents every key.
+
+mod context;
+mod error;
+mod model;
+mod sections;
+mod syntax;
+mod values;
+mod vrrp_instance;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+pub use error::{
+    ConfigError, ConfigErrors, ConfigWarning, ErrorKind, SyntaxError, WarningKind, SECTION_TYPES,
+};
+pub use model::{
+    Config, GlobalDefs, InitialState, InstanceConfig, SyncGroup, TrackFileRef, TrackInterface,
+    TrackScriptRef, Vip, VrrpScript, VrrpTrackFile,
+};
+
+use context::Ctx;
+use syntax::RawSection;
+
+/// A valid configuration and what looked suspicious in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<ConfigWarning>,
+}
+
+/// Reads and validates the file at `path`.
+pub fn load(path: &Path) -> Result<Loaded, ConfigErrors> {
+    let file = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse_str(&text, &file),
+        Err(e) => Err(ConfigErrors(vec![ConfigError {
+            file,
+            line: 0,
+            section: String::new(),
+            key: String::new(),
+            kind: ErrorKind::Io {
+                kind: e.kind(),
+                detail: e.to_string(),
+            },
+        }])),
+    }
+}
+
+/// Validates `text`; `file` is the name used in messages.
+pub fn parse_str(text: &str, file: &str) -> Result<Loaded, ConfigErrors> {
+    let raw = syntax::read_sections(text).map_err(|errors| {
+        ConfigErrors(
+            errors
+                .into_iter()
+                .map(|e| ConfigError {
+                    file: file.to_string(),
+                    line: e.line,
+                    section: e.section,
+                    key: e.key,
+                    kind: e.kind,
+                })
+                .collect(),
+        )
+    })?;
+    let mut ctx = Ctx::new(file);
+    let config = build(&mut ctx, &raw);
+    if ctx.errors.is_empty() {
+        Ok(Loaded {
+            config,
+            warnings: ctx.warnings,
+        })
+    } else {
+        // Stable: errors of one line keep the order in which they were found.
+        ctx.errors.sort_by_key(|e| e.line);
+        Err(ConfigErrors(ctx.errors))
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+enum SectionType {
+    Global,
+    Script,
+    TrackFile,
+    Instance,
+    SyncGroup,
+}
+
+/// `[TYPE]` or `[TYPE NAME]`.
+fn classify(header: &str) -> Result<(SectionType, String), ErrorKind> {
+    let mut words = header.split_whitespace();
+    let kind = match words.next().unwrap_or("") {
+        "global_defs" => SectionType::Global,
+        "vrrp_script" => SectionType::Script,
+        // keepalived now calls it `track_file` and keeps `vrrp_track_file` as a synonym.
+        "vrrp_track_file" | "track_file" => SectionType::TrackFile,
+        "vrrp_instance" => SectionType::Instance,
+        "vrrp_sync_group" => SectionType::SyncGroup,
+        _ => {
+            return Err(ErrorKind::UnknownSection {
+                allowed: SECTION_TYPES,
+            })
+        }
+    };
+    let name = words.next();
+    let extra = words.next().is_some();
+    match (kind, name) {
+        (SectionType::Global, None) => Ok((kind, String::new())),
+        (SectionType::Global, Some(_)) => Err(ErrorKind::BadSectionName {
+            expected: "[global_defs] without a name",
+        }),
+        (_, None) => Err(ErrorKind::MissingSectionName),
+        (_, Some(_)) if extra => Err(ErrorKind::BadSectionName {
+            expected: "one word after the section type, e.g. [vrrp_instance VI_1]",
+        }),
+        (_, Some(name)) => Ok((kind, name.to_string())),
+    }
+}
+
+fn build(ctx: &mut Ctx, raw: &[RawSection]) -> Config {
+    // Classify every section once; a second section of the same type and name is reported
+    // and skipped.
+    let mut seen: HashMap<(SectionType, String), usize> = HashMap::new();
+    let mut by_type: Vec<(SectionType, String, &RawSection)> = Vec::new();
+    for sec in raw {
+        match classify(&sec.header) {
+            Ok((kind, name)) => match seen.get(&(kind, name.clone())) {
+                Some(&first_line) => ctx.error(
+                    sec,
+                    sec.line,
+                    "",
+                    ErrorKind::DuplicateSection { first_line },
+                ),
+                None => {
+                    seen.insert((kind, name.clone()), sec.line);
+                    by_type.push((kind, name, sec));
+                }
+            },
+            Err(kind) => ctx.error(sec, sec.line, "", kind),
+        }
+    }
+    let of = |wanted: SectionType| {
+        by_type
+            .iter()
+            .filter(move |(kind, _, _)| *kind == wanted)
+            .map(|(_, name, sec)| (name.as_str(), *sec))
+    };
+
+    // global_defs first: instances take their defaults from it wherever it is in the file.
+    let global = match of(SectionType::Global).next() {
+        Some((_, sec)) => sections::read_global(ctx, sec),
+        None => GlobalDefs::default(),
+    };
+    let scripts: Vec<VrrpScript> = of(SectionType::Script)
+        .map(|(name, sec)| sections::read_script(ctx, sec, name))
+        .collect();
+    let track_files: Vec<VrrpTrackFile> = of(SectionType::TrackFile)
+        .map(|(name, sec)| sections::read_track_file(ctx, sec, name))
+        .collect();
+    let script_names: Vec<&str> = of(SectionType::Script).map(|(n, _)| n).collect();
+    let track_file_names: Vec<&str> = of(SectionType::TrackFile).map(|(n, _)| n).collect();
+    let known = vrrp_instance::Known {
+        scripts: &script_names,
+        track_files: &track_file_names,
+    };
+    let instance_sections: Vec<(&str, &RawSection)> = of(SectionType::Instance).collect();
+    let instances: Vec<InstanceConfig> = instance_sections
+        .iter()
+        .map(|(name, sec)| vrrp_instance::read_instance(ctx, sec, name, &global, &known))
+        .collect();
+    check_vrids(ctx, &instances, &instance_sections);
+
+    let instance_names: Vec<&str> = instance_sections.iter().map(|(n, _)| *n).collect();
+    let mut group_of = HashMap::new();
+    let sync_groups = of(SectionType::SyncGroup)
+        .map(|(name, sec)| {
+            sections::read_sync_group(ctx, sec, name, &instance_names, &mut group_of)
+        })
+        .collect();
+
+    Config {
+        global,
+        scripts,
+        track_files,
+        instances,
+        sync_groups,
+    }
+}
+
+/// One VRID per interface and family (keepalived allows the same VRID for an IPv4 and an IPv6
+/// instance on one interface: they are different virtual routers, RFC 5798 §5.2.3).
+fn check_vrids(ctx: &mut Ctx, instances: &[InstanceConfig], sections: &[(&str, &RawSection)]) {
+    for (i, (inst, (_, sec))) in instances.iter().zip(sections).enumerate() {
+        if inst.vrid == 0 || inst.interface.is_empty() {
+            continue;
+        }
+        let earlier = instances.iter().zip(sections).take(i).find(|(other, _)| {
+            other.vrid == inst.vrid
+                && other.interface == inst.interface
+                && other.family == inst.family
+        });
+        if let Some((other, (_, other_sec))) = earlier {
+            let line_of =
+                |s: &RawSection| context::first(s, "virtual_router_id").map_or(s.line, |e| e.line);
+            let kind = ErrorKind::DuplicateVrid {
+                vrid: inst.vrid,
+                interface: inst.interface.clone(),
+                other_instance: other.name.clone(),
+                other_line: line_of(other_sec),
+            };
+            ctx.error(sec, line_of(sec), "virtual_router_id", kind);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -233,6 +233,8 @@ pub struct Instance {
     preempt_allowed_at: Time,
     /// The last accepted advert's source, priority and time.
     last_master: Option<(IpAddr, u8, Time)>,
+    /// Backup: the down timer was brought forward to preempt a lower-priority master.
+    preempting: bool,
     stats: Stats,
 }
 
@@ -255,6 +257,7 @@ impl Instance {
             garp_refresh_at: None,
             preempt_allowed_at: Duration::ZERO,
             last_master: None,
+            preempting: false,
             stats: Stats::default(),
         }
     }
@@ -278,6 +281,11 @@ impl Instance {
             State::Backup => self.last_master.map(|(ip, prio, _)| (ip, prio)),
             _ => None,
         }
+    }
+    /// The shell learns our source address from the interface, and it may change while
+    /// the instance runs (DHCP, an operator): the tie-break and the own-advert check follow.
+    pub fn set_primary_ip(&mut self, ip: IpAddr) {
+        self.params.primary_ip = ip;
     }
     pub fn master_adver_int_cs(&self) -> u16 {
         self.master_adver_int_cs
@@ -371,6 +379,7 @@ impl Instance {
         self.master_adver_int_cs = self.params.advert_int_cs;
         self.preempt_allowed_at = now + self.params.preempt_delay;
         self.last_master = None;
+        self.preempting = false;
         if self.effective_priority == PRIORITY_OWNER {
             self.become_master(now, Reason::AddressOwner, out);
         } else {
@@ -389,6 +398,7 @@ impl Instance {
         }
         if to != State::Backup {
             self.master_down_at = None;
+            self.preempting = false;
         }
         out.push(Action::Transition {
             from,
@@ -437,7 +447,7 @@ impl Instance {
                 if self.master_down_at.is_some_and(|t| t <= now) {
                     let reason = match self.last_master {
                         Some((from, PRIORITY_LEAVING, _)) => Reason::MasterLeft { from },
-                        Some((from, priority, _)) if priority < self.effective_priority => {
+                        Some((from, priority, _)) if self.preempting => {
                             Reason::Preempt { from, priority }
                         }
                         other => Reason::MasterDown {
@@ -526,6 +536,7 @@ impl Instance {
     fn backup_rx(&mut self, now: Time, advert: &RxAdvert) -> Result<(), Discard> {
         if advert.priority == PRIORITY_LEAVING {
             self.last_master = Some((advert.src, PRIORITY_LEAVING, now));
+            self.preempting = false;
             let at = now + self.skew_time();
             self.master_down_at = Some(self.master_down_at.map_or(at, |t| t.min(at)));
             return Ok(());
@@ -537,6 +548,7 @@ impl Instance {
                 self.master_adver_int_cs = advert.adver_int_cs;
             }
             self.last_master = Some((advert.src, advert.priority, now));
+            self.preempting = false;
             self.master_down_at = Some(now + self.master_down_interval());
             return Ok(());
         }
@@ -547,7 +559,12 @@ impl Instance {
         // skew, becomes master first, and its advert resets the others' timers. So a
         // restarted high-priority node takes its VIP back within one advert interval plus
         // skew, and still never makes a second master while the first one is heard.
+        if self.params.version == Version::V3 {
+            // Needed if our priority drops again and we fall back to waiting for it.
+            self.master_adver_int_cs = advert.adver_int_cs;
+        }
         self.last_master = Some((advert.src, advert.priority, now));
+        self.preempting = true;
         let at = now + self.skew_time();
         self.master_down_at = Some(self.master_down_at.map_or(at, |t| t.min(at)));
         Err(Discard::LowerPriority)
@@ -602,6 +619,16 @@ impl Instance {
             State::Backup => {
                 if priority == PRIORITY_OWNER {
                     self.become_master(now, Reason::AddressOwner, out);
+                } else if let Some((_, master_priority, heard)) =
+                    self.last_master.filter(|_| self.preempting)
+                {
+                    // No longer above the master we were about to preempt: treat its last
+                    // advert as accepted instead of taking over from it (found by the
+                    // simulation: a takeover here made two masters for one interval).
+                    if priority <= master_priority {
+                        self.preempting = false;
+                        self.master_down_at = Some(heard + self.master_down_interval());
+                    }
                 }
             }
             State::Init | State::Fault => {}

@@ -2,9 +2,14 @@
 //! everything with a file descriptor lives in the thin shell (`sock`, `netlink`, `arp`'s sender,
 //! `daemon`).
 
+pub mod alloc_count;
 pub mod arp;
 pub mod config;
+pub mod daemon;
 pub mod instance;
+pub mod links;
 pub mod netlink;
+pub mod notify;
 pub mod packet;
 pub mod sock;
+pub mod status;

@@ -1,3 +1,122 @@
-fn main() {
-    println!("tinyvrrp {}", env!("CARGO_PKG_VERSION"));
+//! The `tinyvrrp` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use argh::FromArgs;
+use tinyvrrp::{alloc_count::CountingAlloc, config, daemon, status};
+
+#[global_allocator]
+static ALLOCATOR: CountingAlloc = CountingAlloc;
+
+/// tinyvrrp: a small VRRP (RFC 5798 / 9568 / 3768) floating-IP daemon.
+#[derive(FromArgs)]
+struct Cli {
+    /// configuration file (default /etc/tinyvrrp.conf)
+    #[argh(option, short = 'f', default = "PathBuf::from(\"/etc/tinyvrrp.conf\")")]
+    config: PathBuf,
+    /// validate the configuration and exit: 0 when good, 1 with file:line errors
+    #[argh(switch)]
+    check: bool,
+    /// log level: error, warn, info, debug, trace (default info)
+    #[argh(option, short = 'l', default = "String::from(\"info\")")]
+    log_level: String,
+    /// write the daemon's PID to this file
+    #[argh(option)]
+    pidfile: Option<PathBuf>,
+    /// unix socket the status is served on (default /run/tinyvrrp.sock)
+    #[argh(option, default = "PathBuf::from(status::DEFAULT_SOCKET)")]
+    status_socket: PathBuf,
+    /// print the version and exit
+    #[argh(switch)]
+    version: bool,
+    #[argh(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+enum Command {
+    Status(StatusCmd),
+}
+
+/// Print the running daemon's instances, states and counters.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "status")]
+struct StatusCmd {}
+
+fn init_logging(level: &str) -> Result<(), String> {
+    let filter: log::LevelFilter = level
+        .parse()
+        .map_err(|_| format!("unknown log level {level:?} (error, warn, info, debug, trace)"))?;
+    env_logger::Builder::new()
+        .filter_level(filter)
+        .format_timestamp_millis()
+        .target(env_logger::Target::Stderr)
+        .init();
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli: Cli = argh::from_env();
+    if cli.version {
+        println!("tinyvrrp {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    if let Some(Command::Status(_)) = cli.command {
+        return match status::query(&cli.status_socket) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("tinyvrrp: status from {}: {e}", cli.status_socket.display());
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if cli.check {
+        return match config::load(&cli.config) {
+            Ok(loaded) => {
+                for w in &loaded.warnings {
+                    eprintln!("warning: {w}");
+                }
+                println!(
+                    "{}: OK ({} instance(s))",
+                    cli.config.display(),
+                    loaded.config.instances.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(errors) => {
+                eprintln!("{errors}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Err(e) = init_logging(&cli.log_level) {
+        eprintln!("tinyvrrp: {e}");
+        return ExitCode::FAILURE;
+    }
+    if let Some(path) = &cli.pidfile {
+        if let Err(e) = std::fs::write(path, format!("{}\n", std::process::id())) {
+            eprintln!("tinyvrrp: writing pidfile {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    let opts = daemon::Options {
+        config_path: cli.config,
+        status_socket: cli.status_socket,
+    };
+    let result = daemon::Daemon::new(opts).and_then(daemon::Daemon::run);
+    if let Some(path) = &cli.pidfile {
+        let _ = std::fs::remove_file(path);
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
 }

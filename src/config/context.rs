@@ -1,0 +1,113 @@
+//! Collects errors and warnings with their location while sections are read, and answers
+//! "which entries does this section have for key K".
+
+use super::error::{ConfigError, ConfigWarning, ErrorKind, WarningKind};
+use super::syntax::{RawEntry, RawSection};
+
+pub(super) struct Ctx<'f> {
+    pub file: &'f str,
+    pub errors: Vec<ConfigError>,
+    pub warnings: Vec<ConfigWarning>,
+}
+
+impl<'f> Ctx<'f> {
+    pub fn new(file: &'f str) -> Self {
+        Ctx {
+            file,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    pub fn error(&mut self, section: &RawSection, line: usize, key: &str, kind: ErrorKind) {
+        self.errors.push(ConfigError {
+            file: self.file.to_string(),
+            line,
+            section: section.header.clone(),
+            key: key.to_string(),
+            kind,
+        });
+    }
+
+    /// An error about one entry.
+    pub fn at(&mut self, section: &RawSection, entry: &RawEntry, kind: ErrorKind) {
+        self.error(section, entry.line, &entry.key, kind);
+    }
+
+    /// A required key is absent: reported at the section header.
+    pub fn missing(&mut self, section: &RawSection, key: &str) {
+        self.error(section, section.line, key, ErrorKind::Missing);
+    }
+
+    pub fn warn(&mut self, section: &RawSection, line: usize, key: &str, message: WarningKind) {
+        self.warnings.push(ConfigWarning {
+            file: self.file.to_string(),
+            line,
+            section: section.header.clone(),
+            key: key.to_string(),
+            message,
+        });
+    }
+
+    /// Reports keys not in `allowed` and repeats of keys not in `lists`.
+    pub fn check_keys(
+        &mut self,
+        section: &RawSection,
+        allowed: &'static [&'static str],
+        lists: &[&str],
+    ) {
+        for (i, entry) in section.entries.iter().enumerate() {
+            if !allowed.contains(&entry.key.as_str()) {
+                self.at(section, entry, ErrorKind::UnknownKey { allowed });
+                continue;
+            }
+            if lists.contains(&entry.key.as_str()) {
+                continue;
+            }
+            if let Some(first) = section.entries[..i].iter().find(|e| e.key == entry.key) {
+                let first_line = first.line;
+                self.at(section, entry, ErrorKind::DuplicateKey { first_line });
+            }
+        }
+    }
+
+    /// Parses the first entry for `key` (repeats were reported by `check_keys`); errors are
+    /// reported and give `None`.
+    pub fn one<T>(
+        &mut self,
+        section: &RawSection,
+        key: &str,
+        parse: impl FnOnce(&str) -> Result<T, ErrorKind>,
+    ) -> Option<(T, usize)> {
+        let entry = first(section, key)?;
+        match parse(&entry.value) {
+            Ok(v) => Some((v, entry.line)),
+            Err(kind) => {
+                self.at(section, entry, kind);
+                None
+            }
+        }
+    }
+
+    /// A free-text value that must not be empty.
+    pub fn text(&mut self, section: &RawSection, key: &str) -> Option<(String, usize)> {
+        self.one(section, key, |v| {
+            if v.is_empty() {
+                Err(ErrorKind::BadValue {
+                    value: String::new(),
+                    expected: "a non-empty value",
+                })
+            } else {
+                Ok(v.to_string())
+            }
+        })
+    }
+}
+
+pub(super) fn first<'s>(section: &'s RawSection, key: &str) -> Option<&'s RawEntry> {
+    section.entries.iter().find(|e| e.key == key)
+}
+
+pub(super) fn all<'s>(section: &'s RawSection, key: &'s str) -> impl Iterator<Item = &'s RawEntry> {
+    section.entries.iter().filter(move |e| e.key == key)
+}

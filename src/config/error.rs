@@ -1,0 +1,417 @@
+//! What can be wrong with a config file (errors) or merely suspicious (warnings), each with the
+//! file, line, section and key it is about.
+
+use std::fmt;
+
+use crate::packet::Family;
+
+/// Every error found in one file, in line order. `Display` prints one per line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// One error. `line` is 1-based; 0 means "the whole file" (I/O errors). `section` is the
+/// header as written without brackets (`vrrp_instance VI_1`), empty outside any section.
+/// `key` is empty when the error is about a section or a line rather than a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    pub line: usize,
+    pub section: String,
+    pub key: String,
+    pub kind: ErrorKind,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_location(f, &self.file, self.line, &self.section, &self.key)?;
+        write!(f, "{}", self.kind)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn write_location(
+    f: &mut fmt::Formatter<'_>,
+    file: &str,
+    line: usize,
+    section: &str,
+    key: &str,
+) -> fmt::Result {
+    write!(f, "{file}:{line}: ")?;
+    if !section.is_empty() {
+        write!(f, "[{section}] ")?;
+    }
+    if !key.is_empty() {
+        write!(f, "{key}: ")?;
+    }
+    Ok(())
+}
+
+/// A line that the INI reader would misread; found by our own line scan before rust-ini runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyntaxError {
+    /// A line that is neither a section header, a comment nor `key = value`.
+    NoSeparator,
+    /// `= value` with nothing before the `=`.
+    EmptyKey,
+    /// A key with characters other than letters, digits and `_`.
+    BadKeyName,
+    /// `[section` without `]`.
+    UnclosedSection,
+    /// `[section] something`: rust-ini would read the rest as the start of a key.
+    TextAfterSection,
+    /// `  # comment`: rust-ini only knows comments that start in column 1.
+    IndentedComment,
+    /// A quote opened in a value and not closed on the same line.
+    UnterminatedQuote,
+    /// A value ending in `\`, which rust-ini would join with the next line.
+    LineContinuation,
+    /// A `\r` that is not part of a `\r\n` line end.
+    StrayCarriageReturn,
+    /// `key = value` before the first section header.
+    KeyOutsideSection,
+}
+
+impl fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SyntaxError::NoSeparator => {
+                "expected `key = value`, `[section]` or a comment (a flag is written alone, like `nopreempt`, or as `key =`)"
+            }
+            SyntaxError::EmptyKey => "missing key name before `=`",
+            SyntaxError::BadKeyName => {
+                "bad key name (allowed: letters, digits and `_`, then `=` or `:`)"
+            }
+            SyntaxError::UnclosedSection => "section header without closing `]`",
+            SyntaxError::TextAfterSection => {
+                "text after `]` (comments must be on a line of their own)"
+            }
+            SyntaxError::IndentedComment => {
+                "comment not in column 1 (`#` and `;` start a comment only at the start of a line)"
+            }
+            SyntaxError::UnterminatedQuote => "quote not closed on the same line",
+            SyntaxError::LineContinuation => {
+                "value ends with `\\` (line continuation is not supported)"
+            }
+            SyntaxError::StrayCarriageReturn => "carriage return in the middle of a line",
+            SyntaxError::KeyOutsideSection => {
+                "key outside any section (allowed: after a [section] header)"
+            }
+        })
+    }
+}
+
+/// What is wrong. `Display` gives the message and, where there is a closed set or range, the
+/// allowed values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The file could not be read.
+    Io {
+        kind: std::io::ErrorKind,
+        detail: String,
+    },
+    Syntax(SyntaxError),
+    /// rust-ini rejected text our scan accepted, or split it differently; a bug here, reported
+    /// rather than guessed around.
+    IniParser {
+        detail: String,
+    },
+    UnknownSection {
+        allowed: &'static [&'static str],
+    },
+    /// `[vrrp_instance]` without a name.
+    MissingSectionName,
+    /// A name where none is allowed (`[global_defs x]`) or a name with spaces.
+    BadSectionName {
+        expected: &'static str,
+    },
+    DuplicateSection {
+        first_line: usize,
+    },
+    UnknownKey {
+        allowed: &'static [&'static str],
+    },
+    /// A single-valued key given twice.
+    DuplicateKey {
+        first_line: usize,
+    },
+    /// The same item twice in a list key.
+    DuplicateValue {
+        first_line: usize,
+    },
+    /// A required key is absent (reported at the section header's line).
+    Missing,
+    OutOfRange {
+        value: String,
+        allowed: &'static str,
+    },
+    BadValue {
+        value: String,
+        expected: &'static str,
+    },
+    /// VRRPv2 carries the advert interval in whole seconds.
+    AdvertIntNotWholeSeconds {
+        value: String,
+    },
+    /// An address of the other family than the instance's first virtual address.
+    FamilyMismatch {
+        expected: Family,
+        found: Family,
+    },
+    /// VRRPv2 (RFC 3768) is IPv4 only.
+    V2RequiresIpv4,
+    DuplicateVrid {
+        vrid: u8,
+        interface: String,
+        other_instance: String,
+        other_line: usize,
+    },
+    UnknownScript {
+        name: String,
+    },
+    UnknownTrackFile {
+        name: String,
+    },
+    UnknownInstance {
+        name: String,
+    },
+    InstanceInTwoGroups {
+        instance: String,
+        other_group: String,
+    },
+    /// RFC 5798 removed authentication; keepalived refuses it with version 3 too.
+    AuthWithV3,
+    /// IPsec AH authentication (RFC 2338) is not implemented.
+    AuthAhUnsupported,
+    /// `auth_pass` without `auth_type = PASS`.
+    AuthPassWithoutType,
+    ScriptNotAbsolute {
+        path: String,
+    },
+    ScriptNotFound {
+        path: String,
+    },
+    ScriptNotExecutable {
+        path: String,
+    },
+}
+
+/// Every section type, for `UnknownSection`.
+pub const SECTION_TYPES: &[&str] = &[
+    "global_defs",
+    "vrrp_script NAME",
+    "vrrp_track_file NAME",
+    "vrrp_instance NAME",
+    "vrrp_sync_group NAME",
+];
+
+fn write_list(f: &mut fmt::Formatter<'_>, items: &[&str]) -> fmt::Result {
+    f.write_str(" (allowed: ")?;
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        f.write_str(item)?;
+    }
+    f.write_str(")")
+}
+
+fn family_name(f: Family) -> &'static str {
+    match f {
+        Family::V4 => "IPv4",
+        Family::V6 => "IPv6",
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorKind::Io { detail, .. } => write!(f, "cannot read the file: {detail}"),
+            ErrorKind::Syntax(s) => write!(f, "{s}"),
+            ErrorKind::IniParser { detail } => write!(f, "INI parser: {detail}"),
+            ErrorKind::UnknownSection { allowed } => {
+                f.write_str("unknown section")?;
+                write_list(f, allowed)
+            }
+            ErrorKind::MissingSectionName => {
+                f.write_str("section needs a name (allowed: [TYPE NAME], e.g. [vrrp_instance VI_1])")
+            }
+            ErrorKind::BadSectionName { expected } => {
+                write!(f, "bad section name (allowed: {expected})")
+            }
+            ErrorKind::DuplicateSection { first_line } => {
+                write!(f, "section defined twice (first at line {first_line})")
+            }
+            ErrorKind::UnknownKey { allowed } => {
+                f.write_str("unknown key")?;
+                write_list(f, allowed)
+            }
+            ErrorKind::DuplicateKey { first_line } => write!(
+                f,
+                "given twice (first at line {first_line}; only list keys may repeat)"
+            ),
+            ErrorKind::DuplicateValue { first_line } => {
+                write!(f, "listed twice (first at line {first_line})")
+            }
+            ErrorKind::Missing => f.write_str("missing (this key is required in this section)"),
+            ErrorKind::OutOfRange { value, allowed } => {
+                write!(f, "{value:?} is out of range (allowed: {allowed})")
+            }
+            ErrorKind::BadValue { value, expected } => {
+                write!(f, "bad value {value:?} (allowed: {expected})")
+            }
+            ErrorKind::AdvertIntNotWholeSeconds { value } => write!(
+                f,
+                "{value:?}: VRRPv2 advertises whole seconds (allowed: 1..=255, or set version = 3 for 0.01..=40.95)"
+            ),
+            ErrorKind::FamilyMismatch { expected, found } => write!(
+                f,
+                "{} address in an {} instance (allowed: one address family per instance, set by the first virtual_ipaddress)",
+                family_name(*found),
+                family_name(*expected)
+            ),
+            ErrorKind::V2RequiresIpv4 => f.write_str(
+                "IPv6 virtual address with VRRP version 2 (allowed: IPv4 only with version 2; set version = 3 for IPv6)",
+            ),
+            ErrorKind::DuplicateVrid {
+                vrid,
+                interface,
+                other_instance,
+                other_line,
+            } => write!(
+                f,
+                "virtual_router_id {vrid} is already used on {interface} for the same address family by {other_instance} (line {other_line}) (allowed: a VRID unique per interface and family)"
+            ),
+            ErrorKind::UnknownScript { name } => write!(
+                f,
+                "no [vrrp_script {name}] section (allowed: names of vrrp_script sections)"
+            ),
+            ErrorKind::UnknownTrackFile { name } => write!(
+                f,
+                "no [vrrp_track_file {name}] section (allowed: names of vrrp_track_file sections)"
+            ),
+            ErrorKind::UnknownInstance { name } => write!(
+                f,
+                "no [vrrp_instance {name}] section (allowed: names of vrrp_instance sections)"
+            ),
+            ErrorKind::InstanceInTwoGroups {
+                instance,
+                other_group,
+            } => write!(
+                f,
+                "instance {instance} is already in sync group {other_group} (allowed: one sync group per instance)"
+            ),
+            ErrorKind::AuthWithV3 => f.write_str(
+                "authentication does not exist in VRRPv3 (allowed: auth_type/auth_pass with version = 2 only)",
+            ),
+            ErrorKind::AuthAhUnsupported => f.write_str(
+                "IPsec AH authentication is not supported (allowed: PASS, or no authentication)",
+            ),
+            ErrorKind::AuthPassWithoutType => {
+                f.write_str("auth_pass without auth_type (allowed: set auth_type = PASS)")
+            }
+            ErrorKind::ScriptNotAbsolute { path } => write!(
+                f,
+                "{path:?} is not an absolute path (allowed: a command starting with /, e.g. /usr/bin/pidof dnsmasq)"
+            ),
+            ErrorKind::ScriptNotFound { path } => {
+                write!(f, "{path} does not exist (allowed: an existing executable file)")
+            }
+            ErrorKind::ScriptNotExecutable { path } => write!(
+                f,
+                "{path} is not an executable file (allowed: a regular file with an x permission bit)"
+            ),
+        }
+    }
+}
+
+/// Something that parses but probably does not do what the writer meant. keepalived logs the
+/// same traps and, like it, the config is adjusted as the warning says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigWarning {
+    pub file: String,
+    pub line: usize,
+    pub section: String,
+    pub key: String,
+    /// Typed; its `Display` is the text.
+    pub message: WarningKind,
+}
+
+impl fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_location(f, &self.file, self.line, &self.section, &self.key)?;
+        write!(f, "warning: {}", self.message)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WarningKind {
+    /// keepalived clears nopreempt when the initial state is MASTER; so do we.
+    NopreemptWithMaster,
+    /// The address owner (priority 255) always preempts; nopreempt is cleared.
+    NopreemptWithOwner,
+    /// preempt_delay has no meaning when not preempting; it is reset to 0.
+    PreemptDelayWithNopreempt,
+    /// A MASTER starts as master at once, so there is nothing to delay; reset to 0.
+    PreemptDelayWithMaster,
+    /// Only 8 bytes of a VRRPv2 password go on the wire.
+    AuthPassTruncated { length: usize },
+    /// A sync group of one instance synchronises nothing.
+    SyncGroupSingleInstance,
+    /// A notify script that cannot run; the transition still happens, the script is skipped.
+    NotifyScriptUnusable { detail: ErrorKind },
+    /// v3_checksum_as_v2 only changes VRRPv3 over IPv4.
+    ChecksumAsV2Ignored,
+    /// RFC 5798 §5.2.9: in IPv6 multicast adverts the first address is the link-local one
+    /// (keepalived logs the same; it is an error only in its strict mode).
+    FirstIpv6VipNotLinkLocal,
+}
+
+impl fmt::Display for WarningKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WarningKind::NopreemptWithMaster => f.write_str(
+                "nopreempt does not work with state MASTER (as in keepalived); nopreempt ignored: use state = BACKUP on every node",
+            ),
+            WarningKind::NopreemptWithOwner => f.write_str(
+                "nopreempt does not work with priority 255 (the address owner always preempts); nopreempt ignored",
+            ),
+            WarningKind::PreemptDelayWithNopreempt => {
+                f.write_str("preempt_delay has no effect with nopreempt; ignored")
+            }
+            WarningKind::PreemptDelayWithMaster => f.write_str(
+                "preempt_delay does not work with state MASTER (as in keepalived); ignored",
+            ),
+            WarningKind::AuthPassTruncated { length } => write!(
+                f,
+                "auth_pass has {length} bytes; only the first 8 are used (as in keepalived)"
+            ),
+            WarningKind::SyncGroupSingleInstance => {
+                f.write_str("sync group has only one instance; it synchronises nothing")
+            }
+            WarningKind::NotifyScriptUnusable { detail } => {
+                write!(f, "notify script will not run: {detail}")
+            }
+            WarningKind::ChecksumAsV2Ignored => f.write_str(
+                "v3_checksum_as_v2 only affects VRRPv3 over IPv4; ignored for this instance",
+            ),
+            WarningKind::FirstIpv6VipNotLinkLocal => f.write_str(
+                "the first IPv6 virtual_ipaddress should be link-local (fe80::/10), as RFC 5798 asks",
+            ),
+        }
+    }
+}

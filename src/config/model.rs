@@ -1,0 +1,159 @@
+//! The typed configuration: what the rest of the daemon reads. Plain data, validated.
+
+use std::net::IpAddr;
+
+use crate::packet::{Family, Version};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub global: GlobalDefs,
+    pub scripts: Vec<VrrpScript>,
+    pub track_files: Vec<VrrpTrackFile>,
+    pub instances: Vec<InstanceConfig>,
+    pub sync_groups: Vec<SyncGroup>,
+}
+
+/// `[global_defs]`. The `vrrp_garp_*` values are the defaults of the instances' `garp_*`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GlobalDefs {
+    pub router_id: Option<String>,
+    pub script_user: Option<String>,
+    pub enable_script_security: bool,
+    /// Default `version` of instances; VRRPv2 when unset, as keepalived.
+    pub vrrp_version: Option<Version>,
+    pub vrrp_garp_master_delay_s: u32,
+    pub vrrp_garp_master_repeat: u32,
+    pub vrrp_garp_master_refresh_s: u32,
+    pub vrrp_garp_master_refresh_repeat: u32,
+}
+
+impl Default for GlobalDefs {
+    fn default() -> Self {
+        GlobalDefs {
+            router_id: None,
+            script_user: None,
+            enable_script_security: false,
+            vrrp_version: None,
+            vrrp_garp_master_delay_s: 5,
+            vrrp_garp_master_repeat: 5,
+            vrrp_garp_master_refresh_s: 0,
+            vrrp_garp_master_refresh_repeat: 1,
+        }
+    }
+}
+
+/// `[vrrp_script NAME]`: a health check whose result moves the priority of instances that
+/// track it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VrrpScript {
+    pub name: String,
+    /// The command line; its first word is an absolute path to an executable.
+    pub script: String,
+    pub interval_s: u32,
+    pub timeout_s: u32,
+    /// Added to the priority on success if positive, subtracted on failure if negative; 0
+    /// means "go to FAULT on failure".
+    pub weight: i32,
+    pub rise: u32,
+    pub fall: u32,
+    pub user: Option<String>,
+}
+
+/// `[vrrp_track_file NAME]`: a file holding a number, multiplied by `weight` and added to
+/// the priority.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VrrpTrackFile {
+    pub name: String,
+    pub file: String,
+    pub weight: i32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum InitialState {
+    Master,
+    Backup,
+}
+
+/// One virtual address: `192.0.2.1/24 dev eth1 label eth1:vip`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Vip {
+    pub addr: IpAddr,
+    pub prefix_len: u8,
+    /// Interface to put the address on; the instance's interface when `None`.
+    pub dev: Option<String>,
+    pub label: Option<String>,
+}
+
+/// `track_interface = eth1 [weight W]`: without weight, the instance goes to FAULT while the
+/// interface is down.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TrackInterface {
+    pub name: String,
+    pub weight: Option<i32>,
+}
+
+/// `track_script = NAME [weight W]`: `weight` overrides the script's own.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TrackScriptRef {
+    pub name: String,
+    pub weight: Option<i32>,
+}
+
+/// `track_file = NAME [weight W]`: names a `[vrrp_track_file NAME]`; `weight` overrides its
+/// own.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TrackFileRef {
+    pub name: String,
+    pub weight: Option<i32>,
+}
+
+/// `[vrrp_instance NAME]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstanceConfig {
+    pub name: String,
+    pub interface: String,
+    pub initial_state: InitialState,
+    pub vrid: u8,
+    pub priority: u8,
+    /// Advertisement interval in centiseconds (VRRPv2: a multiple of 100).
+    pub advert_int_cs: u16,
+    pub version: Version,
+    /// The family of the virtual addresses (all the same).
+    pub family: Family,
+    /// False only when `nopreempt` is set and took effect (see the warnings).
+    pub preempt: bool,
+    pub preempt_delay_cs: u32,
+    pub vips: Vec<Vip>,
+    pub unicast_src_ip: Option<IpAddr>,
+    pub unicast_peers: Vec<IpAddr>,
+    pub unicast_ttl: Option<u8>,
+    /// VRRPv2 simple password, zero-padded to 8 bytes.
+    pub auth: Option<[u8; 8]>,
+    pub garp_master_delay_s: u32,
+    pub garp_master_repeat: u32,
+    pub garp_master_refresh_s: u32,
+    pub garp_master_refresh_repeat: u32,
+    pub track_interfaces: Vec<TrackInterface>,
+    pub track_scripts: Vec<TrackScriptRef>,
+    pub track_files: Vec<TrackFileRef>,
+    pub notify_master: Option<String>,
+    pub notify_backup: Option<String>,
+    pub notify_fault: Option<String>,
+    pub notify_stop: Option<String>,
+    pub notify: Option<String>,
+    /// VRRPv3 over IPv4: checksum without the pseudo-header (RFC 9568, Cisco, Juniper).
+    pub v3_checksum_as_v2: bool,
+    pub use_vmac: bool,
+}
+
+/// `[vrrp_sync_group NAME]`: instances that change state together.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncGroup {
+    pub name: String,
+    pub instances: Vec<String>,
+    pub notify_master: Option<String>,
+    pub notify_backup: Option<String>,
+    pub notify_fault: Option<String>,
+    pub notify_stop: Option<String>,
+    pub notify: Option<String>,
+}

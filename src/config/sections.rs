@@ -1,0 +1,201 @@
+//! Readers for the small sections: `[global_defs]`, `[vrrp_script]`, `[vrrp_track_file]`,
+//! `[vrrp_sync_group]`, and the notify keys they share with instances.
+
+use std::collections::HashMap;
+
+use super::context::{all, Ctx};
+use super::error::{ErrorKind, WarningKind};
+use super::model::{GlobalDefs, SyncGroup, VrrpScript, VrrpTrackFile};
+use super::syntax::RawSection;
+use super::values::{check_command, flag, i32_in, u32_in};
+use crate::packet::Version;
+
+pub(super) const GLOBAL_KEYS: &[&str] = &[
+    "router_id",
+    "script_user",
+    "enable_script_security",
+    "vrrp_version",
+    "vrrp_garp_master_delay",
+    "vrrp_garp_master_repeat",
+    "vrrp_garp_master_refresh",
+    "vrrp_garp_master_refresh_repeat",
+];
+
+pub(super) const SCRIPT_KEYS: &[&str] = &[
+    "script", "interval", "timeout", "weight", "rise", "fall", "user",
+];
+
+pub(super) const TRACK_FILE_KEYS: &[&str] = &["file", "weight"];
+
+pub(super) const SYNC_GROUP_KEYS: &[&str] = &[
+    "group",
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "notify_stop",
+    "notify",
+];
+
+// Ranges shared with instances.
+pub(super) const GARP_DELAY: (u32, u32, &str) = (0, 3600, "0..=3600 seconds");
+pub(super) const GARP_REPEAT: (u32, u32, &str) = (1, 100, "1..=100");
+pub(super) const GARP_REFRESH: (u32, u32, &str) = (0, 86400, "0..=86400 seconds (0 = off)");
+
+pub(super) fn version(value: &str) -> Result<Version, ErrorKind> {
+    match value {
+        "2" => Ok(Version::V2),
+        "3" => Ok(Version::V3),
+        _ => Err(ErrorKind::BadValue {
+            value: value.to_string(),
+            expected: "2, 3",
+        }),
+    }
+}
+
+pub(super) fn read_global(ctx: &mut Ctx, sec: &RawSection) -> GlobalDefs {
+    ctx.check_keys(sec, GLOBAL_KEYS, &[]);
+    let mut g = GlobalDefs::default();
+    let range =
+        |(min, max, allowed): (u32, u32, &'static str)| move |v: &str| u32_in(v, min, max, allowed);
+    g.router_id = ctx.text(sec, "router_id").map(|v| v.0);
+    g.script_user = ctx.text(sec, "script_user").map(|v| v.0);
+    if let Some((v, _)) = ctx.one(sec, "enable_script_security", flag) {
+        g.enable_script_security = v;
+    }
+    g.vrrp_version = ctx.one(sec, "vrrp_version", version).map(|v| v.0);
+    if let Some((v, _)) = ctx.one(sec, "vrrp_garp_master_delay", range(GARP_DELAY)) {
+        g.vrrp_garp_master_delay_s = v;
+    }
+    if let Some((v, _)) = ctx.one(sec, "vrrp_garp_master_repeat", range(GARP_REPEAT)) {
+        g.vrrp_garp_master_repeat = v;
+    }
+    if let Some((v, _)) = ctx.one(sec, "vrrp_garp_master_refresh", range(GARP_REFRESH)) {
+        g.vrrp_garp_master_refresh_s = v;
+    }
+    if let Some((v, _)) = ctx.one(sec, "vrrp_garp_master_refresh_repeat", range(GARP_REPEAT)) {
+        g.vrrp_garp_master_refresh_repeat = v;
+    }
+    g
+}
+
+pub(super) fn read_script(ctx: &mut Ctx, sec: &RawSection, name: &str) -> VrrpScript {
+    ctx.check_keys(sec, SCRIPT_KEYS, &[]);
+    let script = match ctx.text(sec, "script") {
+        Some((s, line)) => {
+            if let Err(kind) = check_command(&s) {
+                ctx.error(sec, line, "script", kind);
+            }
+            s
+        }
+        None => {
+            if all(sec, "script").next().is_none() {
+                ctx.missing(sec, "script");
+            }
+            String::new()
+        }
+    };
+    let secs = |v: &str| u32_in(v, 1, 3600, "1..=3600 seconds");
+    let count = |v: &str| u32_in(v, 1, 1000, "1..=1000");
+    let interval_s = ctx.one(sec, "interval", secs).map_or(1, |v| v.0);
+    VrrpScript {
+        name: name.to_string(),
+        script,
+        interval_s,
+        timeout_s: ctx.one(sec, "timeout", secs).map_or(interval_s, |v| v.0),
+        weight: ctx
+            .one(sec, "weight", |v| i32_in(v, -253, 253, "-253..=253"))
+            .map_or(0, |v| v.0),
+        rise: ctx.one(sec, "rise", count).map_or(1, |v| v.0),
+        fall: ctx.one(sec, "fall", count).map_or(1, |v| v.0),
+        user: ctx.text(sec, "user").map(|v| v.0),
+    }
+}
+
+pub(super) fn read_track_file(ctx: &mut Ctx, sec: &RawSection, name: &str) -> VrrpTrackFile {
+    ctx.check_keys(sec, TRACK_FILE_KEYS, &[]);
+    let file = ctx.one(sec, "file", |v| {
+        if v.starts_with('/') {
+            Ok(v.to_string())
+        } else {
+            Err(ErrorKind::BadValue {
+                value: v.to_string(),
+                expected: "an absolute path",
+            })
+        }
+    });
+    if all(sec, "file").next().is_none() {
+        ctx.missing(sec, "file");
+    }
+    VrrpTrackFile {
+        name: name.to_string(),
+        file: file.map(|v| v.0).unwrap_or_default(),
+        weight: ctx
+            .one(sec, "weight", |v| i32_in(v, -254, 254, "-254..=254"))
+            .map_or(1, |v| v.0),
+    }
+}
+
+/// Notify scripts: a script that cannot run is a warning (the state change still happens),
+/// unlike a `vrrp_script`, whose failure to run would move priorities.
+pub(super) fn notify(ctx: &mut Ctx, sec: &RawSection, key: &str) -> Option<String> {
+    let (command, line) = ctx.text(sec, key)?;
+    if let Err(detail) = check_command(&command) {
+        ctx.warn(sec, line, key, WarningKind::NotifyScriptUnusable { detail });
+    }
+    Some(command)
+}
+
+/// `group_of` maps instance names to the sync group (and its line) that already claimed them.
+pub(super) fn read_sync_group(
+    ctx: &mut Ctx,
+    sec: &RawSection,
+    name: &str,
+    instance_names: &[&str],
+    group_of: &mut HashMap<String, String>,
+) -> SyncGroup {
+    ctx.check_keys(sec, SYNC_GROUP_KEYS, &["group"]);
+    let mut instances: Vec<String> = Vec::new();
+    let mut first_lines: Vec<usize> = Vec::new();
+    for entry in all(sec, "group") {
+        let member = entry.value.as_str();
+        if !instance_names.contains(&member) {
+            let kind = ErrorKind::UnknownInstance {
+                name: member.to_string(),
+            };
+            ctx.at(sec, entry, kind);
+            continue;
+        }
+        if let Some(i) = instances.iter().position(|m| m == member) {
+            let first_line = first_lines.get(i).copied().unwrap_or(0);
+            ctx.at(sec, entry, ErrorKind::DuplicateValue { first_line });
+            continue;
+        }
+        if let Some(other_group) = group_of.get(member) {
+            let kind = ErrorKind::InstanceInTwoGroups {
+                instance: member.to_string(),
+                other_group: other_group.clone(),
+            };
+            ctx.at(sec, entry, kind);
+            continue;
+        }
+        group_of.insert(member.to_string(), name.to_string());
+        instances.push(member.to_string());
+        first_lines.push(entry.line);
+    }
+    let given = all(sec, "group").count();
+    if given == 0 {
+        ctx.missing(sec, "group");
+    } else if given == 1 {
+        let line = all(sec, "group").next().map_or(sec.line, |e| e.line);
+        ctx.warn(sec, line, "group", WarningKind::SyncGroupSingleInstance);
+    }
+    SyncGroup {
+        name: name.to_string(),
+        instances,
+        notify_master: notify(ctx, sec, "notify_master"),
+        notify_backup: notify(ctx, sec, "notify_backup"),
+        notify_fault: notify(ctx, sec, "notify_fault"),
+        notify_stop: notify(ctx, sec, "notify_stop"),
+        notify: notify(ctx, sec, "notify"),
+    }
+}

@@ -1,0 +1,1056 @@
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use super::*;
+use crate::packet::{Family, Version};
+
+fn ok(text: &str) -> Loaded {
+    match parse_str(text, "t.conf") {
+        Ok(l) => l,
+        Err(e) => panic!("unexpected errors:\n{e}"),
+    }
+}
+
+/// (line, key, kind) of every error.
+fn errs(text: &str) -> Vec<(usize, String, ErrorKind)> {
+    match parse_str(text, "t.conf") {
+        Ok(_) => panic!("parsed, expected errors:\n{text}"),
+        Err(ConfigErrors(v)) => v.into_iter().map(|e| (e.line, e.key, e.kind)).collect(),
+    }
+}
+
+fn one_err(text: &str) -> (usize, String, ErrorKind) {
+    let mut all = errs(text);
+    assert_eq!(all.len(), 1, "expected one error, got {all:?}");
+    all.remove(0)
+}
+
+/// A valid instance on lines 1-4; `extra` starts at line 5.
+fn inst(extra: &str) -> String {
+    format!(
+        "[vrrp_instance VI_1]\ninterface = eth0\nvirtual_router_id = 51\nvirtual_ipaddress = 192.0.2.1/24\n{extra}"
+    )
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn range_err(value: &str, allowed: &'static str) -> ErrorKind {
+    ErrorKind::OutOfRange {
+        value: value.to_string(),
+        allowed,
+    }
+}
+
+fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+const FULL_EXAMPLE: &str = "\
+[global_defs]
+router_id = edge1
+
+[vrrp_script chk_dns]
+script = /bin/true dnsmasq
+interval = 2
+weight = -20
+
+[vrrp_instance VI_1]
+interface = eth0
+state = BACKUP
+virtual_router_id = 51
+priority = 150
+advert_int = 1
+version = 3
+virtual_ipaddress = 192.0.2.1/24
+virtual_ipaddress = 192.0.2.2/24 dev eth1 label eth1:vip
+track_script = chk_dns
+
+[vrrp_instance VI_2]
+interface = eth0
+virtual_router_id = 52
+virtual_ipaddress = fe80::52
+virtual_ipaddress = 2001:db8::10/64
+version = 3
+advert_int = 0.5
+
+[vrrp_sync_group G1]
+group = VI_1
+group = VI_2
+notify_master = /bin/true group-master
+";
+
+#[test]
+fn full_example() {
+    let loaded = ok(FULL_EXAMPLE);
+    assert_eq!(loaded.warnings, vec![]);
+    let c = loaded.config;
+    assert_eq!(c.global.router_id.as_deref(), Some("edge1"));
+    assert_eq!(
+        c.scripts,
+        vec![VrrpScript {
+            name: "chk_dns".into(),
+            script: "/bin/true dnsmasq".into(),
+            interval_s: 2,
+            timeout_s: 2,
+            weight: -20,
+            rise: 1,
+            fall: 1,
+            user: None,
+        }]
+    );
+    assert_eq!(c.instances.len(), 2);
+    let v1 = &c.instances[0];
+    assert_eq!(v1.name, "VI_1");
+    assert_eq!(v1.interface, "eth0");
+    assert_eq!(v1.initial_state, InitialState::Backup);
+    assert_eq!((v1.vrid, v1.priority, v1.advert_int_cs), (51, 150, 100));
+    assert_eq!((v1.version, v1.family), (Version::V3, Family::V4));
+    assert_eq!(
+        v1.vips,
+        vec![
+            Vip {
+                addr: ip("192.0.2.1"),
+                prefix_len: 24,
+                dev: None,
+                label: None
+            },
+            Vip {
+                addr: ip("192.0.2.2"),
+                prefix_len: 24,
+                dev: Some("eth1".into()),
+                label: Some("eth1:vip".into())
+            },
+        ]
+    );
+    assert_eq!(
+        v1.track_scripts,
+        vec![TrackScriptRef {
+            name: "chk_dns".into(),
+            weight: None
+        }]
+    );
+    let v2 = &c.instances[1];
+    assert_eq!(
+        (
+            v2.family,
+            v2.advert_int_cs,
+            v2.vips[0].prefix_len,
+            v2.vips[1].prefix_len
+        ),
+        (Family::V6, 50, 128, 64)
+    );
+    assert_eq!(
+        c.sync_groups,
+        vec![SyncGroup {
+            name: "G1".into(),
+            instances: vec!["VI_1".into(), "VI_2".into()],
+            notify_master: Some("/bin/true group-master".into()),
+            notify_backup: None,
+            notify_fault: None,
+            notify_stop: None,
+            notify: None,
+        }]
+    );
+}
+
+#[test]
+fn defaults_match_keepalived() {
+    let c = ok(&inst("")).config;
+    assert_eq!(c.global, GlobalDefs::default());
+    let i = &c.instances[0];
+    assert_eq!(i.initial_state, InitialState::Backup);
+    assert_eq!(i.priority, 100);
+    assert_eq!(i.advert_int_cs, 100);
+    assert_eq!(i.version, Version::V2);
+    assert_eq!(i.family, Family::V4);
+    assert!(i.preempt);
+    assert_eq!(i.preempt_delay_cs, 0);
+    assert_eq!(
+        (i.unicast_src_ip, i.unicast_peers.len(), i.unicast_ttl),
+        (None, 0, None)
+    );
+    assert_eq!(i.auth, None);
+    assert_eq!(
+        (
+            i.garp_master_delay_s,
+            i.garp_master_repeat,
+            i.garp_master_refresh_s,
+            i.garp_master_refresh_repeat
+        ),
+        (5, 5, 0, 1)
+    );
+    assert!(i.track_interfaces.is_empty() && i.track_scripts.is_empty());
+    assert!(i.track_files.is_empty());
+    assert_eq!(i.notify_master, None);
+    assert!(!i.v3_checksum_as_v2 && !i.use_vmac);
+}
+
+#[test]
+fn default_prefix_is_host_route_per_family() {
+    let c = ok("[vrrp_instance A]\ninterface = eth0\nvirtual_router_id = 1\nvirtual_ipaddress = 192.0.2.1\n\
+         [vrrp_instance B]\ninterface = eth0\nvirtual_router_id = 1\nversion = 3\nvirtual_ipaddress = 2001:db8::1\n")
+    .config;
+    assert_eq!(c.instances[0].vips[0].prefix_len, 32);
+    assert_eq!(c.instances[1].vips[0].prefix_len, 128);
+    assert_eq!(c.instances[1].family, Family::V6);
+}
+
+#[test]
+fn script_defaults_and_timeout_follows_interval() {
+    let c = ok("[vrrp_script s]\nscript = /bin/true\ninterval = 7\n").config;
+    let s = &c.scripts[0];
+    assert_eq!(
+        (s.interval_s, s.timeout_s, s.weight, s.rise, s.fall),
+        (7, 7, 0, 1, 1)
+    );
+    let c = ok("[vrrp_script s]\nscript = \"/bin/true -x\"\n").config;
+    assert_eq!((c.scripts[0].interval_s, c.scripts[0].timeout_s), (1, 1));
+    assert_eq!(c.scripts[0].script, "/bin/true -x");
+}
+
+#[test]
+fn global_defs_give_instance_defaults_wherever_they_are() {
+    let text = inst("advert_int = 0.25\n")
+        + "[global_defs]\nvrrp_version = 3\nvrrp_garp_master_delay = 1\nvrrp_garp_master_repeat = 2\n\
+           vrrp_garp_master_refresh = 60\nvrrp_garp_master_refresh_repeat = 3\n";
+    let i = &ok(&text).config.instances[0];
+    assert_eq!((i.version, i.advert_int_cs), (Version::V3, 25));
+    assert_eq!(
+        (
+            i.garp_master_delay_s,
+            i.garp_master_repeat,
+            i.garp_master_refresh_s,
+            i.garp_master_refresh_repeat
+        ),
+        (1, 2, 60, 3)
+    );
+    let i = &ok(&(text
+        + "[vrrp_instance B]\ninterface = eth0\nvirtual_router_id = 2\n\
+                  virtual_ipaddress = 192.0.2.9\nversion = 2\ngarp_master_delay = 0\n"))
+    .config
+    .instances[1];
+    assert_eq!(
+        (i.version, i.garp_master_delay_s, i.garp_master_repeat),
+        (Version::V2, 0, 2)
+    );
+}
+
+#[test]
+fn every_instance_key_is_read() {
+    let text = "[vrrp_script chk]\nscript = /bin/true\n\
+                [vrrp_track_file tf]\nfile = /run/prio\nweight = -2\n"
+        .to_string()
+        + &inst(
+            "state = master\npriority = 200\nadvert_int = 3\nunicast_src_ip = 192.0.2.10\n\
+             unicast_peer = 192.0.2.11\nunicast_peer = 192.0.2.12\nunicast_ttl = 64\n\
+             auth_type = PASS\nauth_pass = abc\ntrack_interface = eth1\n\
+             track_interface = eth2 weight -10\ntrack_script = chk weight 10\n\
+             track_file = tf weight 5\nnotify_master = /bin/true m\nnotify_backup = /bin/true b\n\
+             notify_fault = /bin/true f\nnotify_stop = /bin/true s\nnotify = /bin/true n\n\
+             use_vmac = yes\n",
+        );
+    let c = ok(&text).config;
+    assert_eq!(
+        c.track_files,
+        vec![VrrpTrackFile {
+            name: "tf".into(),
+            file: "/run/prio".into(),
+            weight: -2
+        }]
+    );
+    let i = &c.instances[0];
+    assert_eq!(i.initial_state, InitialState::Master);
+    assert_eq!((i.priority, i.advert_int_cs), (200, 300));
+    assert_eq!(i.unicast_src_ip, Some(ip("192.0.2.10")));
+    assert_eq!(i.unicast_peers, vec![ip("192.0.2.11"), ip("192.0.2.12")]);
+    assert_eq!(i.unicast_ttl, Some(64));
+    assert_eq!(i.auth, Some(*b"abc\0\0\0\0\0"));
+    assert_eq!(
+        i.track_interfaces,
+        vec![
+            TrackInterface {
+                name: "eth1".into(),
+                weight: None
+            },
+            TrackInterface {
+                name: "eth2".into(),
+                weight: Some(-10)
+            }
+        ]
+    );
+    assert_eq!(i.track_scripts[0].weight, Some(10));
+    assert_eq!(
+        i.track_files,
+        vec![TrackFileRef {
+            name: "tf".into(),
+            weight: Some(5)
+        }]
+    );
+    assert_eq!(i.notify_master.as_deref(), Some("/bin/true m"));
+    assert_eq!(i.notify_backup.as_deref(), Some("/bin/true b"));
+    assert_eq!(i.notify_fault.as_deref(), Some("/bin/true f"));
+    assert_eq!(i.notify_stop.as_deref(), Some("/bin/true s"));
+    assert_eq!(i.notify.as_deref(), Some("/bin/true n"));
+    assert!(i.use_vmac);
+}
+
+#[test]
+fn v3_checksum_as_v2_and_nopreempt_flags() {
+    let i = &ok(&inst("version = 3\nv3_checksum_as_v2 =\nnopreempt = yes\n"))
+        .config
+        .instances[0];
+    assert!(i.v3_checksum_as_v2 && !i.preempt);
+    let i = &ok(&inst("nopreempt =\n")).config.instances[0];
+    assert!(!i.preempt);
+    let i = &ok(&inst("nopreempt = false\n")).config.instances[0];
+    assert!(i.preempt);
+    let i = &ok(&inst("preempt_delay = 2.5\n")).config.instances[0];
+    assert_eq!(i.preempt_delay_cs, 250);
+}
+
+// ---- errors: each with its exact line, key and kind ----
+
+#[test]
+fn unknown_section_and_key() {
+    assert_eq!(
+        one_err("[vrrp_server x]\n"),
+        (
+            1,
+            String::new(),
+            ErrorKind::UnknownSection {
+                allowed: SECTION_TYPES
+            }
+        )
+    );
+    let (line, key, kind) = one_err(&inst("\nprio = 1\n"));
+    assert_eq!((line, key.as_str()), (6, "prio"));
+    assert!(matches!(kind, ErrorKind::UnknownKey { allowed } if allowed.contains(&"priority")));
+}
+
+#[test]
+fn section_names() {
+    assert_eq!(
+        one_err("[vrrp_instance]\n"),
+        (1, String::new(), ErrorKind::MissingSectionName)
+    );
+    assert!(matches!(
+        one_err("[global_defs x]\n").2,
+        ErrorKind::BadSectionName { .. }
+    ));
+    assert!(matches!(
+        one_err("[vrrp_script a b]\n").2,
+        ErrorKind::BadSectionName { .. }
+    ));
+}
+
+#[test]
+fn missing_required_keys_are_all_reported_at_the_header() {
+    let e = errs("\n[vrrp_instance VI_1]\nstate = BACKUP\n");
+    assert_eq!(
+        e,
+        vec![
+            (2, "interface".into(), ErrorKind::Missing),
+            (2, "virtual_router_id".into(), ErrorKind::Missing),
+            (2, "virtual_ipaddress".into(), ErrorKind::Missing),
+        ]
+    );
+    assert_eq!(
+        one_err("[vrrp_script s]\ninterval = 1\n"),
+        (1, "script".into(), ErrorKind::Missing)
+    );
+    assert_eq!(
+        one_err("[vrrp_track_file t]\n"),
+        (1, "file".into(), ErrorKind::Missing)
+    );
+    assert_eq!(
+        one_err(&(inst("") + "[vrrp_sync_group G]\n")),
+        (5, "group".into(), ErrorKind::Missing)
+    );
+}
+
+#[test]
+fn vrid_and_priority_ranges() {
+    let base = "[vrrp_instance VI_1]\ninterface = eth0\nvirtual_ipaddress = 192.0.2.1\n";
+    for bad in ["0", "256"] {
+        assert_eq!(
+            one_err(&format!("{base}virtual_router_id = {bad}\n")),
+            (4, "virtual_router_id".into(), range_err(bad, "1..=255"))
+        );
+    }
+    assert!(matches!(
+        one_err(&format!("{base}virtual_router_id = x1\n")).2,
+        ErrorKind::BadValue { .. }
+    ));
+    for bad in ["0", "256", "-1"] {
+        assert_eq!(
+            one_err(&inst(&format!("priority = {bad}\n"))),
+            (5, "priority".into(), range_err(bad, "1..=255"))
+        );
+    }
+}
+
+#[test]
+fn advert_int_depends_on_version_given_anywhere() {
+    assert_eq!(
+        one_err(&inst("advert_int = 0.5\n")),
+        (
+            5,
+            "advert_int".into(),
+            ErrorKind::AdvertIntNotWholeSeconds {
+                value: "0.5".into()
+            }
+        )
+    );
+    assert_eq!(
+        one_err(&inst("advert_int = 256\n")),
+        (
+            5,
+            "advert_int".into(),
+            range_err("256", "1..=255 seconds with version 2")
+        )
+    );
+    assert_eq!(
+        one_err(&inst("advert_int = 41\nversion = 3\n")),
+        (
+            5,
+            "advert_int".into(),
+            range_err("41", "0.01..=40.95 seconds with version 3")
+        )
+    );
+    assert_eq!(
+        one_err(&inst("advert_int = 0\nversion = 3\n")),
+        (
+            5,
+            "advert_int".into(),
+            range_err("0", "0.01..=40.95 seconds with version 3")
+        )
+    );
+    assert!(matches!(
+        one_err(&inst("advert_int = 0.001\nversion = 3\n")).2,
+        ErrorKind::BadValue { .. }
+    ));
+    assert!(matches!(
+        one_err(&inst("advert_int = 1 # one\n")).2,
+        ErrorKind::BadValue { .. }
+    ));
+    assert_eq!(
+        ok(&inst("advert_int = 40.95\nversion = 3\n"))
+            .config
+            .instances[0]
+            .advert_int_cs,
+        4095
+    );
+    assert_eq!(
+        ok(&inst("advert_int = 255\n")).config.instances[0].advert_int_cs,
+        25500
+    );
+}
+
+#[test]
+fn bad_addresses_and_prefixes() {
+    let base = "[vrrp_instance VI_1]\ninterface = eth0\nvirtual_router_id = 1\nversion = 3\n";
+    assert!(matches!(
+        one_err(&format!("{base}virtual_ipaddress = 192.0.2.256\n")),
+        (5, k, ErrorKind::BadValue { .. }) if k == "virtual_ipaddress"
+    ));
+    assert_eq!(
+        one_err(&format!("{base}virtual_ipaddress = 192.0.2.1/33\n")),
+        (
+            5,
+            "virtual_ipaddress".into(),
+            range_err("33", "prefix 0..=32 for IPv4")
+        )
+    );
+    assert_eq!(
+        one_err(&format!("{base}virtual_ipaddress = 2001:db8::1/129\n")),
+        (
+            5,
+            "virtual_ipaddress".into(),
+            range_err("129", "prefix 0..=128 for IPv6")
+        )
+    );
+    assert!(matches!(
+        one_err(&inst("unicast_peer = 192.0.2.x\n")),
+        (5, k, ErrorKind::BadValue { .. }) if k == "unicast_peer"
+    ));
+}
+
+#[test]
+fn family_mismatches() {
+    let mismatch = ErrorKind::FamilyMismatch {
+        expected: Family::V4,
+        found: Family::V6,
+    };
+    assert_eq!(
+        one_err(&inst("version = 3\nvirtual_ipaddress = 2001:db8::1\n")),
+        (6, "virtual_ipaddress".into(), mismatch.clone())
+    );
+    assert_eq!(
+        one_err(&inst("unicast_src_ip = 2001:db8::2\n")),
+        (5, "unicast_src_ip".into(), mismatch.clone())
+    );
+    assert_eq!(
+        one_err(&inst(
+            "unicast_peer = 192.0.2.3\nunicast_peer = 2001:db8::3\n"
+        )),
+        (6, "unicast_peer".into(), mismatch)
+    );
+}
+
+#[test]
+fn ipv6_needs_version_3() {
+    assert_eq!(
+        one_err("[vrrp_instance V]\ninterface = eth0\nvirtual_router_id = 1\nvirtual_ipaddress = 2001:db8::1\n"),
+        (4, "virtual_ipaddress".into(), ErrorKind::V2RequiresIpv4)
+    );
+}
+
+#[test]
+fn duplicate_vrid_per_interface_and_family() {
+    let a = "[vrrp_instance A]\ninterface = eth0\nvirtual_router_id = 7\nversion = 3\nvirtual_ipaddress = 192.0.2.1\n";
+    let same = "[vrrp_instance B]\ninterface = eth0\nvirtual_router_id = 7\nversion = 3\nvirtual_ipaddress = 192.0.2.2\n";
+    assert_eq!(
+        one_err(&format!("{a}{same}")),
+        (
+            8,
+            "virtual_router_id".into(),
+            ErrorKind::DuplicateVrid {
+                vrid: 7,
+                interface: "eth0".into(),
+                other_instance: "A".into(),
+                other_line: 3
+            }
+        )
+    );
+    let v6 = "[vrrp_instance B]\ninterface = eth0\nvirtual_router_id = 7\nversion = 3\nvirtual_ipaddress = 2001:db8::2\n";
+    assert_eq!(ok(&format!("{a}{v6}")).config.instances.len(), 2);
+    let other_if = same.replace("eth0", "eth1");
+    assert_eq!(ok(&format!("{a}{other_if}")).config.instances.len(), 2);
+}
+
+#[test]
+fn references_to_undefined_names() {
+    assert_eq!(
+        one_err(&inst("track_script = chk_dns weight 2\n")),
+        (
+            5,
+            "track_script".into(),
+            ErrorKind::UnknownScript {
+                name: "chk_dns".into()
+            }
+        )
+    );
+    assert_eq!(
+        one_err(&inst("track_file = tf\n")),
+        (
+            5,
+            "track_file".into(),
+            ErrorKind::UnknownTrackFile { name: "tf".into() }
+        )
+    );
+    assert_eq!(
+        one_err(&(inst("") + "[vrrp_sync_group G]\ngroup = VI_1\ngroup = VI_9\n")),
+        (
+            7,
+            "group".into(),
+            ErrorKind::UnknownInstance {
+                name: "VI_9".into()
+            }
+        )
+    );
+}
+
+#[test]
+fn instance_in_two_sync_groups() {
+    let text = inst("")
+        + "[vrrp_instance VI_2]\ninterface = eth0\nvirtual_router_id = 52\nvirtual_ipaddress = 192.0.2.2\n\
+           [vrrp_sync_group G1]\ngroup = VI_1\ngroup = VI_2\n\
+           [vrrp_sync_group G2]\ngroup = VI_2\ngroup = VI_1\n";
+    assert_eq!(
+        errs(&text),
+        vec![
+            (
+                13,
+                "group".into(),
+                ErrorKind::InstanceInTwoGroups {
+                    instance: "VI_2".into(),
+                    other_group: "G1".into()
+                }
+            ),
+            (
+                14,
+                "group".into(),
+                ErrorKind::InstanceInTwoGroups {
+                    instance: "VI_1".into(),
+                    other_group: "G1".into()
+                }
+            ),
+        ]
+    );
+}
+
+#[test]
+fn authentication_rules() {
+    assert_eq!(
+        one_err(&inst("version = 3\nauth_type = PASS\nauth_pass = x\n")),
+        (6, "auth_type".into(), ErrorKind::AuthWithV3)
+    );
+    assert_eq!(
+        one_err(&inst("auth_type = AH\nauth_pass = x\n")),
+        (5, "auth_type".into(), ErrorKind::AuthAhUnsupported)
+    );
+    assert_eq!(
+        one_err(&inst("auth_pass = x\n")),
+        (5, "auth_pass".into(), ErrorKind::AuthPassWithoutType)
+    );
+    assert_eq!(
+        one_err(&inst("auth_type = PASS\n")),
+        (1, "auth_pass".into(), ErrorKind::Missing)
+    );
+    assert!(matches!(
+        one_err(&inst("auth_type = MD5\nauth_pass = x\n")).2,
+        ErrorKind::BadValue { .. }
+    ));
+}
+
+#[test]
+fn weight_ranges() {
+    assert_eq!(
+        one_err("[vrrp_script s]\nscript = /bin/true\nweight = 254\n"),
+        (3, "weight".into(), range_err("254", "-253..=253"))
+    );
+    let with_script = "[vrrp_script s]\nscript = /bin/true\n".to_string();
+    assert_eq!(
+        one_err(&(with_script.clone() + &inst("track_script = s weight -254\n"))),
+        (7, "track_script".into(), range_err("-254", "-253..=253"))
+    );
+    assert_eq!(
+        one_err(&inst("track_interface = eth1 weight 300\n")),
+        (5, "track_interface".into(), range_err("300", "-253..=253"))
+    );
+    assert!(matches!(
+        one_err(&(with_script + &inst("track_script = s weight 2 reverse\n"))).2,
+        ErrorKind::BadValue { .. }
+    ));
+}
+
+#[test]
+fn script_must_be_an_absolute_executable() {
+    assert_eq!(
+        one_err("[vrrp_script s]\nscript = pidof dnsmasq\n"),
+        (
+            2,
+            "script".into(),
+            ErrorKind::ScriptNotAbsolute {
+                path: "pidof".into()
+            }
+        )
+    );
+    assert_eq!(
+        one_err("[vrrp_script s]\n\nscript = /nonexistent/tinyvrrp-check x\n"),
+        (
+            3,
+            "script".into(),
+            ErrorKind::ScriptNotFound {
+                path: "/nonexistent/tinyvrrp-check".into()
+            }
+        )
+    );
+    let path = std::env::temp_dir().join(format!("tinyvrrp-config-test-{}", std::process::id()));
+    std::fs::write(&path, "#!/bin/sh\n").unwrap();
+    let text = format!("[vrrp_script s]\nscript = {}\n", path.display());
+    let result = errs(&text);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(
+        result,
+        vec![(
+            2,
+            "script".into(),
+            ErrorKind::ScriptNotExecutable {
+                path: path.display().to_string()
+            }
+        )]
+    );
+}
+
+#[test]
+fn duplicate_sections_keys_and_values() {
+    let text = inst("") + "[vrrp_instance VI_1]\ninterface = eth1\n";
+    assert_eq!(
+        one_err(&text),
+        (
+            5,
+            String::new(),
+            ErrorKind::DuplicateSection { first_line: 1 }
+        )
+    );
+    assert_eq!(
+        one_err("[global_defs]\n[global_defs]\n"),
+        (
+            2,
+            String::new(),
+            ErrorKind::DuplicateSection { first_line: 1 }
+        )
+    );
+    assert_eq!(
+        one_err(&inst("priority = 1\npriority = 2\n")),
+        (
+            6,
+            "priority".into(),
+            ErrorKind::DuplicateKey { first_line: 5 }
+        )
+    );
+    assert_eq!(
+        one_err(&inst("virtual_ipaddress = 192.0.2.1/32\n")),
+        (
+            5,
+            "virtual_ipaddress".into(),
+            ErrorKind::DuplicateValue { first_line: 4 }
+        )
+    );
+}
+
+#[test]
+fn syntax_errors_come_with_lines() {
+    assert_eq!(
+        one_err("router_id = x\n[global_defs]\n"),
+        (
+            1,
+            "router_id".into(),
+            ErrorKind::Syntax(SyntaxError::KeyOutsideSection)
+        )
+    );
+    assert_eq!(
+        one_err(&inst("nopremept\n")),
+        (
+            5,
+            String::new(),
+            ErrorKind::Syntax(SyntaxError::NoSeparator)
+        )
+    );
+}
+
+#[test]
+fn bare_keepalived_flags_are_accepted_and_keep_line_numbers() {
+    let text = inst("nopreempt\r\nuse_vmac\npriority = 300\n");
+    let errors = parse_str(&text, "t.conf").expect_err("priority 300 must fail");
+    assert_eq!(errors.0.len(), 1);
+    assert_eq!(
+        (errors.0[0].line, errors.0[0].key.as_str()),
+        (7, "priority")
+    );
+    let loaded = parse_str(&inst("nopreempt\n"), "t.conf").expect("bare nopreempt parses");
+    assert!(!loaded.config.instances[0].preempt);
+}
+
+#[test]
+fn all_errors_are_reported_together_in_line_order() {
+    let text = "[vrrp_script s]\nscript = relative\n\
+                [vrrp_instance VI_1]\ninterface = eth0\nvirtual_router_id = 300\n\
+                priority = 0\nvirtual_ipaddress = 192.0.2.1\nfoo = bar\ntrack_script = nope\n";
+    let e = errs(text);
+    let got: Vec<(usize, &str)> = e.iter().map(|(l, k, _)| (*l, k.as_str())).collect();
+    assert_eq!(
+        got,
+        vec![
+            (2, "script"),
+            (5, "virtual_router_id"),
+            (6, "priority"),
+            (8, "foo"),
+            (9, "track_script")
+        ]
+    );
+}
+
+#[test]
+fn display_names_file_line_section_key_and_allowed() {
+    let err = parse_str(
+        &inst("priority = 0\nstate = LEADER\n"),
+        "/etc/tinyvrrp.conf",
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "/etc/tinyvrrp.conf:5: [vrrp_instance VI_1] priority: \"0\" is out of range (allowed: 1..=255)\n\
+         /etc/tinyvrrp.conf:6: [vrrp_instance VI_1] state: bad value \"LEADER\" (allowed: MASTER, BACKUP)"
+    );
+    let err = parse_str("[foo]\n", "f").unwrap_err();
+    assert!(err
+        .to_string()
+        .starts_with("f:1: [foo] unknown section (allowed: global_defs, "));
+}
+
+// ---- warnings ----
+
+fn warnings(text: &str) -> Vec<(usize, String, WarningKind)> {
+    ok(text)
+        .warnings
+        .into_iter()
+        .map(|w| (w.line, w.key, w.message))
+        .collect()
+}
+
+#[test]
+fn nopreempt_traps_warn_and_behave_like_keepalived() {
+    let text = inst("state = MASTER\nnopreempt =\n");
+    assert_eq!(
+        warnings(&text),
+        vec![(6, "nopreempt".into(), WarningKind::NopreemptWithMaster)]
+    );
+    assert!(ok(&text).config.instances[0].preempt);
+
+    let text = inst("priority = 255\nnopreempt = yes\n");
+    assert_eq!(
+        warnings(&text),
+        vec![(6, "nopreempt".into(), WarningKind::NopreemptWithOwner)]
+    );
+    assert!(ok(&text).config.instances[0].preempt);
+
+    let text = inst("nopreempt = 1\npreempt_delay = 30\n");
+    assert_eq!(
+        warnings(&text),
+        vec![(
+            6,
+            "preempt_delay".into(),
+            WarningKind::PreemptDelayWithNopreempt
+        )]
+    );
+    let i = &ok(&text).config.instances[0];
+    assert_eq!((i.preempt, i.preempt_delay_cs), (false, 0));
+
+    let text = inst("state = MASTER\npreempt_delay = 30\n");
+    assert_eq!(
+        warnings(&text),
+        vec![(
+            6,
+            "preempt_delay".into(),
+            WarningKind::PreemptDelayWithMaster
+        )]
+    );
+}
+
+#[test]
+fn other_warnings() {
+    let text = inst("auth_type = PASS\nauth_pass = 0123456789\n");
+    assert_eq!(
+        warnings(&text),
+        vec![(
+            6,
+            "auth_pass".into(),
+            WarningKind::AuthPassTruncated { length: 10 }
+        )]
+    );
+    assert_eq!(ok(&text).config.instances[0].auth, Some(*b"01234567"));
+
+    let text = inst("notify_master = /nonexistent/notify.sh\n");
+    let w = warnings(&text);
+    assert_eq!(w.len(), 1);
+    assert_eq!((w[0].0, w[0].1.as_str()), (5, "notify_master"));
+    assert!(matches!(
+        &w[0].2,
+        WarningKind::NotifyScriptUnusable {
+            detail: ErrorKind::ScriptNotFound { .. }
+        }
+    ));
+
+    let text = inst("") + "[vrrp_sync_group G]\ngroup = VI_1\n";
+    assert_eq!(
+        warnings(&text),
+        vec![(6, "group".into(), WarningKind::SyncGroupSingleInstance)]
+    );
+
+    assert_eq!(
+        warnings(&inst("v3_checksum_as_v2 = yes\n")),
+        vec![(
+            5,
+            "v3_checksum_as_v2".into(),
+            WarningKind::ChecksumAsV2Ignored
+        )]
+    );
+
+    let v6 = "[vrrp_instance V]\ninterface = eth0\nvirtual_router_id = 1\nversion = 3\n\
+              virtual_ipaddress = 2001:db8::1\nvirtual_ipaddress = fe80::1\n";
+    assert_eq!(
+        warnings(v6),
+        vec![(
+            5,
+            "virtual_ipaddress".into(),
+            WarningKind::FirstIpv6VipNotLinkLocal
+        )]
+    );
+    assert_eq!(
+        warnings(&format!("{v6}unicast_peer = 2001:db8::2\n")),
+        vec![]
+    );
+    assert_eq!(warnings(&v6.replace("2001:db8::1", "fe80::2")), vec![]);
+
+    let w = ok(&inst("state = MASTER\nnopreempt =\n")).warnings;
+    assert_eq!(
+        w[0].to_string(),
+        format!(
+            "t.conf:6: [vrrp_instance VI_1] nopreempt: warning: {}",
+            WarningKind::NopreemptWithMaster
+        )
+    );
+}
+
+// ---- files ----
+
+#[test]
+fn example_file_loads() {
+    let loaded = match load(&data("example.conf")) {
+        Ok(l) => l,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(loaded.warnings, vec![]);
+    let c = loaded.config;
+    assert_eq!(c.instances.len(), 2);
+    assert_eq!(c.sync_groups.len(), 1);
+    assert!(!c.scripts.is_empty() && !c.track_files.is_empty());
+}
+
+fn lines_and_keys(name: &str) -> Vec<(usize, String)> {
+    let e = load(&data(name)).unwrap_err();
+    assert!(e.0.iter().all(|x| x.file.ends_with(name)), "{e}");
+    e.0.into_iter().map(|x| (x.line, x.key)).collect()
+}
+
+#[test]
+fn broken_files_report_every_error() {
+    let expect = |v: &[(usize, &str)]| -> Vec<(usize, String)> {
+        v.iter().map(|(l, k)| (*l, k.to_string())).collect()
+    };
+    assert_eq!(
+        lines_and_keys("bad-instance.conf"),
+        expect(&[
+            (4, "virtual_router_id"),
+            (5, "priority"),
+            (6, "advert_int"),
+            (7, "virtual_ipaddress"),
+            (8, "virtual_ipaddress"),
+            (9, "unicast_peer"),
+            (10, "preempt"),
+            (11, "auth_type"),
+        ])
+    );
+    assert_eq!(
+        lines_and_keys("bad-syntax.conf"),
+        expect(&[
+            (1, "router_id"),
+            (2, ""),
+            (4, ""),
+            (5, ""),
+            (6, "virtual_ipaddress")
+        ])
+    );
+    assert_eq!(
+        lines_and_keys("bad-references.conf"),
+        expect(&[
+            (5, "track_script"),
+            (6, "track_file"),
+            (10, "virtual_router_id"),
+            (15, "group")
+        ])
+    );
+}
+
+#[test]
+fn unreadable_file_names_the_file() {
+    let e = load(std::path::Path::new("/nonexistent/tinyvrrp.conf")).unwrap_err();
+    assert_eq!(e.0.len(), 1);
+    assert_eq!(e.0[0].file, "/nonexistent/tinyvrrp.conf");
+    assert!(matches!(
+        e.0[0].kind,
+        ErrorKind::Io {
+            kind: std::io::ErrorKind::NotFound,
+            ..
+        }
+    ));
+    assert!(e
+        .to_string()
+        .starts_with("/nonexistent/tinyvrrp.conf:0: cannot read the file"));
+}
+
+/// Random mixes of valid and invalid instance lines: always a result (no panic), and an
+/// accepted config always satisfies the documented ranges.
+#[test]
+fn generated_configs_never_panic_and_accepted_ones_are_in_range() {
+    const LINES: &[&str] = &[
+        "priority = 255",
+        "priority = 0",
+        "priority = 99999999999999999999",
+        "state = MASTER",
+        "nopreempt =",
+        "nopreempt = no",
+        "preempt_delay = 1000.01",
+        "preempt_delay = 0.5",
+        "advert_int = 0.01",
+        "advert_int = 40.95",
+        "advert_int = 255",
+        "advert_int = 1.",
+        "version = 3",
+        "version = 4",
+        "virtual_ipaddress = 2001:db8::1/0",
+        "virtual_ipaddress = 192.0.2.7/0 dev eth9 label eth9:x",
+        "virtual_ipaddress = /",
+        "virtual_ipaddress = 192.0.2.8 label",
+        "unicast_peer = ::",
+        "unicast_ttl = 0",
+        "auth_type = PASS",
+        "auth_pass = \u{e9}\u{e9}\u{e9}\u{e9}\u{e9}",
+        "track_interface = eth0 weight",
+        "track_interface = a/b",
+        "track_script = s weight -253",
+        "garp_master_repeat = 0",
+        "interface = 0123456789abcdef",
+        "virtual_router_id = 255",
+        "use_vmac = maybe",
+    ];
+    let mut seed: u64 = 42;
+    let mut next = |n: usize| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        usize::try_from(seed >> 33).unwrap_or(0) % n
+    };
+    let mut accepted = 0;
+    for _ in 0..2000 {
+        let mut text = "[vrrp_script s]\nscript = /bin/true\n".to_string();
+        let mut extra = String::new();
+        for _ in 0..next(6) {
+            extra.push_str(LINES[next(LINES.len())]);
+            extra.push('\n');
+        }
+        text.push_str(&inst(&extra));
+        if let Ok(loaded) = parse_str(&text, "gen.conf") {
+            accepted += 1;
+            let i = &loaded.config.instances[0];
+            assert!(i.priority >= 1 && i.vrid >= 1, "{text}");
+            match i.version {
+                Version::V2 => {
+                    assert!(i.advert_int_cs % 100 == 0 && (100..=25500).contains(&i.advert_int_cs))
+                }
+                Version::V3 => assert!((1..=4095).contains(&i.advert_int_cs)),
+            }
+            assert!(i.preempt_delay_cs <= 100_000);
+            assert!(i
+                .vips
+                .iter()
+                .all(|v| crate::config::values::family_of(&v.addr) == i.family));
+            if !i.preempt {
+                assert!(
+                    i.initial_state == InitialState::Backup && i.priority < 255,
+                    "{text}"
+                );
+            }
+        }
+    }
+    assert!(
+        accepted > 100,
+        "too few valid configs generated: {accepted}"
+    );
+}

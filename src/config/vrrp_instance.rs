@@ -1,0 +1,464 @@
+//! Reader for `[vrrp_instance NAME]`: every key, its default, and the checks that stay within
+//! one instance (families, version-dependent ranges, authentication, preemption traps).
+
+use std::net::IpAddr;
+
+use super::context::{all, first, Ctx};
+use super::error::{ErrorKind, WarningKind};
+use super::model::{
+    GlobalDefs, InitialState, InstanceConfig, TrackFileRef, TrackInterface, TrackScriptRef, Vip,
+};
+use super::sections::{notify, version, GARP_DELAY, GARP_REFRESH, GARP_REPEAT};
+use super::syntax::RawSection;
+use super::values::{
+    centiseconds, family_of, flag, interface_name, ip, named_weight, u32_in, u8_in, vip,
+};
+use crate::packet::{Family, Version};
+
+pub(super) const INSTANCE_KEYS: &[&str] = &[
+    "interface",
+    "state",
+    "virtual_router_id",
+    "priority",
+    "advert_int",
+    "version",
+    "nopreempt",
+    "preempt_delay",
+    "virtual_ipaddress",
+    "unicast_src_ip",
+    "unicast_peer",
+    "unicast_ttl",
+    "auth_type",
+    "auth_pass",
+    "garp_master_delay",
+    "garp_master_repeat",
+    "garp_master_refresh",
+    "garp_master_refresh_repeat",
+    "track_interface",
+    "track_script",
+    "track_file",
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "notify_stop",
+    "notify",
+    "v3_checksum_as_v2",
+    "use_vmac",
+];
+
+/// Keys that may repeat, one item per line.
+pub(super) const INSTANCE_LIST_KEYS: &[&str] = &[
+    "virtual_ipaddress",
+    "unicast_peer",
+    "track_interface",
+    "track_script",
+    "track_file",
+];
+
+/// Names defined elsewhere in the file that instances may refer to.
+pub(super) struct Known<'a> {
+    pub scripts: &'a [&'a str],
+    pub track_files: &'a [&'a str],
+}
+
+fn state(value: &str) -> Result<InitialState, ErrorKind> {
+    match value.to_ascii_uppercase().as_str() {
+        "MASTER" => Ok(InitialState::Master),
+        "BACKUP" => Ok(InitialState::Backup),
+        _ => Err(ErrorKind::BadValue {
+            value: value.to_string(),
+            expected: "MASTER, BACKUP",
+        }),
+    }
+}
+
+fn seconds_cs(value: &str) -> Result<u64, ErrorKind> {
+    centiseconds(value).ok_or(ErrorKind::BadValue {
+        value: value.to_string(),
+        expected: "seconds with at most 2 decimals, e.g. 1 or 0.5",
+    })
+}
+
+/// The advert interval against the version's range (the version may be given after it, or
+/// in global_defs, so this runs once both are known).
+fn advert_int(value: &str, cs: u64, version: Version) -> Result<u16, ErrorKind> {
+    let out_of_range = |allowed| ErrorKind::OutOfRange {
+        value: value.to_string(),
+        allowed,
+    };
+    match version {
+        Version::V2 if cs % 100 != 0 => Err(ErrorKind::AdvertIntNotWholeSeconds {
+            value: value.to_string(),
+        }),
+        Version::V2 if !(100..=25500).contains(&cs) => {
+            Err(out_of_range("1..=255 seconds with version 2"))
+        }
+        Version::V3 if !(1..=4095).contains(&cs) => {
+            Err(out_of_range("0.01..=40.95 seconds with version 3"))
+        }
+        _ => u16::try_from(cs).map_err(|_| out_of_range("0.01..=40.95 seconds")),
+    }
+}
+
+pub(super) fn read_instance(
+    ctx: &mut Ctx,
+    sec: &RawSection,
+    name: &str,
+    global: &GlobalDefs,
+    known: &Known,
+) -> InstanceConfig {
+    ctx.check_keys(sec, INSTANCE_KEYS, INSTANCE_LIST_KEYS);
+    let required = |ctx: &mut Ctx, key: &str| {
+        if first(sec, key).is_none() {
+            ctx.missing(sec, key);
+        }
+    };
+    let interface = ctx.one(sec, "interface", interface_name).map(|v| v.0);
+    required(ctx, "interface");
+    let vrid = ctx.one(sec, "virtual_router_id", |v| u8_in(v, 1, 255, "1..=255"));
+    required(ctx, "virtual_router_id");
+    let initial_state = ctx
+        .one(sec, "state", state)
+        .map_or(InitialState::Backup, |v| v.0);
+    let priority = ctx.one(sec, "priority", |v| u8_in(v, 1, 255, "1..=255"));
+    let priority = priority.map_or(100, |v| v.0);
+    let version = ctx.one(sec, "version", version).map(|v| v.0);
+    let version = version.or(global.vrrp_version).unwrap_or(Version::V2);
+
+    let mut advert_int_cs = 100;
+    if let Some(entry) = first(sec, "advert_int") {
+        match seconds_cs(&entry.value).and_then(|cs| advert_int(&entry.value, cs, version)) {
+            Ok(cs) => advert_int_cs = cs,
+            Err(kind) => ctx.at(sec, entry, kind),
+        }
+    }
+
+    let (vips, family) = read_vips(ctx, sec, interface.as_deref(), version);
+    let unicast_src_ip = ctx.one(sec, "unicast_src_ip", |v| same_family(ip(v)?, family));
+    let unicast_peers = read_peers(ctx, sec, family);
+    if family == Family::V6 && unicast_peers.is_empty() {
+        let first_vip = vips.first().map(|v| v.addr);
+        if let (Some(IpAddr::V6(a)), Some(entry)) = (first_vip, first(sec, "virtual_ipaddress")) {
+            if a.segments().first().is_some_and(|s| s & 0xffc0 != 0xfe80) {
+                let kind = WarningKind::FirstIpv6VipNotLinkLocal;
+                ctx.warn(sec, entry.line, "virtual_ipaddress", kind);
+            }
+        }
+    }
+    let unicast_ttl = ctx.one(sec, "unicast_ttl", |v| u8_in(v, 1, 255, "1..=255"));
+
+    let auth = read_auth(ctx, sec, version);
+    let range =
+        |(min, max, allowed): (u32, u32, &'static str)| move |v: &str| u32_in(v, min, max, allowed);
+    let garp_master_delay_s = ctx
+        .one(sec, "garp_master_delay", range(GARP_DELAY))
+        .map_or(global.vrrp_garp_master_delay_s, |v| v.0);
+    let garp_master_repeat = ctx
+        .one(sec, "garp_master_repeat", range(GARP_REPEAT))
+        .map_or(global.vrrp_garp_master_repeat, |v| v.0);
+    let garp_master_refresh_s = ctx
+        .one(sec, "garp_master_refresh", range(GARP_REFRESH))
+        .map_or(global.vrrp_garp_master_refresh_s, |v| v.0);
+    let garp_master_refresh_repeat = ctx
+        .one(sec, "garp_master_refresh_repeat", range(GARP_REPEAT))
+        .map_or(global.vrrp_garp_master_refresh_repeat, |v| v.0);
+
+    let v3_checksum_as_v2 = match ctx.one(sec, "v3_checksum_as_v2", flag) {
+        Some((true, line)) if version == Version::V2 || family == Family::V6 => {
+            ctx.warn(
+                sec,
+                line,
+                "v3_checksum_as_v2",
+                WarningKind::ChecksumAsV2Ignored,
+            );
+            true
+        }
+        Some((v, _)) => v,
+        None => false,
+    };
+
+    let (preempt, preempt_delay_cs) = read_preemption(ctx, sec, initial_state, priority);
+
+    InstanceConfig {
+        name: name.to_string(),
+        interface: interface.unwrap_or_default(),
+        initial_state,
+        vrid: vrid.map_or(0, |v| v.0),
+        priority,
+        advert_int_cs,
+        version,
+        family,
+        preempt,
+        preempt_delay_cs,
+        vips,
+        unicast_src_ip: unicast_src_ip.map(|v| v.0),
+        unicast_peers,
+        unicast_ttl: unicast_ttl.map(|v| v.0),
+        auth,
+        garp_master_delay_s,
+        garp_master_repeat,
+        garp_master_refresh_s,
+        garp_master_refresh_repeat,
+        track_interfaces: read_track_interfaces(ctx, sec),
+        track_scripts: read_track_scripts(ctx, sec, known),
+        track_files: read_track_files(ctx, sec, known),
+        notify_master: notify(ctx, sec, "notify_master"),
+        notify_backup: notify(ctx, sec, "notify_backup"),
+        notify_fault: notify(ctx, sec, "notify_fault"),
+        notify_stop: notify(ctx, sec, "notify_stop"),
+        notify: notify(ctx, sec, "notify"),
+        v3_checksum_as_v2,
+        use_vmac: ctx.one(sec, "use_vmac", flag).is_some_and(|v| v.0),
+    }
+}
+
+fn same_family(addr: IpAddr, expected: Family) -> Result<IpAddr, ErrorKind> {
+    let found = family_of(&addr);
+    if found == expected {
+        Ok(addr)
+    } else {
+        Err(ErrorKind::FamilyMismatch { expected, found })
+    }
+}
+
+/// The VIPs and the instance's family (that of the first VIP; IPv4 when there is none, which
+/// is reported as missing).
+fn read_vips(
+    ctx: &mut Ctx,
+    sec: &RawSection,
+    interface: Option<&str>,
+    version: Version,
+) -> (Vec<Vip>, Family) {
+    let mut vips: Vec<Vip> = Vec::new();
+    let mut lines: Vec<usize> = Vec::new();
+    let mut family = None;
+    let mut reported_v2 = false;
+    for entry in all(sec, "virtual_ipaddress") {
+        let parsed = match vip(&entry.value, interface) {
+            Ok(v) => v,
+            Err(kind) => {
+                ctx.at(sec, entry, kind);
+                continue;
+            }
+        };
+        let found = family_of(&parsed.addr);
+        let expected = *family.get_or_insert(found);
+        if found != expected {
+            ctx.at(sec, entry, ErrorKind::FamilyMismatch { expected, found });
+            continue;
+        }
+        if found == Family::V6 && version == Version::V2 && !reported_v2 {
+            reported_v2 = true;
+            ctx.at(sec, entry, ErrorKind::V2RequiresIpv4);
+        }
+        if let Some(i) = vips.iter().position(|v| v.addr == parsed.addr) {
+            let first_line = lines.get(i).copied().unwrap_or(0);
+            ctx.at(sec, entry, ErrorKind::DuplicateValue { first_line });
+            continue;
+        }
+        vips.push(parsed);
+        lines.push(entry.line);
+    }
+    if first(sec, "virtual_ipaddress").is_none() {
+        ctx.missing(sec, "virtual_ipaddress");
+    }
+    (vips, family.unwrap_or(Family::V4))
+}
+
+fn read_peers(ctx: &mut Ctx, sec: &RawSection, family: Family) -> Vec<IpAddr> {
+    let mut peers: Vec<(IpAddr, usize)> = Vec::new();
+    for entry in all(sec, "unicast_peer") {
+        match ip(&entry.value).and_then(|a| same_family(a, family)) {
+            Ok(addr) => {
+                if let Some(&(_, first_line)) = peers.iter().find(|p| p.0 == addr) {
+                    ctx.at(sec, entry, ErrorKind::DuplicateValue { first_line });
+                } else {
+                    peers.push((addr, entry.line));
+                }
+            }
+            Err(kind) => ctx.at(sec, entry, kind),
+        }
+    }
+    peers.into_iter().map(|p| p.0).collect()
+}
+
+/// `auth_type = PASS` + `auth_pass`: the password zero-padded (or cut, with a warning, as
+/// keepalived) to the 8 bytes of the VRRPv2 header.
+fn read_auth(ctx: &mut Ctx, sec: &RawSection, version: Version) -> Option<[u8; 8]> {
+    let auth_type = first(sec, "auth_type");
+    let auth_pass = first(sec, "auth_pass");
+    let auth_type = match auth_type {
+        None => {
+            if let Some(entry) = auth_pass {
+                ctx.at(sec, entry, ErrorKind::AuthPassWithoutType);
+            }
+            return None;
+        }
+        Some(entry) => entry,
+    };
+    match auth_type.value.to_ascii_uppercase().as_str() {
+        "PASS" => {}
+        "AH" => {
+            ctx.at(sec, auth_type, ErrorKind::AuthAhUnsupported);
+            return None;
+        }
+        _ => {
+            let kind = ErrorKind::BadValue {
+                value: auth_type.value.clone(),
+                expected: "PASS",
+            };
+            ctx.at(sec, auth_type, kind);
+            return None;
+        }
+    }
+    if version == Version::V3 {
+        ctx.at(sec, auth_type, ErrorKind::AuthWithV3);
+        return None;
+    }
+    let Some(pass) = auth_pass else {
+        ctx.missing(sec, "auth_pass");
+        return None;
+    };
+    let bytes = pass.value.as_bytes();
+    if bytes.is_empty() {
+        let kind = ErrorKind::BadValue {
+            value: String::new(),
+            expected: "a password of 1 to 8 characters",
+        };
+        ctx.at(sec, pass, kind);
+        return None;
+    }
+    if bytes.len() > 8 {
+        let kind = WarningKind::AuthPassTruncated {
+            length: bytes.len(),
+        };
+        ctx.warn(sec, pass.line, "auth_pass", kind);
+    }
+    let mut out = [0u8; 8];
+    for (slot, byte) in out.iter_mut().zip(bytes) {
+        *slot = *byte;
+    }
+    Some(out)
+}
+
+/// nopreempt and preempt_delay, with keepalived's corrections (vrrp.c, vrrp_complete_instance):
+/// priority 255 or state MASTER clear nopreempt; state MASTER or nopreempt clear the delay.
+fn read_preemption(
+    ctx: &mut Ctx,
+    sec: &RawSection,
+    initial_state: InitialState,
+    priority: u8,
+) -> (bool, u32) {
+    let mut nopreempt = ctx.one(sec, "nopreempt", flag).filter(|v| v.0);
+    if let Some((_, line)) = nopreempt {
+        if priority == 255 {
+            ctx.warn(sec, line, "nopreempt", WarningKind::NopreemptWithOwner);
+            nopreempt = None;
+        } else if initial_state == InitialState::Master {
+            ctx.warn(sec, line, "nopreempt", WarningKind::NopreemptWithMaster);
+            nopreempt = None;
+        }
+    }
+    let delay = ctx.one(sec, "preempt_delay", |v| {
+        let cs = seconds_cs(v)?;
+        if cs > 100_000 {
+            return Err(ErrorKind::OutOfRange {
+                value: v.to_string(),
+                allowed: "0..=1000 seconds",
+            });
+        }
+        u32::try_from(cs).map_err(|_| ErrorKind::OutOfRange {
+            value: v.to_string(),
+            allowed: "0..=1000 seconds",
+        })
+    });
+    let mut delay_cs = 0;
+    if let Some((cs, line)) = delay.filter(|d| d.0 > 0) {
+        if initial_state == InitialState::Master {
+            ctx.warn(
+                sec,
+                line,
+                "preempt_delay",
+                WarningKind::PreemptDelayWithMaster,
+            );
+        } else if nopreempt.is_some() {
+            ctx.warn(
+                sec,
+                line,
+                "preempt_delay",
+                WarningKind::PreemptDelayWithNopreempt,
+            );
+        } else {
+            delay_cs = cs;
+        }
+    }
+    (nopreempt.is_none(), delay_cs)
+}
+
+fn read_track_interfaces(ctx: &mut Ctx, sec: &RawSection) -> Vec<TrackInterface> {
+    let mut out: Vec<(TrackInterface, usize)> = Vec::new();
+    for entry in all(sec, "track_interface") {
+        let parsed = named_weight(
+            &entry.value,
+            -253,
+            253,
+            "IFNAME [weight -253..=253]",
+            "-253..=253",
+        )
+        .and_then(|(name, weight)| Ok((interface_name(&name)?, weight)));
+        match parsed {
+            Ok((name, weight)) => {
+                if let Some((_, first_line)) = out.iter().find(|t| t.0.name == name) {
+                    let first_line = *first_line;
+                    ctx.at(sec, entry, ErrorKind::DuplicateValue { first_line });
+                } else {
+                    out.push((TrackInterface { name, weight }, entry.line));
+                }
+            }
+            Err(kind) => ctx.at(sec, entry, kind),
+        }
+    }
+    out.into_iter().map(|t| t.0).collect()
+}
+
+fn read_track_scripts(ctx: &mut Ctx, sec: &RawSection, known: &Known) -> Vec<TrackScriptRef> {
+    let mut out: Vec<(TrackScriptRef, usize)> = Vec::new();
+    for entry in all(sec, "track_script") {
+        let form = "SCRIPT_NAME [weight -253..=253]";
+        match named_weight(&entry.value, -253, 253, form, "-253..=253") {
+            Ok((name, weight)) => {
+                if !known.scripts.contains(&name.as_str()) {
+                    ctx.at(sec, entry, ErrorKind::UnknownScript { name });
+                } else if let Some((_, first_line)) = out.iter().find(|t| t.0.name == name) {
+                    let first_line = *first_line;
+                    ctx.at(sec, entry, ErrorKind::DuplicateValue { first_line });
+                } else {
+                    out.push((TrackScriptRef { name, weight }, entry.line));
+                }
+            }
+            Err(kind) => ctx.at(sec, entry, kind),
+        }
+    }
+    out.into_iter().map(|t| t.0).collect()
+}
+
+fn read_track_files(ctx: &mut Ctx, sec: &RawSection, known: &Known) -> Vec<TrackFileRef> {
+    let mut out: Vec<(TrackFileRef, usize)> = Vec::new();
+    for entry in all(sec, "track_file") {
+        let form = "TRACK_FILE_NAME [weight -254..=254]";
+        match named_weight(&entry.value, -254, 254, form, "-254..=254") {
+            Ok((name, weight)) => {
+                if !known.track_files.contains(&name.as_str()) {
+                    ctx.at(sec, entry, ErrorKind::UnknownTrackFile { name });
+                } else if let Some((_, first_line)) = out.iter().find(|t| t.0.name == name) {
+                    let first_line = *first_line;
+                    ctx.at(sec, entry, ErrorKind::DuplicateValue { first_line });
+                } else {
+                    out.push((TrackFileRef { name, weight }, entry.line));
+                }
+            }
+            Err(kind) => ctx.at(sec, entry, kind),
+        }
+    }
+    out.into_iter().map(|t| t.0).collect()
+}

@@ -1,0 +1,956 @@
+//! The poll loop: one thread, one `polling::Poller` over the raw VRRP sockets, one timerfd
+//! armed to the earliest instance deadline, the rtnetlink monitor, a signalfd and the status
+//! socket. It turns readiness into state-machine events and the machine's actions into
+//! syscalls; no protocol decision is made here.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use log::{debug, error, info, warn};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
+use polling::{Event as PollEvent, Events, PollMode, Poller};
+
+use crate::arp::{self, FrameSender};
+use crate::config::{self, Config, InstanceConfig};
+use crate::instance::{
+    Action, Event, GarpSchedule, Instance, Params, Reason, RxAdvert, State, Time,
+};
+use crate::links::{Links, Usable};
+use crate::netlink::{Monitor, NetEvent, Netlink, NetlinkError};
+use crate::notify::Notifier;
+use crate::packet::{self, AdvertFields, ChecksumForm, Family, Version};
+use crate::sock::{PushError, RecvBatch, SendBatch, VrrpSocket};
+use crate::status::{self, Counters, InstanceView, PeerForms, StatusServer};
+
+const KEY_SOCK4: usize = 0;
+const KEY_SOCK6: usize = 1;
+const KEY_TIMER: usize = 2;
+const KEY_NETLINK: usize = 3;
+const KEY_SIGNAL: usize = 4;
+const KEY_STATUS: usize = 5;
+
+/// Datagrams drained or sent per syscall.
+const BATCH: usize = 64;
+
+pub struct Options {
+    pub config_path: PathBuf,
+    pub status_socket: PathBuf,
+}
+
+#[derive(Debug)]
+pub enum DaemonError {
+    Config(config::ConfigErrors),
+    Setup { what: &'static str, err: String },
+}
+
+impl fmt::Display for DaemonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DaemonError::Config(e) => write!(f, "{e}"),
+            DaemonError::Setup { what, err } => write!(f, "{what}: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for DaemonError {}
+
+fn setup<E: fmt::Display>(what: &'static str) -> impl FnOnce(E) -> DaemonError {
+    move |e| DaemonError::Setup {
+        what,
+        err: e.to_string(),
+    }
+}
+
+/// The monotonic clock; instance time is this clock's reading.
+pub fn monotonic_now() -> Time {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .map(Duration::from)
+        .unwrap_or_default()
+}
+
+/// One configured instance and what the shell keeps beside its state machine.
+struct Slot {
+    cfg: InstanceConfig,
+    inst: Instance,
+    /// The VIP addresses, in order, as they go into adverts.
+    vip_addrs: Vec<IpAddr>,
+    usable: Option<Usable>,
+    vips_held: bool,
+    discards: Counters,
+    forms: PeerForms,
+    last_transition: Option<Time>,
+}
+
+impl Slot {
+    fn new(cfg: InstanceConfig, global: &Config) -> Self {
+        let params = params_of(&cfg, global);
+        Slot {
+            vip_addrs: cfg.vips.iter().map(|v| v.addr).collect(),
+            inst: Instance::new(params),
+            cfg,
+            usable: None,
+            vips_held: false,
+            discards: Counters::default(),
+            forms: PeerForms::default(),
+            last_transition: None,
+        }
+    }
+
+    fn family(&self) -> Family {
+        self.cfg.family
+    }
+
+    fn is_unicast(&self) -> bool {
+        !self.cfg.unicast_peers.is_empty()
+    }
+}
+
+fn params_of(cfg: &InstanceConfig, _global: &Config) -> Params {
+    let unspecified = match cfg.family {
+        Family::V4 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        Family::V6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    };
+    Params {
+        vrid: cfg.vrid,
+        version: cfg.version,
+        priority: cfg.priority,
+        advert_int_cs: cfg.advert_int_cs,
+        preempt: cfg.preempt,
+        preempt_delay: Duration::from_millis(u64::from(cfg.preempt_delay_cs) * 10),
+        primary_ip: cfg.unicast_src_ip.unwrap_or(unspecified),
+        auth: cfg.auth,
+        garp: GarpSchedule {
+            repeat: cfg.garp_master_repeat,
+            delay: Duration::from_secs(u64::from(cfg.garp_master_delay_s)),
+            refresh: Duration::from_secs(u64::from(cfg.garp_master_refresh_s)),
+            refresh_repeat: cfg.garp_master_refresh_repeat,
+        },
+    }
+}
+
+pub struct Daemon {
+    opts: Options,
+    config: Config,
+    poller: Poller,
+    events: Events,
+    timer: TimerFd,
+    /// The deadline the timerfd is armed for; it may be earlier than the earliest instance
+    /// deadline (re-armed lazily when it fires), never later.
+    armed: Option<Time>,
+    signals: SignalFd,
+    nl: Netlink,
+    monitor: Monitor,
+    net_events: Vec<NetEvent>,
+    links: Links,
+    frames: FrameSender,
+    sock4: Option<VrrpSocket>,
+    sock6: Option<VrrpSocket>,
+    joined: Vec<(Family, u32)>,
+    recv: RecvBatch,
+    send4: SendBatch,
+    send6: SendBatch,
+    slots: Vec<Slot>,
+    actions: Vec<Action>,
+    drops: Counters,
+    status: StatusServer,
+    status_text: String,
+    notifier: Notifier,
+    stopping: bool,
+}
+
+fn describe(reason: &Reason, now: Time) -> String {
+    let ago = |t: Time| now.saturating_sub(t).as_secs_f64();
+    match reason {
+        Reason::Startup => "start-up".into(),
+        Reason::AddressOwner => "address owner (priority 255)".into(),
+        Reason::MasterDown {
+            last: Some((ip, t)),
+        } => format!(
+            "master down timer expired (last advert from {ip} {:.2} s ago)",
+            ago(*t)
+        ),
+        Reason::MasterDown { last: None } => "master down timer expired (no advert heard)".into(),
+        Reason::MasterLeft { from } => format!("{from} left (priority 0), skew time passed"),
+        Reason::Preempt { from, priority } => {
+            format!("preempting lower-priority master {from} (priority {priority})")
+        }
+        Reason::HigherPriority { from, priority } => {
+            format!("higher-priority advert from {from} (priority {priority})")
+        }
+        Reason::EqualPriorityHigherAddress { from } => {
+            format!("equal-priority advert from higher address {from}")
+        }
+        Reason::LinkDown => "interface unusable (down, missing or without address)".into(),
+        Reason::LinkUp => "interface usable again".into(),
+        Reason::Shutdown => "shutting down".into(),
+    }
+}
+
+fn group_of(family: Family) -> IpAddr {
+    match family {
+        Family::V4 => IpAddr::V4(packet::VRRP_GROUP_V4),
+        Family::V6 => IpAddr::V6(packet::VRRP_GROUP_V6),
+    }
+}
+
+impl Daemon {
+    pub fn new(opts: Options) -> Result<Self, DaemonError> {
+        let loaded = config::load(&opts.config_path).map_err(DaemonError::Config)?;
+        for w in &loaded.warnings {
+            warn!("{w}");
+        }
+        let config = loaded.config;
+
+        let mut mask = SigSet::empty();
+        for s in [
+            Signal::SIGTERM,
+            Signal::SIGINT,
+            Signal::SIGHUP,
+            Signal::SIGUSR1,
+            Signal::SIGCHLD,
+        ] {
+            mask.add(s);
+        }
+        mask.thread_block().map_err(setup("blocking signals"))?;
+        let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+            .map_err(setup("signalfd"))?;
+        let timer = TimerFd::new(
+            ClockId::CLOCK_MONOTONIC,
+            TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+        )
+        .map_err(setup("timerfd"))?;
+        // Subscribe before the first dump so that no change falls between the two.
+        let monitor = Monitor::open().map_err(setup("rtnetlink monitor"))?;
+        let nl = Netlink::open().map_err(setup("rtnetlink"))?;
+        let frames = FrameSender::open().map_err(setup("AF_PACKET socket"))?;
+        let status = StatusServer::bind(&opts.status_socket).map_err(setup("status socket"))?;
+        let poller = Poller::new().map_err(setup("poller"))?;
+
+        let mut daemon = Daemon {
+            opts,
+            config,
+            poller,
+            events: Events::new(),
+            timer,
+            armed: None,
+            signals,
+            nl,
+            monitor,
+            net_events: Vec::with_capacity(64),
+            links: Links::default(),
+            frames,
+            sock4: None,
+            sock6: None,
+            joined: Vec::new(),
+            recv: RecvBatch::new(BATCH),
+            send4: SendBatch::new(BATCH),
+            send6: SendBatch::new(BATCH),
+            slots: Vec::new(),
+            actions: Vec::with_capacity(32),
+            drops: Counters::default(),
+            status,
+            status_text: String::with_capacity(4096),
+            notifier: Notifier::default(),
+            stopping: false,
+        };
+        daemon.register()?;
+        Ok(daemon)
+    }
+
+    fn register(&mut self) -> Result<(), DaemonError> {
+        let add = |fd: i32, key: usize| {
+            // SAFETY: every registered fd is owned by `self` and deleted from the poller (by
+            // being closed together with it) only when the daemon is dropped.
+            unsafe {
+                self.poller
+                    .add_with_mode(fd, PollEvent::readable(key), PollMode::Level)
+            }
+            .map_err(setup("poller registration"))
+        };
+        add(self.timer.as_fd().as_raw_fd(), KEY_TIMER)?;
+        add(self.signals.as_raw_fd(), KEY_SIGNAL)?;
+        add(self.monitor.fd().as_raw_fd(), KEY_NETLINK)?;
+        add(self.status.listener().as_raw_fd(), KEY_STATUS)?;
+        Ok(())
+    }
+
+    /// Opens the VRRP socket of a family the first time an instance needs it.
+    fn ensure_socket(&mut self, family: Family) -> Result<(), DaemonError> {
+        let (slot, key) = match family {
+            Family::V4 => (&mut self.sock4, KEY_SOCK4),
+            Family::V6 => (&mut self.sock6, KEY_SOCK6),
+        };
+        if slot.is_none() {
+            let sock = VrrpSocket::open(family).map_err(setup("raw VRRP socket"))?;
+            // SAFETY: as in `register`.
+            unsafe {
+                self.poller.add_with_mode(
+                    sock.fd().as_raw_fd(),
+                    PollEvent::readable(key),
+                    PollMode::Level,
+                )
+            }
+            .map_err(setup("poller registration"))?;
+            *slot = Some(sock);
+        }
+        Ok(())
+    }
+
+    fn resync_links(&mut self) {
+        self.links.clear();
+        let links = &mut self.links;
+        if let Err(e) = self.nl.links(|l| links.apply(&NetEvent::LinkChanged(*l))) {
+            error!("reading links: {e}");
+        }
+        if let Err(e) = self.nl.addresses(|a| links.apply(&NetEvent::AddrAdded(*a))) {
+            error!("reading addresses: {e}");
+        }
+    }
+
+    /// Builds the instance table from the config and starts what can start.
+    fn start_instances(&mut self, now: Time) -> Result<(), DaemonError> {
+        let instances = self.config.instances.clone();
+        self.slots = instances
+            .into_iter()
+            .map(|cfg| Slot::new(cfg, &self.config))
+            .collect();
+        for family in [Family::V4, Family::V6] {
+            if self.slots.iter().any(|s| s.family() == family) {
+                self.ensure_socket(family)?;
+            }
+        }
+        self.remove_leftover_vips();
+        self.reevaluate(now);
+        Ok(())
+    }
+
+    /// A VIP still configured after a crash would answer ARP from a node that is not master:
+    /// remove ours before anything starts (the master will add them back).
+    fn remove_leftover_vips(&mut self) {
+        for slot in &self.slots {
+            for vip in &slot.cfg.vips {
+                let dev = vip.dev.as_deref().unwrap_or(&slot.cfg.interface);
+                let Some(link) = self.links.by_name(dev) else {
+                    continue;
+                };
+                if self.links.has_addr(link.index, vip.addr) {
+                    info!(
+                        "{}: removing leftover VIP {} from {dev}",
+                        slot.cfg.name, vip.addr
+                    );
+                    if let Err(e) = self.nl.del_address(link.index, vip.addr, vip.prefix_len) {
+                        warn!("{}: removing {}: {e}", slot.cfg.name, vip.addr);
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_vip(&self, addr: IpAddr) -> bool {
+        self.slots.iter().any(|s| s.vip_addrs.contains(&addr))
+    }
+
+    /// Re-checks every instance's interface and feeds link up/down to those that changed.
+    fn reevaluate(&mut self, now: Time) {
+        for idx in 0..self.slots.len() {
+            let slot = &self.slots[idx];
+            let ipv6 = slot.family() == Family::V6;
+            let usable =
+                self.links
+                    .usable(&slot.cfg.interface, ipv6, slot.cfg.unicast_src_ip, |a| {
+                        self.is_vip(a)
+                    });
+            let old = slot.usable;
+            let state = slot.inst.state();
+            let event = match (old, usable) {
+                (_, Some(u)) if state == State::Init && !self.stopping => {
+                    self.bring_up(idx, u);
+                    Some(Event::Startup)
+                }
+                (None, Some(u)) => {
+                    self.bring_up(idx, u);
+                    Some(Event::LinkUp)
+                }
+                (Some(o), Some(u)) if o.ifindex != u.ifindex => {
+                    // The interface was re-created: start again on the new one.
+                    self.handle(idx, now, Event::LinkDown);
+                    self.slots[idx].usable = None;
+                    self.bring_up(idx, u);
+                    Some(Event::LinkUp)
+                }
+                (Some(o), Some(u)) => {
+                    if o != u {
+                        self.slots[idx].usable = Some(u);
+                        self.slots[idx].inst.set_primary_ip(u.source);
+                    }
+                    None
+                }
+                (Some(_), None) => {
+                    // The VIPs come off the interface we knew; IPv4 addresses stay on a
+                    // link that went down, so they must be removed before we forget it.
+                    self.handle(idx, now, Event::LinkDown);
+                    self.slots[idx].usable = None;
+                    None
+                }
+                (None, None) if state == State::Init && !self.stopping => {
+                    warn!(
+                        "{}: interface {} is missing, down or has no {} address yet; FAULT until it is usable",
+                        self.slots[idx].cfg.name,
+                        self.slots[idx].cfg.interface,
+                        if ipv6 { "link-local IPv6" } else { "IPv4" }
+                    );
+                    Some(Event::LinkDown)
+                }
+                (None, None) => None,
+            };
+            if let Some(ev) = event {
+                self.handle(idx, now, ev);
+            }
+        }
+    }
+
+    fn bring_up(&mut self, idx: usize, u: Usable) {
+        let slot = &mut self.slots[idx];
+        slot.usable = Some(u);
+        slot.inst.set_primary_ip(u.source);
+        let family = slot.family();
+        if slot.is_unicast() || self.joined.contains(&(family, u.ifindex)) {
+            return;
+        }
+        let sock = match family {
+            Family::V4 => self.sock4.as_ref(),
+            Family::V6 => self.sock6.as_ref(),
+        };
+        if let Some(sock) = sock {
+            match sock.join(u.ifindex) {
+                Ok(()) => self.joined.push((family, u.ifindex)),
+                Err(e) => warn!("joining the VRRP group on ifindex {}: {e}", u.ifindex),
+            }
+        }
+    }
+
+    /// Feeds one event to one instance and carries out what it asks for.
+    fn handle(&mut self, idx: usize, now: Time, event: Event) {
+        let mut actions = std::mem::take(&mut self.actions);
+        actions.clear();
+        if let Err(d) = self.slots[idx].inst.handle(now, event, &mut actions) {
+            self.slots[idx].discards.bump(d.counter_name());
+        }
+        for action in &actions {
+            self.execute(idx, now, action);
+        }
+        actions.clear();
+        self.actions = actions;
+    }
+
+    fn execute(&mut self, idx: usize, now: Time, action: &Action) {
+        match *action {
+            Action::SendAdvert { priority } => self.queue_advert(idx, priority),
+            Action::AddVips => self.set_vips(idx, true),
+            Action::RemoveVips => self.set_vips(idx, false),
+            Action::SendGarp { count } => self.send_garps(idx, count),
+            Action::Transition {
+                from, to, reason, ..
+            } => {
+                let slot = &mut self.slots[idx];
+                slot.last_transition = Some(now);
+                info!(
+                    "{} {from} -> {to}: {}",
+                    slot.cfg.name,
+                    describe(&reason, now)
+                );
+                self.notifier
+                    .transition(&slot.cfg, to, slot.inst.effective_priority());
+            }
+        }
+    }
+
+    fn queue_advert(&mut self, idx: usize, priority: u8) {
+        let slot = &self.slots[idx];
+        let Some(u) = slot.usable else {
+            return;
+        };
+        let p = slot.inst.params();
+        let fields = AdvertFields {
+            version: p.version,
+            vrid: p.vrid,
+            priority,
+            adver_int_cs: p.advert_int_cs,
+            auth_type: u8::from(p.auth.is_some()),
+            auth_data: p.auth.unwrap_or([0; 8]),
+        };
+        let form = if slot.cfg.v3_checksum_as_v2 && slot.family() == Family::V4 {
+            ChecksumForm::MessageOnly
+        } else {
+            ChecksumForm::PseudoHeader
+        };
+        let (sock, batch) = match slot.family() {
+            Family::V4 => (self.sock4.as_ref(), &mut self.send4),
+            Family::V6 => (self.sock6.as_ref(), &mut self.send6),
+        };
+        let group = [group_of(slot.family())];
+        let (dsts, ifindex) = if slot.is_unicast() {
+            // Routed peers: let the routing table pick the interface.
+            (slot.cfg.unicast_peers.as_slice(), 0)
+        } else {
+            (&group[..], u.ifindex)
+        };
+        for &dst in dsts {
+            let fill = |buf: &mut [u8]| {
+                packet::emit(&fields, &slot.vip_addrs, u.source, dst, form, buf).ok()
+            };
+            match batch.push(ifindex, u.source, dst, fill) {
+                Ok(_) => {}
+                Err(PushError::Full) => {
+                    // A round bigger than the batch: send what is queued and queue again.
+                    if let Some(sock) = sock {
+                        if let Err(e) = batch.send(sock) {
+                            warn!("sending adverts: {e}");
+                        }
+                    }
+                    batch.clear();
+                    let fill = |buf: &mut [u8]| {
+                        packet::emit(&fields, &slot.vip_addrs, u.source, dst, form, buf).ok()
+                    };
+                    if batch.push(ifindex, u.source, dst, fill).is_err() {
+                        self.drops.bump("tx_queue_failed");
+                    }
+                }
+                Err(e) => {
+                    warn!("{}: queueing an advert to {dst}: {e}", slot.cfg.name);
+                    self.drops.bump("tx_queue_failed");
+                }
+            }
+        }
+    }
+
+    fn flush_adverts(&mut self) {
+        for (sock, batch) in [
+            (self.sock4.as_ref(), &mut self.send4),
+            (self.sock6.as_ref(), &mut self.send6),
+        ] {
+            if batch.is_empty() {
+                continue;
+            }
+            if let Some(sock) = sock {
+                match batch.send(sock) {
+                    Ok(_) => {
+                        for _ in 0..batch.failed() {
+                            self.drops.bump("tx_failed");
+                        }
+                    }
+                    Err(e) => {
+                        warn!("sending adverts: {e}");
+                        self.drops.bump("tx_failed");
+                    }
+                }
+            }
+            batch.clear();
+        }
+    }
+
+    fn vip_ifindex(&self, slot: &Slot, dev: Option<&str>) -> Option<u32> {
+        match dev {
+            Some(name) => self.links.by_name(name).map(|l| l.index),
+            None => slot.usable.map(|u| u.ifindex),
+        }
+    }
+
+    fn set_vips(&mut self, idx: usize, add: bool) {
+        let slot = &self.slots[idx];
+        for vip in &slot.cfg.vips {
+            let Some(ifindex) = self.vip_ifindex(slot, vip.dev.as_deref()) else {
+                if add {
+                    warn!("{}: no interface for VIP {}", slot.cfg.name, vip.addr);
+                }
+                continue;
+            };
+            let result = if add {
+                let nodad = vip.addr.is_ipv6();
+                self.nl.add_address(
+                    ifindex,
+                    vip.addr,
+                    vip.prefix_len,
+                    vip.label.as_deref(),
+                    nodad,
+                )
+            } else {
+                self.nl.del_address(ifindex, vip.addr, vip.prefix_len)
+            };
+            match result {
+                Ok(()) => {}
+                Err(NetlinkError::Nack { errno, .. })
+                    if (add && errno == libc::EEXIST) || (!add && errno == libc::EADDRNOTAVAIL) => {
+                }
+                Err(e) => error!(
+                    "{}: {} VIP {}/{}: {e}",
+                    slot.cfg.name,
+                    if add { "adding" } else { "removing" },
+                    vip.addr,
+                    vip.prefix_len
+                ),
+            }
+        }
+        self.slots[idx].vips_held = add;
+    }
+
+    fn send_garps(&mut self, idx: usize, count: u32) {
+        let slot = &self.slots[idx];
+        for vip in &slot.cfg.vips {
+            let Some(ifindex) = self.vip_ifindex(slot, vip.dev.as_deref()) else {
+                continue;
+            };
+            let Some(mac) = self.links.by_index(ifindex).map(|l| l.mac) else {
+                continue;
+            };
+            for _ in 0..count {
+                let result = match vip.addr {
+                    IpAddr::V4(ip) => {
+                        let mut frame = [0u8; arp::GARP_FRAME_LEN];
+                        arp::build_garp(&mut frame, mac, ip);
+                        self.frames.send(ifindex, &frame)
+                    }
+                    IpAddr::V6(ip) => {
+                        let mut frame = [0u8; arp::UNA_FRAME_LEN];
+                        arp::build_unsolicited_na(&mut frame, mac, ip, false);
+                        self.frames.send(ifindex, &frame)
+                    }
+                };
+                if let Err(e) = result {
+                    debug!(
+                        "{}: gratuitous announcement for {}: {e}",
+                        slot.cfg.name, vip.addr
+                    );
+                    self.drops.bump("tx_garp_failed");
+                }
+            }
+        }
+    }
+
+    /// Drains the VRRP socket of one family.
+    fn drain_vrrp(&mut self, family: Family, now: Time) {
+        loop {
+            let sock = match family {
+                Family::V4 => self.sock4.as_ref(),
+                Family::V6 => self.sock6.as_ref(),
+            };
+            let Some(sock) = sock else { return };
+            let n = match self.recv.recv(sock) {
+                Ok(n) => n,
+                Err(e) => {
+                    warn!("receiving adverts: {e}");
+                    return;
+                }
+            };
+            for i in 0..n {
+                let target = match self.recv.get(i) {
+                    Some(Ok(rx)) => classify(&self.slots, &mut self.drops, family, &rx),
+                    Some(Err(_)) => {
+                        self.drops.bump("bad_ip_header");
+                        None
+                    }
+                    None => None,
+                };
+                if let Some((idx, advert, form)) = target {
+                    if family == Family::V4 && self.slots[idx].cfg.version == Version::V3 {
+                        self.slots[idx].forms.record(advert.src, form);
+                    }
+                    self.handle(idx, now, Event::Advert(advert));
+                }
+            }
+            if n < BATCH {
+                return;
+            }
+        }
+    }
+
+    fn drain_netlink(&mut self, now: Time) {
+        let mut events = std::mem::take(&mut self.net_events);
+        events.clear();
+        match self.monitor.drain(|e| events.push(e)) {
+            Ok(()) => {}
+            Err(NetlinkError::Overrun) => {
+                warn!("rtnetlink events were lost (ENOBUFS); re-reading links and addresses");
+                self.resync_links();
+            }
+            Err(e) => warn!("rtnetlink monitor: {e}"),
+        }
+        for e in &events {
+            self.links.apply(e);
+        }
+        for e in &events {
+            if let NetEvent::AddrRemoved(a) = e {
+                self.restore_vip(a.index, a.addr, now);
+            }
+        }
+        events.clear();
+        self.net_events = events;
+        self.reevaluate(now);
+    }
+
+    /// A VIP removed by someone else while we are master is put back.
+    fn restore_vip(&mut self, ifindex: u32, addr: IpAddr, _now: Time) {
+        for idx in 0..self.slots.len() {
+            let slot = &self.slots[idx];
+            if slot.inst.state() != State::Master || !slot.vips_held {
+                continue;
+            }
+            let mine = slot.cfg.vips.iter().any(|v| {
+                v.addr == addr && self.vip_ifindex(slot, v.dev.as_deref()) == Some(ifindex)
+            });
+            if mine {
+                warn!(
+                    "{}: VIP {addr} was removed by someone else; restoring it",
+                    slot.cfg.name
+                );
+                self.set_vips(idx, true);
+                self.send_garps(idx, 1);
+            }
+        }
+    }
+
+    fn fire_timers(&mut self, now: Time) {
+        for idx in 0..self.slots.len() {
+            if self.slots[idx]
+                .inst
+                .next_deadline()
+                .is_some_and(|t| t <= now)
+            {
+                self.handle(idx, now, Event::Timer);
+            }
+        }
+    }
+
+    fn earliest_deadline(&self) -> Option<Time> {
+        self.slots
+            .iter()
+            .filter_map(|s| s.inst.next_deadline())
+            .min()
+    }
+
+    /// Arms the timerfd only when the earliest deadline moved earlier; a deadline that moved
+    /// later (an advert reset a backup's down timer) leaves the timer to fire early once.
+    fn rearm(&mut self) {
+        let want = self.earliest_deadline();
+        let result = match (want, self.armed) {
+            (Some(t), Some(armed)) if t >= armed => return,
+            (Some(t), _) => {
+                self.armed = Some(t);
+                self.timer.set(
+                    Expiration::OneShot(TimeSpec::from_duration(t.max(Duration::from_nanos(1)))),
+                    TimerSetTimeFlags::TFD_TIMER_ABSTIME,
+                )
+            }
+            (None, Some(_)) => {
+                self.armed = None;
+                self.timer.unset()
+            }
+            (None, None) => return,
+        };
+        if let Err(e) = result {
+            error!("arming the timer: {e}");
+        }
+    }
+
+    fn consume_timer(&mut self) {
+        let mut buf = [0u8; 8];
+        let _ = nix::unistd::read(self.timer.as_fd(), &mut buf);
+        self.armed = None;
+    }
+
+    fn render_status(&mut self, now: Time) {
+        self.status_text.clear();
+        let views = self.slots.iter().map(|s| InstanceView {
+            name: &s.cfg.name,
+            interface: &s.cfg.interface,
+            instance: &s.inst,
+            discards: &s.discards,
+            forms: &s.forms,
+            vips_held: s.vips_held,
+            since_transition: s.last_transition.map(|t| now.saturating_sub(t)),
+        });
+        status::render(&mut self.status_text, views, &self.drops);
+    }
+
+    /// Graceful stop of every instance: priority-0 adverts out, VIPs removed.
+    fn stop_instances(&mut self, now: Time) {
+        self.stopping = true;
+        for idx in 0..self.slots.len() {
+            self.handle(idx, now, Event::Shutdown);
+        }
+        self.flush_adverts();
+        self.stopping = false;
+    }
+
+    fn reload(&mut self, now: Time) {
+        match config::load(&self.opts.config_path) {
+            Err(errors) => {
+                error!("reload refused, keeping the running configuration:\n{errors}");
+            }
+            Ok(loaded) => {
+                for w in &loaded.warnings {
+                    warn!("{w}");
+                }
+                info!("reloading {}", self.opts.config_path.display());
+                self.stop_instances(now);
+                self.config = loaded.config;
+                if let Err(e) = self.start_instances(now) {
+                    error!("restarting instances after reload: {e}");
+                }
+            }
+        }
+    }
+
+    /// Returns true when the daemon must exit.
+    fn drain_signals(&mut self, now: Time) -> bool {
+        loop {
+            let info = match self.signals.read_signal() {
+                Ok(Some(info)) => info,
+                Ok(None) => return false,
+                Err(e) => {
+                    warn!("reading signals: {e}");
+                    return false;
+                }
+            };
+            match Signal::try_from(info.ssi_signo as i32) {
+                Ok(Signal::SIGTERM) | Ok(Signal::SIGINT) => {
+                    info!("signal {}: stopping", info.ssi_signo);
+                    self.stop_instances(now);
+                    return true;
+                }
+                Ok(Signal::SIGHUP) => self.reload(now),
+                Ok(Signal::SIGUSR1) => {
+                    self.render_status(now);
+                    for line in self.status_text.lines() {
+                        info!("status: {line}");
+                    }
+                }
+                Ok(Signal::SIGCHLD) => self.notifier.reap(),
+                _ => {}
+            }
+        }
+    }
+
+    pub fn run(mut self) -> Result<(), DaemonError> {
+        let now = monotonic_now();
+        self.resync_links();
+        self.start_instances(now)?;
+        info!(
+            "tinyvrrp {} running {} instance(s) from {}",
+            env!("CARGO_PKG_VERSION"),
+            self.slots.len(),
+            self.opts.config_path.display()
+        );
+        self.flush_adverts();
+        self.rearm();
+        loop {
+            self.events.clear();
+            if let Err(e) = self.poller.wait(&mut self.events, None) {
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(DaemonError::Setup {
+                    what: "poll",
+                    err: e.to_string(),
+                });
+            }
+            let mut ready = [false; 6];
+            for ev in self.events.iter() {
+                if let Some(flag) = ready.get_mut(ev.key) {
+                    *flag = true;
+                }
+            }
+            let now = monotonic_now();
+            if ready[KEY_NETLINK] {
+                self.drain_netlink(now);
+            }
+            if ready[KEY_SOCK4] {
+                self.drain_vrrp(Family::V4, now);
+            }
+            if ready[KEY_SOCK6] {
+                self.drain_vrrp(Family::V6, now);
+            }
+            if ready[KEY_TIMER] {
+                self.consume_timer();
+                self.fire_timers(now);
+            }
+            if ready[KEY_SIGNAL] && self.drain_signals(now) {
+                return Ok(());
+            }
+            if ready[KEY_STATUS] {
+                self.render_status(now);
+                self.status.serve(&self.status_text);
+            }
+            self.flush_adverts();
+            self.rearm();
+        }
+    }
+}
+
+/// Checks a received datagram and finds the instance it is for; counts every drop.
+fn classify(
+    slots: &[Slot],
+    drops: &mut Counters,
+    family: Family,
+    rx: &crate::sock::Received<'_>,
+) -> Option<(usize, RxAdvert, ChecksumForm)> {
+    if rx.truncated {
+        drops.bump("truncated");
+        return None;
+    }
+    let multicast = rx.dst.is_multicast();
+    // RFC 5798 §7.1: a multicast advert must arrive with TTL / hop limit 255, proof it was
+    // not forwarded. Unicast peers may be routed: checked only against `unicast_ttl`.
+    if multicast && rx.ttl != 255 {
+        drops.bump("bad_ttl");
+        return None;
+    }
+    let (advert, form) = match packet::parse(rx.payload, family, rx.src, rx.dst) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            drops.bump(e.counter_name());
+            return None;
+        }
+    };
+    let mut vrid_known = false;
+    let found = slots.iter().position(|s| {
+        if s.family() != family || s.cfg.vrid != advert.vrid {
+            return false;
+        }
+        vrid_known = true;
+        if s.is_unicast() {
+            !multicast && s.cfg.unicast_peers.contains(&rx.src)
+        } else {
+            multicast && s.usable.is_some_and(|u| u.ifindex == rx.ifindex)
+        }
+    });
+    let Some(idx) = found else {
+        drops.bump(if vrid_known {
+            "unknown_peer"
+        } else {
+            "unknown_vrid"
+        });
+        return None;
+    };
+    if let Some(ttl) = slots[idx].cfg.unicast_ttl {
+        if !multicast && rx.ttl != ttl {
+            drops.bump("bad_ttl");
+            return None;
+        }
+    }
+    let rx_advert = RxAdvert {
+        src: rx.src,
+        version: advert.version,
+        priority: advert.priority,
+        adver_int_cs: advert.adver_int_cs,
+        auth_type: advert.auth_type,
+        auth_data: advert.auth_data,
+    };
+    Some((idx, rx_advert, form))
+}
