@@ -19,8 +19,17 @@ fn check_accepts_a_good_config() {
         "[vrrp_instance VI_1]\ninterface = eth0\nvirtual_router_id = 51\n\
          virtual_ipaddress = 192.0.2.1/24\nnopreempt\n",
     );
-    let out = Command::new(BIN).arg("--check").arg("-f").arg(&path).output().expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .arg("--check")
+        .arg("-f")
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("OK (1 instance(s))"));
 }
 
@@ -31,7 +40,12 @@ fn check_refuses_a_broken_config_with_file_line_and_key() {
         "[vrrp_instance VI_1]\ninterface = eth0\nvirtual_router_id = 300\n\
          priority = 0\nvirtual_ipaddress = 192.0.2.1/24\nbogus = 1\n",
     );
-    let out = Command::new(BIN).arg("--check").arg("-f").arg(&path).output().expect("run");
+    let out = Command::new(BIN)
+        .arg("--check")
+        .arg("-f")
+        .arg(&path)
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     let p = path.display();

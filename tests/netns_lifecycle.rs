@@ -49,14 +49,19 @@ fn settled_pair(lab: &Lab) -> (&Node, DaemonHandle, &Node, DaemonHandle) {
     let (n1, n2) = (lab.node(1), lab.node(2));
     let d1 = n1.spawn_daemon(&config("eth0", 150, VIP));
     let d2 = n2.spawn_daemon(&config("eth0", 100, VIP));
-    assert!(wait_state(&d1, "MASTER", Duration::from_secs(8)), "node 1 never MASTER");
+    assert!(
+        wait_state(&d1, "MASTER", Duration::from_secs(8)),
+        "node 1 never MASTER"
+    );
     assert!(wait_state(&d2, "BACKUP", Duration::from_secs(2)));
     (n1, d1, n2, d2)
 }
 
 #[test]
 fn sighup_applies_a_new_priority_and_keeps_running_on_a_broken_config() {
-    let Some(lab) = Lab::new("reload", 2) else { return };
+    let Some(lab) = Lab::new("reload", 2) else {
+        return;
+    };
     let (n1, d1, n2, d2) = settled_pair(&lab);
 
     std::fs::write(&d2.conf, config("eth0", 200, VIP)).expect("rewrite config");
@@ -65,19 +70,32 @@ fn sighup_applies_a_new_priority_and_keeps_running_on_a_broken_config() {
         state(&d2) == "MASTER" && n2.has_addr(VIP) && !n1.has_addr(VIP)
     })
     .expect("node 2 did not take over after reloading with priority 200");
-    eprintln!("reload: node 2 master {:.3} s after SIGHUP", took.as_secs_f64());
+    eprintln!(
+        "reload: node 2 master {:.3} s after SIGHUP",
+        took.as_secs_f64()
+    );
     assert!(wait_state(&d1, "BACKUP", Duration::from_secs(2)));
 
-    std::fs::write(&d2.conf, config("eth0", 200, VIP).replace("priority = 200", "priority = 300"))
-        .expect("rewrite config");
+    std::fs::write(
+        &d2.conf,
+        config("eth0", 200, VIP).replace("priority = 200", "priority = 300"),
+    )
+    .expect("rewrite config");
     assert!(d2.kill(libc::SIGHUP));
     let refused = wait_until(Duration::from_secs(3), Duration::from_millis(50), || {
         d2.log_text().contains("reload refused")
     });
-    assert!(refused.is_some(), "no refusal in the log:\n{}", d2.log_text());
+    assert!(
+        refused.is_some(),
+        "no refusal in the log:\n{}",
+        d2.log_text()
+    );
     let log = d2.log_text();
     assert!(
-        log.contains(&format!("{}:4: [vrrp_instance VI_1] priority", d2.conf.display())),
+        log.contains(&format!(
+            "{}:4: [vrrp_instance VI_1] priority",
+            d2.conf.display()
+        )),
         "the refusal names file:line and key:\n{log}"
     );
     // The running configuration stays: still master, still holding the VIP, for a while.
@@ -89,18 +107,30 @@ fn sighup_applies_a_new_priority_and_keeps_running_on_a_broken_config() {
 
 #[test]
 fn interface_missing_at_start_is_fault_until_it_appears() {
-    let Some(lab) = Lab::new("late_if", 1) else { return };
+    let Some(lab) = Lab::new("late_if", 1) else {
+        return;
+    };
     let n1 = lab.node(1);
     let d1 = n1.spawn_daemon(&config("late0", 150, "198.51.100.1"));
-    assert!(wait_state(&d1, "FAULT", Duration::from_secs(3)), "not FAULT: {}", state(&d1));
+    assert!(
+        wait_state(&d1, "FAULT", Duration::from_secs(3)),
+        "not FAULT: {}",
+        state(&d1)
+    );
     std::thread::sleep(Duration::from_millis(500));
     d1.assert_running("missing interface must not stop the daemon");
 
     let run = |args: &[&str]| {
         let out = n1.exec(args);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
-    run(&["ip", "link", "add", "late0", "type", "veth", "peer", "name", "late1"]);
+    run(&[
+        "ip", "link", "add", "late0", "type", "veth", "peer", "name", "late1",
+    ]);
     run(&["ip", "link", "set", "late1", "up"]);
     run(&["ip", "link", "set", "late0", "up"]);
     // Up but no address yet: still FAULT (the boot race keepalived users hit).
@@ -114,12 +144,17 @@ fn interface_missing_at_start_is_fault_until_it_appears() {
     );
     let addrs = n1.exec(&["ip", "-o", "addr", "show", "dev", "late0"]);
     let addrs = String::from_utf8_lossy(&addrs.stdout);
-    assert!(addrs.contains("inet 198.51.100.1/24"), "VIP not on late0:\n{addrs}");
+    assert!(
+        addrs.contains("inet 198.51.100.1/24"),
+        "VIP not on late0:\n{addrs}"
+    );
 }
 
 #[test]
 fn a_vip_left_by_a_crashed_run_is_removed_at_start() {
-    let Some(lab) = Lab::new("leftover", 2) else { return };
+    let Some(lab) = Lab::new("leftover", 2) else {
+        return;
+    };
     let (n1, n2) = (lab.node(1), lab.node(2));
     let d1 = n1.spawn_daemon(&config("eth0", 150, VIP));
     assert!(wait_state(&d1, "MASTER", Duration::from_secs(8)));
@@ -136,7 +171,9 @@ fn a_vip_left_by_a_crashed_run_is_removed_at_start() {
 
 #[test]
 fn sigusr1_logs_each_instance() {
-    let Some(lab) = Lab::new("usr1", 2) else { return };
+    let Some(lab) = Lab::new("usr1", 2) else {
+        return;
+    };
     let (_, d1, _, _d2) = settled_pair(&lab);
     assert!(d1.kill(libc::SIGUSR1));
     let logged = wait_until(Duration::from_secs(2), Duration::from_millis(50), || {
@@ -149,7 +186,9 @@ fn sigusr1_logs_each_instance() {
 
 #[test]
 fn steady_state_allocates_nothing() {
-    let Some(lab) = Lab::new("alloc", 2) else { return };
+    let Some(lab) = Lab::new("alloc", 2) else {
+        return;
+    };
     let (_, d1, _, d2) = settled_pair(&lab);
     // Let start-up allocations (GARP bursts, first status) finish.
     std::thread::sleep(Duration::from_secs(6));
