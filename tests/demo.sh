@@ -194,16 +194,16 @@ else
     die "the backup did not take over; logs in $WORK"
 fi
 table
-info "(node 1's kernel still holds $VIP: a crashed daemon cannot remove it)"
+info "(node 1's kernel still holds $VIP: a crashed daemon cannot remove it; the next start will)"
 ip netns exec "$PREFIX-cl" ping -c 2 -i 0.2 -W 1 "$VIP" | tail -n 2 | sed 's/^/    /'
 
-say "Node 1 comes back (its stale $VIP removed first, as a service manager's cleanup would)"
-ip -n "$PREFIX-n1" addr del "$VIP/24" dev eth0 2>/dev/null || true
+say "Node 1 comes back: tinyvrrp removes the $VIP its crashed run left, hears node 2 and preempts"
 sleep 1.1
 t0=$(now)
 start_node 1
 if wait_for 10 only_master 1 && wait_for 3 client_mac_is 1; then
-    info "node 1 preempted node 2 after $(since "$t0") s (its Master_Down_Interval: $(mdi 150) s)"
+    info "node 1 preempted node 2 after $(since "$t0") s: one advert interval + Skew_Time at most,"
+    info "  where keepalived waits a full Master_Down_Interval ($(mdi 150) s)"
 else
     die "node 1 did not preempt; logs in $WORK"
 fi

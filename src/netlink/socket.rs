@@ -16,7 +16,7 @@ const RECV_BUF_LEN: usize = 32 * 1024;
 /// Room for the largest request we build (a macvlan RTM_NEWLINK is ~100 bytes).
 const REQ_BUF_LEN: usize = 256;
 /// A request socket must not hang the daemon if the kernel never answers.
-const REPLY_TIMEOUT_SECS: libc::time_t = 2;
+const REPLY_TIMEOUT_SECS: u8 = 2;
 /// Kernel socket receive buffer for the monitor: notifications for hundreds of VIPs and
 /// VMACs can arrive in one burst (a failover of every instance at once).
 pub const MONITOR_RCVBUF: usize = 4 * 1024 * 1024;
@@ -145,7 +145,7 @@ impl Netlink {
     pub fn open() -> Result<Self, NetlinkError> {
         let fd = open_socket(false, 0)?;
         let tv = libc::timeval {
-            tv_sec: REPLY_TIMEOUT_SECS,
+            tv_sec: REPLY_TIMEOUT_SECS.into(),
             tv_usec: 0,
         };
         setsockopt_raw(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv)

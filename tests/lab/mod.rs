@@ -463,6 +463,7 @@ impl Node {
         DaemonHandle {
             pid,
             node: self.index,
+            conf,
             log,
             sock,
             shared: Arc::clone(shared),
@@ -486,6 +487,8 @@ impl std::ops::Deref for Client {
 pub struct DaemonHandle {
     pub pid: u32,
     pub node: usize,
+    /// The config file it runs from (rewrite it and send SIGHUP to reload).
+    pub conf: PathBuf,
     pub log: PathBuf,
     pub sock: PathBuf,
     shared: Arc<Shared>,

@@ -1,0 +1,208 @@
+//! The daemon's life around the protocol: reload on SIGHUP (and refusal of a broken config),
+//! an interface that is missing at start, leftover VIPs from a crashed run, SIGUSR1, and the
+//! steady state allocating nothing. Needs root; skips otherwise.
+
+mod lab;
+
+use std::time::Duration;
+
+use lab::{wait_until, DaemonHandle, Lab, Node};
+
+const VIP: &str = "192.0.2.1";
+
+fn config(interface: &str, priority: u8, vip: &str) -> String {
+    format!(
+        "[vrrp_instance VI_1]\n\
+         interface = {interface}\n\
+         virtual_router_id = 51\n\
+         priority = {priority}\n\
+         advert_int = 0.5\n\
+         version = 3\n\
+         virtual_ipaddress = {vip}/24\n"
+    )
+}
+
+fn state(d: &DaemonHandle) -> String {
+    d.state("VI_1").unwrap_or_else(|| "<no status>".into())
+}
+
+fn wait_state(d: &DaemonHandle, want: &str, timeout: Duration) -> bool {
+    wait_until(timeout, Duration::from_millis(50), || {
+        d.assert_running(want);
+        state(d) == want
+    })
+    .is_some()
+}
+
+/// The process-wide line of `tinyvrrp status`: `process heap_allocs=N`.
+fn heap_allocs(d: &DaemonHandle) -> u64 {
+    let text = d.status();
+    text.lines()
+        .filter(|l| l.starts_with("process "))
+        .flat_map(|l| l.split_whitespace())
+        .find_map(|w| w.strip_prefix("heap_allocs="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no heap_allocs in status:\n{text}"))
+}
+
+fn settled_pair(lab: &Lab) -> (&Node, DaemonHandle, &Node, DaemonHandle) {
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    let d1 = n1.spawn_daemon(&config("eth0", 150, VIP));
+    let d2 = n2.spawn_daemon(&config("eth0", 100, VIP));
+    assert!(
+        wait_state(&d1, "MASTER", Duration::from_secs(8)),
+        "node 1 never MASTER"
+    );
+    assert!(wait_state(&d2, "BACKUP", Duration::from_secs(2)));
+    (n1, d1, n2, d2)
+}
+
+#[test]
+fn sighup_applies_a_new_priority_and_keeps_running_on_a_broken_config() {
+    let Some(lab) = Lab::new("reload", 2) else {
+        return;
+    };
+    let (n1, d1, n2, d2) = settled_pair(&lab);
+
+    std::fs::write(&d2.conf, config("eth0", 200, VIP)).expect("rewrite config");
+    assert!(d2.kill(libc::SIGHUP));
+    let took = wait_until(Duration::from_secs(8), Duration::from_millis(50), || {
+        state(&d2) == "MASTER" && n2.has_addr(VIP) && !n1.has_addr(VIP)
+    })
+    .expect("node 2 did not take over after reloading with priority 200");
+    eprintln!(
+        "reload: node 2 master {:.3} s after SIGHUP",
+        took.as_secs_f64()
+    );
+    assert!(wait_state(&d1, "BACKUP", Duration::from_secs(2)));
+
+    std::fs::write(
+        &d2.conf,
+        config("eth0", 200, VIP).replace("priority = 200", "priority = 300"),
+    )
+    .expect("rewrite config");
+    assert!(d2.kill(libc::SIGHUP));
+    let refused = wait_until(Duration::from_secs(3), Duration::from_millis(50), || {
+        d2.log_text().contains("reload refused")
+    });
+    assert!(
+        refused.is_some(),
+        "no refusal in the log:\n{}",
+        d2.log_text()
+    );
+    let log = d2.log_text();
+    assert!(
+        log.contains(&format!(
+            "{}:4: [vrrp_instance VI_1] priority",
+            d2.conf.display()
+        )),
+        "the refusal names file:line and key:\n{log}"
+    );
+    // The running configuration stays: still master, still holding the VIP, for a while.
+    std::thread::sleep(Duration::from_secs(2));
+    d2.assert_running("broken reload");
+    assert_eq!(state(&d2), "MASTER");
+    assert!(n2.has_addr(VIP) && !n1.has_addr(VIP));
+}
+
+#[test]
+fn interface_missing_at_start_is_fault_until_it_appears() {
+    let Some(lab) = Lab::new("late_if", 1) else {
+        return;
+    };
+    let n1 = lab.node(1);
+    let d1 = n1.spawn_daemon(&config("late0", 150, "198.51.100.1"));
+    assert!(
+        wait_state(&d1, "FAULT", Duration::from_secs(3)),
+        "not FAULT: {}",
+        state(&d1)
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    d1.assert_running("missing interface must not stop the daemon");
+
+    let run = |args: &[&str]| {
+        let out = n1.exec(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "ip", "link", "add", "late0", "type", "veth", "peer", "name", "late1",
+    ]);
+    run(&["ip", "link", "set", "late1", "up"]);
+    run(&["ip", "link", "set", "late0", "up"]);
+    // Up but no address yet: still FAULT (the boot race keepalived users hit).
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(state(&d1), "FAULT");
+    run(&["ip", "addr", "add", "198.51.100.11/24", "dev", "late0"]);
+    assert!(
+        wait_state(&d1, "MASTER", Duration::from_secs(5)),
+        "never MASTER after the interface appeared: {}",
+        state(&d1)
+    );
+    let addrs = n1.exec(&["ip", "-o", "addr", "show", "dev", "late0"]);
+    let addrs = String::from_utf8_lossy(&addrs.stdout);
+    assert!(
+        addrs.contains("inet 198.51.100.1/24"),
+        "VIP not on late0:\n{addrs}"
+    );
+}
+
+#[test]
+fn a_vip_left_by_a_crashed_run_is_removed_at_start() {
+    let Some(lab) = Lab::new("leftover", 2) else {
+        return;
+    };
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    let d1 = n1.spawn_daemon(&config("eth0", 150, VIP));
+    assert!(wait_state(&d1, "MASTER", Duration::from_secs(8)));
+    let out = n2.exec(&["ip", "addr", "add", &format!("{VIP}/24"), "dev", "eth0"]);
+    assert!(out.status.success());
+    let d2 = n2.spawn_daemon(&config("eth0", 100, VIP));
+    let gone = wait_until(Duration::from_secs(2), Duration::from_millis(20), || {
+        !n2.has_addr(VIP)
+    });
+    assert!(gone.is_some(), "leftover VIP still on the backup");
+    assert!(wait_state(&d2, "BACKUP", Duration::from_secs(2)));
+    assert!(d2.log_text().contains("removing leftover VIP"));
+}
+
+#[test]
+fn sigusr1_logs_each_instance() {
+    let Some(lab) = Lab::new("usr1", 2) else {
+        return;
+    };
+    let (_, d1, _, _d2) = settled_pair(&lab);
+    assert!(d1.kill(libc::SIGUSR1));
+    let logged = wait_until(Duration::from_secs(2), Duration::from_millis(50), || {
+        d1.log_text()
+            .lines()
+            .any(|l| l.contains("status: instance=VI_1") && l.contains("state=MASTER"))
+    });
+    assert!(logged.is_some(), "{}", d1.log_text());
+}
+
+#[test]
+fn steady_state_allocates_nothing() {
+    let Some(lab) = Lab::new("alloc", 2) else {
+        return;
+    };
+    let (_, d1, _, d2) = settled_pair(&lab);
+    // Let start-up allocations (GARP bursts, first status) finish.
+    std::thread::sleep(Duration::from_secs(6));
+    let before = (heap_allocs(&d1), heap_allocs(&d2));
+    let adverts_before = d1.parsed_status().counter("VI_1", "tx_adverts");
+    std::thread::sleep(Duration::from_secs(4));
+    let after = (heap_allocs(&d1), heap_allocs(&d2));
+    let adverts = d1.parsed_status().counter("VI_1", "tx_adverts") - adverts_before;
+    let received = d2.parsed_status().counter("VI_1", "rx_adverts");
+    eprintln!(
+        "steady state: {adverts} adverts sent, backup received {received} in all; \
+         heap allocations master {} -> {}, backup {} -> {}",
+        before.0, after.0, before.1, after.1
+    );
+    assert!(adverts >= 6, "only {adverts} adverts in 4 s at 0.5 s");
+    assert_eq!(before, after, "the steady state allocated");
+}
