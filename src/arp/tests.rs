@@ -1,42 +1,8 @@
 use super::*;
-use std::path::PathBuf;
 
-/// The keepalived captures, copied from shared/captures into the repository's test data.
-fn capture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/captures")
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
-}
-
-/// Frames of a classic pcap file (micro- or nanosecond magic, either byte order).
-fn pcap_frames(file: &[u8]) -> Vec<&[u8]> {
-    let magic = &file[0..4];
-    let big = match magic {
-        [0xa1, 0xb2, 0xc3, 0xd4] | [0xa1, 0xb2, 0x3c, 0x4d] => true,
-        [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1] => false,
-        _ => panic!("not a classic pcap file"),
-    };
-    let u32_at = |at: usize| {
-        let b: [u8; 4] = file[at..at + 4].try_into().unwrap();
-        if big {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        }
-    };
-    assert_eq!(u32_at(20), 1, "link type Ethernet");
-    let mut frames = Vec::new();
-    let mut off = 24;
-    while off + 16 <= file.len() {
-        let caplen = u32_at(off + 8) as usize;
-        off += 16;
-        frames.push(&file[off..off + caplen]);
-        off += caplen;
-    }
-    assert_eq!(off, file.len(), "pcap ends on a record boundary");
-    frames
-}
+#[path = "../../tests/common/pcap.rs"]
+mod pcap;
+use pcap::{load as capture, pcap_frames};
 
 #[test]
 fn garp_matches_keepalived_capture() {
