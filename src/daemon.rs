@@ -25,6 +25,7 @@ use crate::links::{Links, Usable};
 use crate::netlink::{Monitor, NetEvent, Netlink, NetlinkError};
 use crate::notify::Notifier;
 use crate::packet::{self, AdvertFields, ChecksumForm, Family, Version};
+use crate::reload::{self, Change};
 use crate::sock::{PushError, RecvBatch, SendBatch, VrrpSocket};
 use crate::status::{self, Counters, InstanceView, PeerForms, StatusServer};
 
@@ -333,7 +334,7 @@ impl Daemon {
     /// A VIP still configured after a crash would answer ARP from a node that is not master:
     /// remove ours before anything starts (the master will add them back).
     fn remove_leftover_vips(&mut self) {
-        for slot in &self.slots {
+        for slot in self.slots.iter().filter(|s| s.inst.state() == State::Init) {
             for vip in &slot.cfg.vips {
                 let dev = vip.dev.as_deref().unwrap_or(&slot.cfg.interface);
                 let Some(link) = self.links.by_name(dev) else {
@@ -788,23 +789,86 @@ impl Daemon {
         self.stopping = false;
     }
 
+    /// SIGHUP: a config with errors is refused and the running one kept. Otherwise the new
+    /// instance table is diffed against the running one (see `reload::plan`): unchanged
+    /// instances keep their state and VIPs, a priority-only change is applied as a priority
+    /// change, and only instances that changed otherwise, or went away, are stopped.
     fn reload(&mut self, now: Time) {
-        match config::load(&self.opts.config_path) {
+        let loaded = match config::load(&self.opts.config_path) {
+            Ok(loaded) => loaded,
             Err(errors) => {
                 error!("reload refused, keeping the running configuration:\n{errors}");
+                return;
             }
-            Ok(loaded) => {
-                for w in &loaded.warnings {
-                    warn!("{w}");
+        };
+        for w in &loaded.warnings {
+            warn!("{w}");
+        }
+        let running: Vec<InstanceConfig> = self.slots.iter().map(|s| s.cfg.clone()).collect();
+        let plan = reload::plan(&running, &loaded.config.instances);
+        let restarted: Vec<usize> = plan
+            .kept
+            .iter()
+            .filter(|k| k.2 == Change::Restart)
+            .map(|k| k.0)
+            .collect();
+        let stopped: Vec<usize> = plan.removed.iter().chain(&restarted).copied().collect();
+        self.stopping = true;
+        for &idx in &stopped {
+            self.handle(idx, now, Event::Shutdown);
+        }
+        self.stopping = false;
+        self.flush_adverts();
+
+        let mut old: Vec<Option<Slot>> = std::mem::take(&mut self.slots)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut new: Vec<Option<Slot>> = Vec::new();
+        new.resize_with(loaded.config.instances.len(), || None);
+        let mut reprioritised = Vec::new();
+        for &(oi, ni, change) in &plan.kept {
+            let cfg = loaded.config.instances[ni].clone();
+            new[ni] = match (change, old[oi].take()) {
+                (Change::Keep, Some(slot)) => Some(slot),
+                (Change::Priority(p), Some(mut slot)) => {
+                    slot.cfg = cfg;
+                    slot.inst.set_configured_priority(p);
+                    reprioritised.push((ni, p));
+                    Some(slot)
                 }
-                info!("reloading {}", self.opts.config_path.display());
-                self.stop_instances(now);
-                self.config = loaded.config;
-                if let Err(e) = self.start_instances(now) {
-                    error!("restarting instances after reload: {e}");
+                _ => Some(Slot::new(cfg, &loaded.config)),
+            };
+        }
+        for &ni in &plan.added {
+            new[ni] = Some(Slot::new(
+                loaded.config.instances[ni].clone(),
+                &loaded.config,
+            ));
+        }
+        self.slots = new.into_iter().flatten().collect();
+        self.config = loaded.config;
+        info!(
+            "reloaded {}: {} kept ({} with a new priority), {} restarted, {} removed, {} added",
+            self.opts.config_path.display(),
+            plan.kept.len() - restarted.len(),
+            reprioritised.len(),
+            restarted.len(),
+            plan.removed.len(),
+            plan.added.len()
+        );
+        for family in [Family::V4, Family::V6] {
+            if self.slots.iter().any(|s| s.family() == family) {
+                if let Err(e) = self.ensure_socket(family) {
+                    error!("after reload: {e}");
                 }
             }
         }
+        for (idx, priority) in reprioritised {
+            self.handle(idx, now, Event::PriorityChanged(priority));
+        }
+        self.remove_leftover_vips();
+        self.reevaluate(now);
     }
 
     /// Returns true when the daemon must exit.

@@ -287,6 +287,11 @@ impl Instance {
     pub fn set_primary_ip(&mut self, ip: IpAddr) {
         self.params.primary_ip = ip;
     }
+    /// A reload changed the configured priority; the caller follows with
+    /// [`Event::PriorityChanged`] carrying the new effective priority.
+    pub fn set_configured_priority(&mut self, priority: u8) {
+        self.params.priority = priority;
+    }
     pub fn master_adver_int_cs(&self) -> u16 {
         self.master_adver_int_cs
     }

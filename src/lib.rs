@@ -11,5 +11,6 @@ pub mod links;
 pub mod netlink;
 pub mod notify;
 pub mod packet;
+pub mod reload;
 pub mod sock;
 pub mod status;

@@ -106,6 +106,43 @@ fn sighup_applies_a_new_priority_and_keeps_running_on_a_broken_config() {
 }
 
 #[test]
+fn sighup_keeps_unchanged_instances_without_a_flap_and_starts_new_ones() {
+    let Some(lab) = Lab::new("noflap", 2) else {
+        return;
+    };
+    let (n1, d1, n2, d2) = settled_pair(&lab);
+    let second = config("eth0", 150, "192.0.2.2")
+        .replace("VI_1", "VI_2")
+        .replace("virtual_router_id = 51", "virtual_router_id = 52");
+    std::fs::write(&d1.conf, config("eth0", 150, VIP) + "\n" + &second).expect("rewrite");
+    assert!(d1.kill(libc::SIGHUP));
+    // For 3 s (6 adverts) the VIP never leaves node 1 and never appears on node 2.
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(3) {
+        assert!(n1.has_addr(VIP), "VIP left the master during reload");
+        assert!(
+            !n2.has_addr(VIP),
+            "VIP appeared on the backup during reload"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(state(&d1), "MASTER");
+    assert_eq!(state(&d2), "BACKUP");
+    let log = d1.log_text();
+    assert!(
+        log.contains("1 kept (0 with a new priority), 0 restarted, 0 removed, 1 added"),
+        "{log}"
+    );
+    assert_eq!(log.matches("VI_1 MASTER ->").count(), 0, "{log}");
+    assert_eq!(
+        d1.state("VI_2").as_deref(),
+        Some("MASTER"),
+        "VI_2 not started"
+    );
+    assert!(d2.parsed_status().counter("VI_1", "rx_priority_zero") == 0);
+}
+
+#[test]
 fn interface_missing_at_start_is_fault_until_it_appears() {
     let Some(lab) = Lab::new("late_if", 1) else {
         return;

@@ -1,0 +1,127 @@
+//! What a reload changes: the new instance table diffed against the running one, so that
+//! instances whose identity (interface, VRID, address family) stays keep their state and their
+//! VIPs. Pure; the daemon carries the plan out.
+
+use crate::config::InstanceConfig;
+
+/// What happens to a running instance that is still configured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Same configuration: nothing to do.
+    Keep,
+    /// Only the priority changed: applied as a priority change, no state change.
+    Priority(u8),
+    /// Anything else changed: this instance (only) is stopped and started again.
+    Restart,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// (index in the running table, index in the new table, what to do).
+    pub kept: Vec<(usize, usize, Change)>,
+    /// Running instances no longer configured: stopped.
+    pub removed: Vec<usize>,
+    /// New instances: started.
+    pub added: Vec<usize>,
+}
+
+fn same_identity(a: &InstanceConfig, b: &InstanceConfig) -> bool {
+    a.interface == b.interface && a.vrid == b.vrid && a.family == b.family
+}
+
+fn change(old: &InstanceConfig, new: &InstanceConfig) -> Change {
+    if old == new {
+        return Change::Keep;
+    }
+    let mut same_but_priority = old.clone();
+    same_but_priority.priority = new.priority;
+    if &same_but_priority == new {
+        Change::Priority(new.priority)
+    } else {
+        Change::Restart
+    }
+}
+
+pub fn plan(running: &[InstanceConfig], new: &[InstanceConfig]) -> Plan {
+    let mut plan = Plan::default();
+    let mut matched = vec![false; running.len()];
+    for (ni, cfg) in new.iter().enumerate() {
+        let found = running
+            .iter()
+            .enumerate()
+            .find(|(oi, old)| !matched[*oi] && same_identity(old, cfg));
+        match found {
+            Some((oi, old)) => {
+                matched[oi] = true;
+                plan.kept.push((oi, ni, change(old, cfg)));
+            }
+            None => plan.added.push(ni),
+        }
+    }
+    plan.removed = (0..running.len()).filter(|i| !matched[*i]).collect();
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_str;
+
+    fn instances(text: &str) -> Vec<InstanceConfig> {
+        parse_str(text, "t.conf")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .config
+            .instances
+    }
+
+    fn conf(vrid: u8, priority: u8, extra: &str) -> String {
+        format!(
+            "[vrrp_instance VI_{vrid}]\ninterface = eth0\nvirtual_router_id = {vrid}\n\
+             priority = {priority}\nvirtual_ipaddress = 192.0.2.{vrid}/24\n{extra}\n"
+        )
+    }
+
+    #[test]
+    fn unchanged_instances_are_kept() {
+        let a = instances(&(conf(1, 100, "") + &conf(2, 100, "")));
+        let p = plan(&a, &a);
+        assert_eq!(p.kept, vec![(0, 0, Change::Keep), (1, 1, Change::Keep)]);
+        assert!(p.removed.is_empty() && p.added.is_empty());
+    }
+
+    #[test]
+    fn a_priority_change_alone_is_not_a_restart() {
+        let old = instances(&conf(1, 100, ""));
+        let new = instances(&conf(1, 200, ""));
+        assert_eq!(plan(&old, &new).kept, vec![(0, 0, Change::Priority(200))]);
+    }
+
+    #[test]
+    fn other_changes_restart_only_that_instance() {
+        let old = instances(&(conf(1, 100, "") + &conf(2, 100, "")));
+        let new = instances(&(conf(1, 100, "nopreempt") + &conf(2, 100, "")));
+        let p = plan(&old, &new);
+        assert_eq!(p.kept, vec![(0, 0, Change::Restart), (1, 1, Change::Keep)]);
+    }
+
+    #[test]
+    fn identity_is_interface_vrid_and_family_not_the_name_or_order() {
+        let old = instances(&(conf(1, 100, "") + &conf(2, 100, "")));
+        let renamed = (conf(2, 100, "") + &conf(1, 100, "")).replace("VI_2]", "web]");
+        let p = plan(&old, &instances(&renamed));
+        assert_eq!(p.kept.len(), 2);
+        assert!(p.kept.contains(&(0, 1, Change::Keep)));
+        // The renamed one differs in its name: restarted so logs and notify use the new name.
+        assert!(p.kept.contains(&(1, 0, Change::Restart)));
+    }
+
+    #[test]
+    fn removed_and_added_instances() {
+        let old = instances(&(conf(1, 100, "") + &conf(2, 100, "")));
+        let new = instances(&(conf(2, 100, "") + &conf(3, 100, "")));
+        let p = plan(&old, &new);
+        assert_eq!(p.kept, vec![(1, 0, Change::Keep)]);
+        assert_eq!(p.removed, vec![0]);
+        assert_eq!(p.added, vec![1]);
+    }
+}
