@@ -7,15 +7,13 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::AsRawFd;
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags};
 use tinyvrrp::packet::Family;
+
+mod lab;
 use tinyvrrp::sock::{RecvBatch, SendBatch, SendOutcome, VrrpSocket, GROUP_V4, GROUP_V6};
 
 const A_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
@@ -29,8 +27,6 @@ const B_LL: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0x12);
 const ARRIVE: Duration = Duration::from_secs(5);
 /// How long to watch for datagrams that must not arrive (after a control saw its copy).
 const ABSENT: Duration = Duration::from_millis(300);
-
-static LAB_SEQ: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     /// Heap allocations made by the current thread (tests run on several threads at once).
@@ -70,118 +66,45 @@ fn allocations() -> usize {
     ALLOCATIONS.with(|c| c.get())
 }
 
-/// The namespaces of one test; dropping it deletes them (and with them the veths and bridge),
-/// also when the test panics.
-struct Lab {
+/// Two hosts of the project's netns lab (tests/lab): node 1 is A (192.0.2.11, 2001:db8::11),
+/// node 2 is B (.12, ::12), each also given a fixed link-local address (fe80::11 / fe80::12,
+/// without DAD) beside the generated one, so the IPv6 tests know their sources. Dropping it
+/// tears the lab down, also on panic.
+struct Hosts {
     a: String,
     b: String,
-    br: String,
+    _lab: lab::Lab,
 }
 
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for ns in [&self.a, &self.b, &self.br] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).output();
-        }
+fn lab_or_none() -> Option<Hosts> {
+    let lab = lab::Lab::new("sock", 2)?;
+    for (i, ll) in [(1, "fe80::11/64"), (2, "fe80::12/64")] {
+        let out = lab
+            .node(i)
+            .exec(&["ip", "addr", "add", ll, "dev", "eth0", "nodad"]);
+        assert!(
+            out.status.success(),
+            "{ll}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-}
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-impl Lab {
-    /// Builds the lab, or None (with a message) when not root.
-    fn new() -> Option<Lab> {
-        if !nix::unistd::Uid::effective().is_root() {
-            eprintln!("skipping: the netns socket tests need root");
-            return None;
-        }
-        let seq = LAB_SEQ.fetch_add(1, Ordering::SeqCst);
-        let prefix = format!("tvr-sock-{}-{seq}", std::process::id());
-        let lab = Lab {
-            a: format!("{prefix}-a"),
-            b: format!("{prefix}-b"),
-            br: format!("{prefix}-br"),
-        };
-        for ns in [&lab.a, &lab.b, &lab.br] {
-            ip(&["netns", "add", ns]);
-        }
-        let br = lab.br.as_str();
-        ip(&[
-            "-n",
-            br,
-            "link",
-            "add",
-            "br0",
-            "type",
-            "bridge",
-            "mcast_snooping",
-            "0",
-        ]);
-        ip(&["-n", br, "link", "set", "br0", "up"]);
-        let hosts = [
-            (
-                lab.a.as_str(),
-                "pa",
-                "192.0.2.11/24",
-                "2001:db8::11/64",
-                "fe80::11/64",
-            ),
-            (
-                lab.b.as_str(),
-                "pb",
-                "192.0.2.12/24",
-                "2001:db8::12/64",
-                "fe80::12/64",
-            ),
-        ];
-        for (ns, port, v4, v6, ll) in hosts {
-            ip(&[
-                "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", port, "netns", br,
-            ]);
-            ip(&["-n", br, "link", "set", port, "master", "br0", "up"]);
-            // A fixed link-local address instead of the generated one, without DAD.
-            ip(&["-n", ns, "link", "set", "eth0", "addrgenmode", "none"]);
-            ip(&["-n", ns, "link", "set", "lo", "up"]);
-            ip(&["-n", ns, "link", "set", "eth0", "up"]);
-            ip(&["-n", ns, "addr", "add", v4, "dev", "eth0"]);
-            ip(&["-n", ns, "addr", "add", v6, "dev", "eth0", "nodad"]);
-            ip(&["-n", ns, "addr", "add", ll, "dev", "eth0", "nodad"]);
-        }
-        Some(lab)
-    }
+    Some(Hosts {
+        a: lab.node(1).name.clone(),
+        b: lab.node(2).name.clone(),
+        _lab: lab,
+    })
 }
 
 macro_rules! lab_or_skip {
     () => {
-        match Lab::new() {
+        match lab_or_none() {
             Some(lab) => lab,
             None => return,
         }
     };
 }
 
-/// Runs `f` on a fresh thread inside network namespace `ns`.
-fn in_ns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            let file = File::open(format!("/run/netns/{ns}")).expect("open netns");
-            // SAFETY: setns on a valid namespace fd; affects only this thread.
-            let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(rc, 0, "setns {ns}: {}", std::io::Error::last_os_error());
-            f()
-        })
-        .join()
-        .unwrap_or_else(|p| std::panic::resume_unwind(p))
-    })
-}
+use lab::in_netns as in_ns;
 
 /// A socket opened in a host's namespace, and that host's eth0 index.
 struct Host {

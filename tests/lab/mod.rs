@@ -862,6 +862,20 @@ fn enter_netns(ns: &str) -> io::Result<()> {
     Ok(())
 }
 
+/// Runs `f` on a fresh thread inside network namespace `ns` and returns its result; sockets it
+/// opens stay in that namespace and can be used from any thread afterwards. A panic in `f`
+/// fails the caller.
+pub fn in_netns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            enter_netns(ns).unwrap_or_else(|e| panic!("setns into {ns}: {e}"));
+            f()
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
 fn ifindex(ifname: &str) -> io::Result<u32> {
     let c = std::ffi::CString::new(ifname)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in ifname"))?;
