@@ -3,26 +3,18 @@
 //! namespaces are per thread), so every socket it opens lives there. Without root they print
 //! why and return.
 
-use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tinyvrrp::arp::{self, FrameSender};
+
+mod lab;
 use tinyvrrp::netlink::{AddrInfo, LinkInfo, Monitor, NetEvent, Netlink, NetlinkError};
 
 const VMAC: [u8; 6] = [0x00, 0x00, 0x5e, 0x00, 0x01, 0x33];
 const IFA_F_NODAD: u32 = 0x02;
-
-fn can_run() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipping: needs root for network namespaces");
-        return false;
-    }
-    true
-}
 
 fn ip(args: &[&str]) -> String {
     let out = Command::new("ip").args(args).output().expect("run ip");
@@ -35,57 +27,25 @@ fn ip(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// A named network namespace, deleted on drop (also when the test panics).
-struct Netns {
+/// A node of the project's netns lab (tests/lab): a namespace whose eth0 (192.0.2.11/24,
+/// 2001:db8::11/64, up) is on the lab's bridge; the lab goes when this is dropped.
+struct Node {
     name: String,
+    _lab: lab::Lab,
 }
 
-impl Netns {
-    fn new(tag: &str) -> Netns {
-        let name = format!("tvr-nl-{}-{tag}", std::process::id());
-        ip(&["netns", "add", &name]);
-        let ns = Netns { name };
-        ns.ip(&["link", "set", "lo", "up"]);
-        ns
+impl Node {
+    fn new(tag: &str) -> Option<Node> {
+        let lab = lab::Lab::new(tag, 1)?;
+        Some(Node {
+            name: lab.node(1).name.clone(),
+            _lab: lab,
+        })
     }
 
-    fn ip(&self, args: &[&str]) -> String {
-        let mut full = vec!["-n", self.name.as_str()];
-        full.extend_from_slice(args);
-        ip(&full)
-    }
-
-    fn sysctl(&self, key: &str, value: &str) {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.name, "sysctl", "-qw"])
-            .arg(format!("{key}={value}"))
-            .output()
-            .expect("run sysctl");
-        assert!(out.status.success(), "sysctl {key}");
-    }
-
-    /// Runs `f` on a thread that has entered this namespace; a panic there fails the test.
-    fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
-        let path = format!("/var/run/netns/{}", self.name);
-        let handle = std::thread::spawn(move || {
-            let file = File::open(&path).expect("open netns");
-            // SAFETY: setns on a namespace fd; affects only this thread.
-            let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-            f()
-        });
-        match handle.join() {
-            Ok(v) => v,
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
+    /// Runs `f` on a thread inside this namespace; a panic there fails the test.
+    fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        lab::in_netns(&self.name, f)
     }
 }
 
@@ -142,18 +102,12 @@ fn find_addr(nl: &mut Netlink, addr: IpAddr) -> Option<AddrInfo> {
 
 #[test]
 fn addresses_links_and_events() {
-    if !can_run() {
+    let Some(ns) = Node::new("nladdr") else {
         return;
-    }
-    let ns = Netns::new("addr");
-    ns.ip(&[
-        "link", "add", "eth0", "type", "veth", "peer", "name", "peer0",
-    ]);
-    ns.ip(&["link", "set", "peer0", "up"]);
-    ns.ip(&["link", "set", "eth0", "up"]);
+    };
     let ns_name = ns.name.clone();
 
-    ns.run(move || {
+    ns.run(|| {
         let mut nl = Netlink::open().expect("open netlink");
         let mut mon = Monitor::open().expect("open monitor");
         let eth0 = find_link(&mut nl, "eth0").expect("eth0 in dump");
@@ -221,18 +175,10 @@ fn addresses_links_and_events() {
 
 #[test]
 fn macvlan_create_and_delete() {
-    if !can_run() {
-        return;
-    }
-    let ns = Netns::new("mvl");
-    ns.ip(&[
-        "link", "add", "eth0", "type", "veth", "peer", "name", "peer0",
-    ]);
-    ns.ip(&["link", "set", "peer0", "up"]);
-    ns.ip(&["link", "set", "eth0", "up"]);
+    let Some(ns) = Node::new("nlmvl") else { return };
     let ns_name = ns.name.clone();
 
-    ns.run(move || {
+    ns.run(|| {
         let mut nl = Netlink::open().expect("open netlink");
         let mut mon = Monitor::open().expect("open monitor");
         let parent = nl.link_by_name("eth0").expect("eth0").index;
@@ -266,16 +212,9 @@ fn macvlan_create_and_delete() {
 
 #[test]
 fn monitor_overrun_is_reported_and_recovers() {
-    if !can_run() {
-        return;
-    }
-    let ns = Netns::new("ovr");
-    ns.ip(&[
-        "link", "add", "eth0", "type", "veth", "peer", "name", "peer0",
-    ]);
-    ns.ip(&["link", "set", "eth0", "up"]);
+    let Some(ns) = Node::new("nlovr") else { return };
 
-    ns.run(move || {
+    ns.run(|| {
         let mut nl = Netlink::open().expect("open netlink");
         let mut mon = Monitor::open().expect("open monitor");
         // Shrink the monitor's buffer far below what the burst needs.
@@ -295,7 +234,7 @@ fn monitor_overrun_is_reported_and_recovers() {
         for i in 1..=100u8 {
             nl.add_address(
                 idx,
-                IpAddr::V4(Ipv4Addr::new(192, 0, 2, i)),
+                IpAddr::V4(Ipv4Addr::new(198, 51, 100, i)),
                 24,
                 None,
                 false,
@@ -304,7 +243,7 @@ fn monitor_overrun_is_reported_and_recovers() {
         }
         assert_eq!(mon.drain(|_| {}), Err(NetlinkError::Overrun));
         // After the overrun the socket works again.
-        nl.del_address(idx, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 24)
+        nl.del_address(idx, IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1)), 24)
             .expect("del");
         let mut events = 0;
         let deadline = Instant::now() + Duration::from_secs(2);
@@ -316,44 +255,32 @@ fn monitor_overrun_is_reported_and_recovers() {
     });
 }
 
-/// Three namespaces: a bridge, a sender "a" and an observer "b" on it.
+/// Two nodes of the project's netns lab: a sender "a" (node 1) and an observer "b" (node 2).
 struct Lab {
-    a: Netns,
-    b: Netns,
-    _br: Netns,
+    a: String,
+    b: String,
+    _lab: lab::Lab,
 }
 
 impl Lab {
-    fn new(tag: &str) -> Lab {
-        let br = Netns::new(&format!("{tag}br"));
-        let a = Netns::new(&format!("{tag}a"));
-        let b = Netns::new(&format!("{tag}b"));
-        br.ip(&[
-            "link",
-            "add",
-            "br0",
-            "type",
-            "bridge",
-            "mcast_snooping",
-            "0",
-        ]);
-        br.ip(&["link", "set", "br0", "up"]);
-        for (port, ns) in [("pa", &a), ("pb", &b)] {
-            br.ip(&[
-                "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", &ns.name,
-            ]);
-            br.ip(&["link", "set", port, "master", "br0", "up"]);
-            ns.ip(&["link", "set", "eth0", "up"]);
-        }
-        a.ip(&["addr", "add", "192.0.2.1/24", "dev", "eth0"]);
-        b.ip(&["addr", "add", "192.0.2.2/24", "dev", "eth0"]);
-        b.ip(&["addr", "add", "2001:db8::2/64", "dev", "eth0", "nodad"]);
-        Lab { a, b, _br: br }
+    fn new(tag: &str) -> Option<Lab> {
+        let lab = lab::Lab::new(tag, 2)?;
+        Some(Lab {
+            a: lab.node(1).name.clone(),
+            b: lab.node(2).name.clone(),
+            _lab: lab,
+        })
+    }
+
+    fn b_ip(&self, args: &[&str]) -> String {
+        let mut full = vec!["-n", self.b.as_str()];
+        full.extend_from_slice(args);
+        ip(&full)
     }
 
     /// b's neighbour entry for `addr`, as `ip neigh` prints it.
     fn b_neigh(&self, addr: &str) -> String {
-        self.b.ip(&["neigh", "show", "to", addr, "dev", "eth0"])
+        self.b_ip(&["neigh", "show", "to", addr, "dev", "eth0"])
     }
 
     fn wait_b_neigh(&self, addr: &str, want: &str) -> String {
@@ -377,7 +304,7 @@ fn fmt_mac(mac: [u8; 6]) -> String {
 
 /// Sends `build(mac)` from a's eth0 and returns a's MAC.
 fn send_from_a(lab: &Lab, frame: fn([u8; 6]) -> Vec<u8>) -> [u8; 6] {
-    lab.a.run(move || {
+    lab::in_netns(&lab.a, || {
         let mut nl = Netlink::open().expect("open netlink");
         let eth0 = nl.link_by_name("eth0").expect("eth0");
         let sender = FrameSender::open().expect("open packet socket");
@@ -388,29 +315,26 @@ fn send_from_a(lab: &Lab, frame: fn([u8; 6]) -> Vec<u8>) -> [u8; 6] {
 
 fn garp(mac: [u8; 6]) -> Vec<u8> {
     let mut f = [0u8; arp::GARP_FRAME_LEN];
-    arp::build_garp(&mut f, mac, Ipv4Addr::new(192, 0, 2, 100));
+    arp::build_garp(&mut f, mac, Ipv4Addr::new(192, 0, 2, 200));
     f.to_vec()
 }
 
 fn una(mac: [u8; 6]) -> Vec<u8> {
     let mut f = [0u8; arp::UNA_FRAME_LEN];
-    let ip: Ipv6Addr = "2001:db8::100".parse().unwrap();
+    let ip: Ipv6Addr = "2001:db8::200".parse().unwrap();
     arp::build_unsolicited_na(&mut f, mac, ip, false);
     f.to_vec()
 }
 
-#[test]
-fn garp_moves_existing_neighbour_entry() {
-    if !can_run() {
-        return;
-    }
-    let lab = Lab::new("garp");
-    // Linux updates an existing entry from a gratuitous ARP (arp_accept=0 by default only
-    // refuses to create one), so plant a stale entry pointing at the "old master".
-    lab.b.ip(&[
+/// Plants a stale entry for `addr` on b pointing at an "old master", sends `frame` from a and
+/// checks b's entry moved to a's MAC. Linux updates an existing entry from a gratuitous ARP or
+/// an unsolicited NA with the override flag (arp_accept=0 only refuses to create one).
+fn entry_moves_to_sender(tag: &str, addr: &str, frame: fn([u8; 6]) -> Vec<u8>) {
+    let Some(lab) = Lab::new(tag) else { return };
+    lab.b_ip(&[
         "neigh",
         "replace",
-        "192.0.2.100",
+        addr,
         "lladdr",
         "02:00:00:00:00:aa",
         "dev",
@@ -418,9 +342,8 @@ fn garp_moves_existing_neighbour_entry() {
         "nud",
         "stale",
     ]);
-    let mac = send_from_a(&lab, garp);
-    let want = fmt_mac(mac);
-    let shown = lab.wait_b_neigh("192.0.2.100", &want);
+    let want = fmt_mac(send_from_a(&lab, frame));
+    let shown = lab.wait_b_neigh(addr, &want);
     assert!(
         shown.contains(&want),
         "b's entry did not move to {want}: {shown}"
@@ -428,44 +351,34 @@ fn garp_moves_existing_neighbour_entry() {
 }
 
 #[test]
-fn garp_creates_entry_with_arp_accept() {
-    if !can_run() {
-        return;
-    }
-    let lab = Lab::new("gacc");
-    lab.b.sysctl("net.ipv4.conf.eth0.arp_accept", "1");
-    assert_eq!(lab.b_neigh("192.0.2.100").trim(), "");
-    let mac = send_from_a(&lab, garp);
-    let want = fmt_mac(mac);
-    let shown = lab.wait_b_neigh("192.0.2.100", &want);
-    assert!(
-        shown.contains(&want),
-        "no entry for 192.0.2.100 at {want}: {shown}"
-    );
+fn garp_moves_existing_neighbour_entry() {
+    entry_moves_to_sender("nlgarp", "192.0.2.200", garp);
 }
 
 #[test]
 fn unsolicited_na_overrides_existing_neighbour_entry() {
-    if !can_run() {
+    entry_moves_to_sender("nluna", "2001:db8::200", una);
+}
+
+#[test]
+fn garp_creates_entry_with_arp_accept() {
+    let Some(lab) = Lab::new("nlgacc") else {
         return;
-    }
-    let lab = Lab::new("una");
-    lab.b.ip(&[
-        "neigh",
-        "replace",
-        "2001:db8::100",
-        "lladdr",
-        "02:00:00:00:00:aa",
-        "dev",
-        "eth0",
-        "nud",
-        "stale",
+    };
+    ip(&[
+        "netns",
+        "exec",
+        &lab.b,
+        "sysctl",
+        "-qw",
+        "net.ipv4.conf.eth0.arp_accept=1",
     ]);
-    let mac = send_from_a(&lab, una);
+    assert_eq!(lab.b_neigh("192.0.2.200").trim(), "");
+    let mac = send_from_a(&lab, garp);
     let want = fmt_mac(mac);
-    let shown = lab.wait_b_neigh("2001:db8::100", &want);
+    let shown = lab.wait_b_neigh("192.0.2.200", &want);
     assert!(
         shown.contains(&want),
-        "b's entry did not move to {want}: {shown}"
+        "no entry for 192.0.2.200 at {want}: {shown}"
     );
 }
