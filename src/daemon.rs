@@ -906,7 +906,10 @@ fn classify(
     }
     let multicast = rx.dst.is_multicast();
     // RFC 5798 §7.1: a multicast advert must arrive with TTL / hop limit 255, proof it was
-    // not forwarded. Unicast peers may be routed: checked only against `unicast_ttl`.
+    // not forwarded. Unicast peers may be routed, so their TTL is not checked at all: this is
+    // keepalived's rule (`unicast_ttl` only sets the TTL it sends). Checking a received TTL
+    // against our `unicast_ttl` would drop a routed keepalived peer's adverts (its TTL
+    // arrives decremented) and elect two masters.
     if multicast && rx.ttl != 255 {
         drops.bump("bad_ttl");
         return None;
@@ -938,12 +941,6 @@ fn classify(
         });
         return None;
     };
-    if let Some(ttl) = slots[idx].cfg.unicast_ttl {
-        if !multicast && rx.ttl != ttl {
-            drops.bump("bad_ttl");
-            return None;
-        }
-    }
     let rx_advert = RxAdvert {
         src: rx.src,
         version: advert.version,

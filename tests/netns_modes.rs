@@ -1,0 +1,165 @@
+//! The modes beyond one IPv4 multicast LAN, on the netns lab: unicast peers (with multicast
+//! blocked on the bridge), VRRPv3 over IPv6, VRRPv2 simple-password authentication.
+//! Needs root; skips otherwise.
+
+mod lab;
+
+use lab::{wait_until, DaemonHandle, Lab, Node};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const VRID: u8 = 52;
+const POLL: Duration = Duration::from_millis(20);
+/// advert_int of every config here, seconds.
+const ADVERT_INT: f64 = 1.0;
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s)
+}
+
+fn master_down(priority: u8) -> f64 {
+    3.0 * ADVERT_INT + (256.0 - f64::from(priority)) / 256.0 * ADVERT_INT
+}
+
+fn state(d: &DaemonHandle) -> String {
+    d.state("VI_1").unwrap_or_else(|| "<no status>".into())
+}
+
+fn conf(priority: u8, version: u8, vip: &str, extra: &str) -> String {
+    format!(
+        "[vrrp_instance VI_1]\ninterface = eth0\nstate = BACKUP\nvirtual_router_id = {VRID}\n\
+         priority = {priority}\nadvert_int = {ADVERT_INT}\nversion = {version}\n{extra}\
+         virtual_ipaddress = {vip}\n"
+    )
+}
+
+fn unicast_extra(me: &Node, peers: &[&Node]) -> String {
+    let mut s = format!("unicast_src_ip = {}\n", me.ipv4);
+    for p in peers {
+        s.push_str(&format!("unicast_peer = {}\n", p.ipv4));
+    }
+    s
+}
+
+/// Waits until `d` reports `want`; panics with the state it has after `timeout`.
+fn wait_state(tag: &str, d: &DaemonHandle, want: &str, timeout: Duration) -> Duration {
+    wait_until(timeout, Duration::from_millis(50), || {
+        d.assert_running(tag);
+        state(d) == want
+    })
+    .unwrap_or_else(|| panic!("{tag}: state {} after {timeout:?}, want {want}", state(d)))
+}
+
+// --------------------------------------------------------------------------------------------
+// Unicast.
+
+/// With multicast blocked, two multicast-mode nodes cannot hear each other and both become
+/// master: proof that `block_multicast` works, so the unicast tests below prove something.
+#[test]
+fn blocked_multicast_splits_multicast_mode() {
+    let tag = "blocked_mcast";
+    let Some(lab) = Lab::new(tag, 2) else { return };
+    lab.block_multicast();
+    let vip = "192.0.2.2/24";
+    let d1 = lab.node(1).spawn_daemon(&conf(150, 3, vip, ""));
+    let d2 = lab.node(2).spawn_daemon(&conf(100, 3, vip, ""));
+    wait_state(tag, &d1, "MASTER", secs(master_down(150) + 3.0));
+    wait_state(tag, &d2, "MASTER", secs(master_down(100) + 3.0));
+    // ARP (broadcast) still goes through.
+    assert!(lab.client.ping("192.0.2.11", Duration::from_secs(2)));
+}
+
+#[test]
+fn unicast_failover_with_multicast_blocked() {
+    let tag = "unicast_failover";
+    let Some(lab) = Lab::new(tag, 3) else { return };
+    lab.block_multicast();
+    let (n1, n2, n3) = (lab.node(1), lab.node(2), lab.node(3));
+    let vip = "192.0.2.2";
+    let vipc = format!("{vip}/24");
+    let d1 = n1.spawn_daemon(&conf(150, 3, &vipc, &unicast_extra(n1, &[n2])));
+    let d2 = n2.spawn_daemon(&conf(100, 3, &vipc, &unicast_extra(n2, &[n1])));
+    // A stranger with the same VRID and a higher priority, peering with both: not in their
+    // peer lists, so its adverts must be dropped (else it would take the VIP from node 1).
+    let d3 = n3.spawn_daemon(&conf(200, 3, "192.0.2.3/24", &unicast_extra(n3, &[n1, n2])));
+
+    wait_state(tag, &d1, "MASTER", secs(master_down(150) + 4.0));
+    wait_state(tag, &d2, "BACKUP", secs(2.0));
+    wait_state(tag, &d3, "MASTER", secs(master_down(200) + 3.0));
+    thread::sleep(secs(2.0 * ADVERT_INT));
+    assert!(n1.has_addr(vip) && !n2.has_addr(vip));
+    assert_eq!(state(&d1), "MASTER", "{tag}: node 1 gave way to a non-peer");
+    for (d, who) in [(&d1, "node 1"), (&d2, "node 2")] {
+        let s = d.parsed_status();
+        assert!(
+            s.drop_count("unknown_peer") >= 2,
+            "{tag}: {who} did not count the stranger's adverts: {s:?}"
+        );
+    }
+    let s2 = d2.parsed_status();
+    assert!(s2.counter("VI_1", "rx_adverts") >= 2, "{s2:?}");
+    assert_eq!(
+        s2.instance("VI_1")
+            .and_then(|i| i.get("master"))
+            .map(String::as_str),
+        Some("192.0.2.11")
+    );
+
+    assert!(lab.client.ping(vip, Duration::from_secs(2)));
+    assert_eq!(lab.client.neigh_mac(vip), Some(n1.mac()));
+    // Past the ARP locktime, so only a GARP can be what moves the entry.
+    thread::sleep(Duration::from_millis(1100));
+
+    // Crash the master: the backup takes over by its down timer, unicast only.
+    let t0 = Instant::now();
+    assert!(d1.kill(libc::SIGKILL));
+    wait_until(secs(master_down(100) + 3.0), POLL, || n2.has_addr(vip))
+        .unwrap_or_else(|| panic!("{tag}: backup never took over ({})", state(&d2)));
+    eprintln!(
+        "{tag}: SIGKILL -> VIP on the unicast backup in {:.3} s (Master_Down_Interval {:.3} s)",
+        t0.elapsed().as_secs_f64(),
+        master_down(100)
+    );
+    wait_state(tag, &d2, "MASTER", secs(1.0));
+    assert!(
+        wait_until(secs(2.0), POLL, || lab.client.neigh_mac(vip)
+            == Some(n2.mac()))
+        .is_some(),
+        "{tag}: client's entry did not follow the GARP"
+    );
+
+    // Node 1 comes back and preempts over unicast; a graceful stop hands back in Skew_Time.
+    let d1 = n1.spawn_daemon(&conf(150, 3, &vipc, &unicast_extra(n1, &[n2])));
+    wait_until(secs(master_down(150) + 3.0), POLL, || {
+        n1.has_addr(vip) && !n2.has_addr(vip)
+    })
+    .unwrap_or_else(|| panic!("{tag}: node 1 did not preempt ({})", state(&d1)));
+    let t0 = Instant::now();
+    d1.stop();
+    wait_until(secs(master_down(100)), POLL, || n2.has_addr(vip))
+        .unwrap_or_else(|| panic!("{tag}: no handover on SIGTERM ({})", state(&d2)));
+    let took = t0.elapsed().as_secs_f64();
+    eprintln!("{tag}: SIGTERM -> VIP on the unicast backup in {took:.3} s");
+    assert!(
+        took < master_down(100) - ADVERT_INT,
+        "{tag}: the priority-0 unicast advert was not honoured ({took:.3} s)"
+    );
+}
+
+/// `unicast_src_ip` must be on the interface: until it is, the instance is in FAULT (it must
+/// not advertise from another address); it recovers by itself when the address appears.
+#[test]
+fn unicast_src_ip_missing_is_fault_until_added() {
+    let tag = "unicast_src_missing";
+    let Some(lab) = Lab::new(tag, 1) else { return };
+    let n1 = lab.node(1);
+    let extra = "unicast_src_ip = 192.0.2.50\nunicast_peer = 192.0.2.12\n";
+    let d1 = n1.spawn_daemon(&conf(150, 3, "192.0.2.2/24", extra));
+    wait_state(tag, &d1, "FAULT", secs(3.0));
+    thread::sleep(secs(master_down(150)));
+    assert_eq!(state(&d1), "FAULT");
+    assert!(!n1.has_addr("192.0.2.2"));
+    n1.exec(&["ip", "addr", "add", "192.0.2.50/24", "dev", "eth0"]);
+    wait_state(tag, &d1, "MASTER", secs(master_down(150) + 3.0));
+    assert!(n1.has_addr("192.0.2.2"));
+}
