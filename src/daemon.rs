@@ -606,9 +606,11 @@ impl Daemon {
             let Some(ifindex) = self.vip_ifindex(slot, vip.dev.as_deref()) else {
                 continue;
             };
-            let Some(mac) = self.links.by_index(ifindex).map(|l| l.mac) else {
+            let Some(link) = self.links.by_index(ifindex) else {
                 continue;
             };
+            let mac = link.mac;
+            let router = vip.addr.is_ipv6() && arp::ipv6_forwarding(link.name.as_str());
             for _ in 0..count {
                 let result = match vip.addr {
                     IpAddr::V4(ip) => {
@@ -618,7 +620,7 @@ impl Daemon {
                     }
                     IpAddr::V6(ip) => {
                         let mut frame = [0u8; arp::UNA_FRAME_LEN];
-                        arp::build_unsolicited_na(&mut frame, mac, ip, false);
+                        arp::build_unsolicited_na(&mut frame, mac, ip, router);
                         self.frames.send(ifindex, &frame)
                     }
                 };

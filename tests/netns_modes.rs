@@ -163,3 +163,86 @@ fn unicast_src_ip_missing_is_fault_until_added() {
     wait_state(tag, &d1, "MASTER", secs(master_down(150) + 3.0));
     assert!(n1.has_addr("192.0.2.2"));
 }
+
+// --------------------------------------------------------------------------------------------
+// VRRPv3 over IPv6.
+
+const VIP6: &str = "2001:db8::1";
+
+#[test]
+fn ipv6_vip_moves_and_client_neighbour_follows_the_na() {
+    let tag = "ipv6_failover";
+    let Some(lab) = Lab::new(tag, 2) else { return };
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    // Node 2 routes: its NAs must carry the Router flag (checked in the client's table).
+    n2.sysctl("net.ipv6.conf.eth0.forwarding", "1");
+    let vip = format!("{VIP6}/64");
+    let d1 = n1.spawn_daemon(&conf(150, 3, &vip, ""));
+    let d2 = n2.spawn_daemon(&conf(100, 3, &vip, ""));
+    wait_state(tag, &d1, "MASTER", secs(master_down(150) + 5.0));
+    wait_state(tag, &d2, "BACKUP", secs(2.0));
+    assert!(n1.has_addr(VIP6) && !n2.has_addr(VIP6));
+    // The VIP is usable at once: added without DAD (it would stay tentative for a second).
+    let flags = n1.exec(&["ip", "-6", "-o", "addr", "show", "dev", "eth0", "to", VIP6]);
+    let flags = String::from_utf8_lossy(&flags.stdout).into_owned();
+    assert!(!flags.contains("tentative"), "{tag}: {flags}");
+    assert!(
+        lab.client.ping(VIP6, Duration::from_secs(3)),
+        "{tag}: ping VIP"
+    );
+    assert_eq!(lab.client.neigh_mac(VIP6), Some(n1.mac()));
+    // Backup learned the master's link-local source.
+    let ll1 = n1.link_local().expect("node 1 link-local");
+    let s2 = d2.parsed_status();
+    assert_eq!(
+        s2.instance("VI_1")
+            .and_then(|i| i.get("master"))
+            .map(String::as_str),
+        Some(ll1.as_str()),
+        "{s2:?}"
+    );
+    thread::sleep(Duration::from_millis(1100));
+
+    assert!(d1.kill(libc::SIGKILL));
+    let took = wait_until(secs(master_down(100) + 3.0), POLL, || {
+        lab.client.neigh_mac(VIP6) == Some(n2.mac())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "{tag}: client's entry did not move (backup {}, VIP on backup {})",
+            state(&d2),
+            n2.has_addr(VIP6)
+        )
+    });
+    eprintln!(
+        "{tag}: SIGKILL -> client's IPv6 neighbour entry on the backup's MAC in {:.3} s",
+        took.as_secs_f64()
+    );
+    let entry = lab
+        .client
+        .exec(&["ip", "-6", "neigh", "show", "to", VIP6, "dev", "eth0"]);
+    let entry = String::from_utf8_lossy(&entry.stdout).into_owned();
+    assert!(
+        entry.contains("router"),
+        "{tag}: NA without the Router flag: {entry}"
+    );
+    assert!(lab.client.ping(VIP6, Duration::from_secs(3)));
+}
+
+/// Without a link-local address there is no source for adverts: FAULT, and back by itself
+/// when the kernel (or anyone) gives the interface one again.
+#[test]
+fn ipv6_link_local_lost_is_fault_and_recovers() {
+    let tag = "ipv6_ll_fault";
+    let Some(lab) = Lab::new(tag, 1) else { return };
+    let n1 = lab.node(1);
+    let d1 = n1.spawn_daemon(&conf(150, 3, &format!("{VIP6}/64"), ""));
+    wait_state(tag, &d1, "MASTER", secs(master_down(150) + 5.0));
+    let ll = n1.link_local().expect("link-local");
+    n1.flush_link_local();
+    wait_state(tag, &d1, "FAULT", secs(3.0));
+    assert!(!n1.has_addr(VIP6), "{tag}: VIP kept in FAULT");
+    n1.add_addr_nodad(&format!("{ll}/64"));
+    wait_state(tag, &d1, "MASTER", secs(master_down(150) + 3.0));
+    assert!(n1.has_addr(VIP6));
+}
