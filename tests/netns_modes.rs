@@ -246,3 +246,48 @@ fn ipv6_link_local_lost_is_fault_and_recovers() {
     wait_state(tag, &d1, "MASTER", secs(master_down(150) + 3.0));
     assert!(n1.has_addr(VIP6));
 }
+
+// --------------------------------------------------------------------------------------------
+// VRRPv2 simple password.
+
+#[test]
+fn v2_auth_pass_wrong_password_is_ignored_and_counted() {
+    let tag = "v2_auth_pass";
+    let Some(lab) = Lab::new(tag, 3) else { return };
+    let (n1, n2, n3) = (lab.node(1), lab.node(2), lab.node(3));
+    let right = "auth_type = PASS\nauth_pass = s3cret\n";
+    let wrong = "auth_type = PASS\nauth_pass = guess\n";
+    let d1 = n1.spawn_daemon(&conf(150, 2, "192.0.2.2/24", right));
+    let d2 = n2.spawn_daemon(&conf(100, 2, "192.0.2.2/24", right));
+    // A higher priority with the wrong password: if it were accepted, node 1 would step down.
+    let d3 = n3.spawn_daemon(&conf(200, 2, "192.0.2.3/24", wrong));
+    wait_state(tag, &d1, "MASTER", secs(master_down(150) + 4.0));
+    wait_state(tag, &d2, "BACKUP", secs(2.0));
+    wait_state(tag, &d3, "MASTER", secs(master_down(200) + 3.0));
+    thread::sleep(secs(2.0 * ADVERT_INT + 0.2));
+    assert_eq!(
+        state(&d1),
+        "MASTER",
+        "{tag}: a wrong password took the master down"
+    );
+    assert!(n1.has_addr("192.0.2.2") && !n2.has_addr("192.0.2.2"));
+    for (d, who) in [(&d1, "node 1"), (&d2, "node 2"), (&d3, "node 3")] {
+        let s = d.parsed_status();
+        assert!(
+            s.counter("VI_1", "discard_auth_mismatch") >= 2,
+            "{tag}: {who} did not count wrong-password adverts: {s:?}"
+        );
+    }
+    // Node 2 accepts node 1 (same password): it knows its master.
+    let s2 = d2.parsed_status();
+    assert_eq!(
+        s2.instance("VI_1")
+            .and_then(|i| i.get("master"))
+            .map(String::as_str),
+        Some("192.0.2.11"),
+        "{s2:?}"
+    );
+    // And takes over when node 1 leaves (priority 0 with the right password).
+    d1.stop();
+    wait_state(tag, &d2, "MASTER", secs(master_down(100) - ADVERT_INT));
+}
