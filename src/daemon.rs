@@ -27,6 +27,7 @@ use crate::notify::Notifier;
 use crate::packet::{self, AdvertFields, ChecksumForm, Family, Version};
 use crate::sock::{PushError, RecvBatch, SendBatch, VrrpSocket};
 use crate::status::{self, Counters, InstanceView, PeerForms, StatusServer};
+use crate::vmac::{self, Vmacs};
 
 const KEY_SOCK4: usize = 0;
 const KEY_SOCK6: usize = 1;
@@ -162,6 +163,7 @@ pub struct Daemon {
     status_text: String,
     notifier: Notifier,
     stopping: bool,
+    vmacs: Vmacs,
 }
 
 fn describe(reason: &Reason, now: Time) -> String {
@@ -258,6 +260,7 @@ impl Daemon {
             status_text: String::with_capacity(4096),
             notifier: Notifier::default(),
             stopping: false,
+            vmacs: Vmacs::default(),
         };
         daemon.register()?;
         Ok(daemon)
@@ -326,6 +329,14 @@ impl Daemon {
             }
         }
         self.remove_leftover_vips();
+        for slot in self.slots.iter().filter(|s| s.cfg.use_vmac) {
+            let removed = vmac::vmac_name(slot.cfg.vrid, slot.family())
+                .map_err(vmac::VmacError::from)
+                .and_then(|name| vmac::remove_by_name(&mut self.nl, name.as_str()));
+            if let Err(e) = removed {
+                warn!("{}: removing a leftover VMAC: {e}", slot.cfg.name);
+            }
+        }
         self.reevaluate(now);
         Ok(())
     }
@@ -499,7 +510,15 @@ impl Daemon {
             // Routed peers: let the routing table pick the interface.
             (slot.cfg.unicast_peers.as_slice(), 0)
         } else {
-            (&group[..], u.ifindex)
+            // IPv4 adverts leave from the virtual MAC (RFC 5798 §7.3) through the VMAC; IPv6
+            // ones from the parent (see vmac.rs).
+            let vmac = match slot.family() {
+                Family::V4 if slot.cfg.use_vmac => {
+                    self.vmacs.get(slot.cfg.vrid, slot.family()).map(|v| v.0)
+                }
+                _ => None,
+            };
+            (&group[..], vmac.unwrap_or(u.ifindex))
         };
         for &dst in dsts {
             let fill = |buf: &mut [u8]| {
@@ -558,11 +577,49 @@ impl Daemon {
     fn vip_ifindex(&self, slot: &Slot, dev: Option<&str>) -> Option<u32> {
         match dev {
             Some(name) => self.links.by_name(name).map(|l| l.index),
-            None => slot.usable.map(|u| u.ifindex),
+            None => match self.slot_vmac(slot) {
+                Some((ifindex, _)) => Some(ifindex),
+                None => slot.usable.map(|u| u.ifindex),
+            },
+        }
+    }
+
+    /// The slot's VMAC (ifindex, MAC) while it exists (`use_vmac` and master).
+    fn slot_vmac(&self, slot: &Slot) -> Option<(u32, [u8; 6])> {
+        if !slot.cfg.use_vmac {
+            return None;
+        }
+        self.vmacs.get(slot.cfg.vrid, slot.family())
+    }
+
+    /// `use_vmac`: the macvlan comes with the VIPs and goes with them.
+    fn vmac_hook(&mut self, idx: usize, add: bool) {
+        let slot = &self.slots[idx];
+        if !slot.cfg.use_vmac {
+            return;
+        }
+        let (vrid, family, name) = (slot.cfg.vrid, slot.family(), slot.cfg.name.clone());
+        let result = if add {
+            let Some(u) = slot.usable else { return };
+            let parent = slot.cfg.interface.clone();
+            self.vmacs
+                .up(&mut self.nl, u.ifindex, &parent, vrid, family)
+                .map(|_| ())
+        } else {
+            self.vmacs.down(&mut self.nl, vrid, family)
+        };
+        if let Err(e) = result {
+            error!(
+                "{name}: {} the VMAC: {e}",
+                if add { "creating" } else { "removing" }
+            );
         }
     }
 
     fn set_vips(&mut self, idx: usize, add: bool) {
+        if add {
+            self.vmac_hook(idx, true);
+        }
         let slot = &self.slots[idx];
         for vip in &slot.cfg.vips {
             let Some(ifindex) = self.vip_ifindex(slot, vip.dev.as_deref()) else {
@@ -598,6 +655,9 @@ impl Daemon {
             }
         }
         self.slots[idx].vips_held = add;
+        if !add {
+            self.vmac_hook(idx, false);
+        }
     }
 
     fn send_garps(&mut self, idx: usize, count: u32) {
@@ -606,11 +666,17 @@ impl Daemon {
             let Some(ifindex) = self.vip_ifindex(slot, vip.dev.as_deref()) else {
                 continue;
             };
-            let Some(link) = self.links.by_index(ifindex) else {
-                continue;
+            // A VMAC just created may not have reached `links` through the monitor yet.
+            let (mac, name) = match (self.slot_vmac(slot), self.links.by_index(ifindex)) {
+                (Some((vi, vmac)), link) if vi == ifindex => (
+                    vmac,
+                    link.map(|l| l.name).or_else(|| self.parent_name(slot)),
+                ),
+                (_, Some(link)) => (link.mac, Some(link.name)),
+                (_, None) => continue,
             };
-            let mac = link.mac;
-            let router = vip.addr.is_ipv6() && arp::ipv6_forwarding(link.name.as_str());
+            let router =
+                vip.addr.is_ipv6() && name.is_some_and(|n| arp::ipv6_forwarding(n.as_str()));
             for _ in 0..count {
                 let result = match vip.addr {
                     IpAddr::V4(ip) => {
@@ -633,6 +699,12 @@ impl Daemon {
                 }
             }
         }
+    }
+
+    fn parent_name(&self, slot: &Slot) -> Option<crate::netlink::IfName> {
+        slot.usable
+            .and_then(|u| self.links.by_index(u.ifindex))
+            .map(|l| l.name)
     }
 
     /// Drains the VRRP socket of one family.
@@ -787,6 +859,7 @@ impl Daemon {
             self.handle(idx, now, Event::Shutdown);
         }
         self.flush_adverts();
+        self.vmacs.remove_all(&mut self.nl);
         self.stopping = false;
     }
 

@@ -13,3 +13,4 @@ pub mod notify;
 pub mod packet;
 pub mod sock;
 pub mod status;
+pub mod vmac;

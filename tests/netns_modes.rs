@@ -291,3 +291,99 @@ fn v2_auth_pass_wrong_password_is_ignored_and_counted() {
     d1.stop();
     wait_state(tag, &d2, "MASTER", secs(master_down(100) - ADVERT_INT));
 }
+
+// --------------------------------------------------------------------------------------------
+// VMAC.
+
+fn sysctl_value(n: &Node, key: &str) -> String {
+    let out = n.exec(&["sysctl", "-n", key]);
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn vmac_on_master_only_and_client_arp_holds_the_virtual_mac() {
+    let tag = "vmac_v4";
+    let Some(lab) = Lab::new(tag, 2) else { return };
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    let vip = "192.0.2.2";
+    let vmac = "vrrp.52";
+    let virtual_mac = [0x00, 0x00, 0x5e, 0x00, 0x01, VRID];
+    // A leftover from a crashed run on node 2: removed when the daemon starts.
+    n2.exec(&[
+        "ip",
+        "link",
+        "add",
+        "link",
+        "eth0",
+        "name",
+        vmac,
+        "address",
+        "00:00:5e:00:01:34",
+        "type",
+        "macvlan",
+        "mode",
+        "private",
+    ]);
+    assert_eq!(
+        n2.dev_mac(vmac),
+        Some(virtual_mac),
+        "{tag}: leftover not created"
+    );
+    let arp_ignore_before = sysctl_value(n1, "net.ipv4.conf.eth0.arp_ignore");
+
+    let extra = "use_vmac\n";
+    let d1 = n1.spawn_daemon(&conf(150, 3, &format!("{vip}/24"), extra));
+    let d2 = n2.spawn_daemon(&conf(100, 3, &format!("{vip}/24"), extra));
+    wait_state(tag, &d1, "MASTER", secs(master_down(150) + 4.0));
+    wait_state(tag, &d2, "BACKUP", secs(2.0));
+    assert_eq!(
+        n1.dev_mac(vmac),
+        Some(virtual_mac),
+        "{tag}: {}",
+        n1.links_text()
+    );
+    assert_eq!(
+        n2.dev_mac(vmac),
+        None,
+        "{tag}: VMAC on the backup: {}",
+        n2.links_text()
+    );
+    assert!(
+        n1.has_addr_anywhere(vip) && !n1.has_addr(vip),
+        "{tag}: VIP not on the VMAC"
+    );
+    assert!(!n2.has_addr_anywhere(vip));
+    assert_eq!(sysctl_value(n1, "net.ipv4.conf.eth0.arp_ignore"), "1");
+    assert_eq!(sysctl_value(n1, "net.ipv4.conf.vrrp/52.arp_ignore"), "1");
+    assert!(
+        lab.client.ping(vip, Duration::from_secs(3)),
+        "{tag}: ping VIP"
+    );
+    assert_eq!(lab.client.neigh_mac(vip), Some(virtual_mac));
+    // The backup hears the master's adverts (sent through the VMAC).
+    let s2 = d2.parsed_status();
+    assert_eq!(
+        s2.instance("VI_1")
+            .and_then(|i| i.get("master"))
+            .map(String::as_str),
+        Some("192.0.2.11"),
+        "{s2:?}"
+    );
+
+    // Graceful stop: the VMAC goes with node 1 and comes up on node 2; the client's entry
+    // never has to change.
+    d1.stop();
+    assert_eq!(n1.dev_mac(vmac), None, "{tag}: VMAC left behind at exit");
+    assert_eq!(
+        sysctl_value(n1, "net.ipv4.conf.eth0.arp_ignore"),
+        arp_ignore_before,
+        "{tag}: arp_ignore not restored"
+    );
+    wait_state(tag, &d2, "MASTER", secs(master_down(100)));
+    assert_eq!(n2.dev_mac(vmac), Some(virtual_mac));
+    assert!(
+        lab.client.ping(vip, Duration::from_secs(3)),
+        "{tag}: ping after handover"
+    );
+    assert_eq!(lab.client.neigh_mac(vip), Some(virtual_mac));
+}
