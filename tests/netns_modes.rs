@@ -387,3 +387,48 @@ fn vmac_on_master_only_and_client_arp_holds_the_virtual_mac() {
     );
     assert_eq!(lab.client.neigh_mac(vip), Some(virtual_mac));
 }
+
+// --------------------------------------------------------------------------------------------
+// The README's examples (no root needed).
+
+/// Every ```ini block of the README's "Example configurations" passes `tinyvrrp --check`.
+#[test]
+fn readme_example_configurations_are_valid() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let start = readme
+        .find("<!-- section: examples -->")
+        .expect("examples section");
+    let end = readme
+        .find("<!-- end section: examples -->")
+        .expect("end of examples section");
+    let section = &readme[start..end];
+    let blocks: Vec<&str> = section
+        .split("```ini\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .collect();
+    assert!(
+        blocks.len() >= 5,
+        "expected an example per mode, got {}",
+        blocks.len()
+    );
+    let dir = std::env::temp_dir().join(format!("tinyvrrp-readme-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for (i, block) in blocks.iter().enumerate() {
+        let path = dir.join(format!("example{i}.conf"));
+        std::fs::write(&path, block).expect("write");
+        let out = std::process::Command::new(lab::DAEMON)
+            .arg("--check")
+            .arg("-f")
+            .arg(&path)
+            .output()
+            .expect("run tinyvrrp --check");
+        assert!(
+            out.status.success(),
+            "example {i} rejected:\n{block}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
