@@ -12,7 +12,8 @@
 //!
 //! After every step the cluster must settle with exactly one node holding the VIP (a crashed
 //! process leaves its VIP on its interface, so a crashed node is left out of that count) and
-//! stay so for two advert intervals. Without root the tests skip; as root, a missing keepalived
+//! stay so for two advert intervals. `keepalived_v2_auth_pass` checks VRRPv2 PASS
+//! authentication both ways in a shorter scenario. Without root the tests skip; as root, a missing keepalived
 //! is a failure (tests/run.sh installs it), never a skip.
 //!
 //! keepalived facts these tests rely on (checked against keepalived 2.2.7 and its source):
@@ -317,5 +318,49 @@ fn keepalived_is_installed_when_root() {
     assert!(
         lab::keepalived_path().is_some(),
         "keepalived is missing: install Debian's keepalived (tests/run.sh does)"
+    );
+}
+
+/// VRRPv2 PASS authentication against keepalived: the same password elects one master and
+/// hands over; nothing is discarded for a password mismatch.
+#[test]
+fn keepalived_v2_auth_pass() {
+    let tag = "ka_v2_auth";
+    let Some(lab) = Lab::new(tag, 2) else {
+        return;
+    };
+    let c = Cluster { tag, lab: &lab };
+    let mode = Mode {
+        version: 2,
+        unicast: false,
+    };
+    let auth_ka = "    authentication {\n        auth_type PASS\n        auth_pass s3cret\n    }\n";
+    let ka_conf = keepalived_conf(mode, 150, c.ka(), c.tv()).replace(
+        "    virtual_ipaddress",
+        &format!("{auth_ka}    virtual_ipaddress"),
+    );
+    let tv_conf = tinyvrrp_conf(mode, 100, c.tv(), c.ka()).replace(
+        "virtual_ipaddress",
+        "auth_type = PASS\nauth_pass = s3cret\nvirtual_ipaddress",
+    );
+    let ka = c.ka().spawn_keepalived(&ka_conf);
+    let tv = c.tv().spawn_daemon(&tv_conf);
+    c.settle(
+        "keepalived 150 master",
+        1,
+        &[1, 2],
+        secs(master_down(150) + 6.0),
+    );
+    ka.assert_running(tag);
+    assert_eq!(tv_state(&tv), "BACKUP");
+    let s = tv.parsed_status();
+    assert_eq!(s.counter("VI_1", "discard_auth_mismatch"), 0, "{s:?}");
+    assert!(s.counter("VI_1", "rx_adverts") >= 2, "{s:?}");
+    let t0 = Instant::now();
+    assert!(ka.terminate(secs(5.0)).is_some());
+    let at = c.settle("keepalived SIGTERM", 2, &[1, 2], secs(master_down(100)));
+    eprintln!(
+        "{tag}: keepalived SIGTERM -> tinyvrrp master: {:.3} s",
+        (at - t0).as_secs_f64()
     );
 }
