@@ -432,3 +432,38 @@ fn readme_example_configurations_are_valid() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn vmac_ipv6_client_neighbour_holds_the_virtual_mac() {
+    let tag = "vmac_v6";
+    let Some(lab) = Lab::new(tag, 2) else { return };
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    let vmac = "vrrp6.52";
+    let virtual_mac = [0x00, 0x00, 0x5e, 0x00, 0x02, VRID];
+    let vip = format!("{VIP6}/64");
+    let d1 = n1.spawn_daemon(&conf(150, 3, &vip, "use_vmac\n"));
+    let d2 = n2.spawn_daemon(&conf(100, 3, &vip, "use_vmac\n"));
+    wait_state(tag, &d1, "MASTER", secs(master_down(150) + 5.0));
+    wait_state(tag, &d2, "BACKUP", secs(2.0));
+    assert_eq!(
+        n1.dev_mac(vmac),
+        Some(virtual_mac),
+        "{tag}: {}",
+        n1.links_text()
+    );
+    assert_eq!(n2.dev_mac(vmac), None);
+    assert!(
+        lab.client.ping(VIP6, Duration::from_secs(3)),
+        "{tag}: ping VIP"
+    );
+    assert_eq!(lab.client.neigh_mac(VIP6), Some(virtual_mac));
+    d1.stop();
+    assert_eq!(n1.dev_mac(vmac), None, "{tag}: VMAC left behind at exit");
+    wait_state(tag, &d2, "MASTER", secs(master_down(100)));
+    assert_eq!(n2.dev_mac(vmac), Some(virtual_mac));
+    assert!(
+        lab.client.ping(VIP6, Duration::from_secs(3)),
+        "{tag}: ping after handover"
+    );
+    assert_eq!(lab.client.neigh_mac(VIP6), Some(virtual_mac));
+}
