@@ -82,6 +82,36 @@ pub fn build_unsolicited_na(
     icmp[2..4].copy_from_slice(&sum.to_be_bytes());
 }
 
+/// Whether IPv6 forwarding is on for `ifname` (`/proc/sys/net/ipv6/conf/IF/forwarding` is
+/// `1`): the node is then a router and its unsolicited NAs carry the Router flag, so hosts
+/// keep using it as a default router after the takeover (RFC 4861 §7.2.6; keepalived does
+/// the same). Any error reading it means "not a router". No heap allocation: the path is built
+/// in a stack buffer.
+pub fn ipv6_forwarding(ifname: &str) -> bool {
+    const PREFIX: &[u8] = b"/proc/sys/net/ipv6/conf/";
+    const SUFFIX: &[u8] = b"/forwarding";
+    let name = ifname.as_bytes();
+    if name.is_empty() || name.contains(&b'/') || ifname == "." || ifname == ".." {
+        return false;
+    }
+    let mut buf = [0u8; 64];
+    let len = PREFIX.len() + name.len() + SUFFIX.len();
+    let Some(path) = buf.get_mut(..len) else {
+        return false;
+    };
+    let (head, tail) = path.split_at_mut(PREFIX.len());
+    head.copy_from_slice(PREFIX);
+    let (mid, end) = tail.split_at_mut(name.len());
+    mid.copy_from_slice(name);
+    end.copy_from_slice(SUFFIX);
+    let Ok(path) = std::str::from_utf8(path) else {
+        return false;
+    };
+    let mut value = [0u8; 4];
+    let read = std::fs::File::open(path).and_then(|mut f| std::io::Read::read(&mut f, &mut value));
+    matches!(read, Ok(n) if n >= 1 && value[0] == b'1')
+}
+
 /// Internet checksum of an ICMPv6 message with the IPv6 pseudo-header (RFC 8200 §8.1).
 fn icmpv6_checksum(src: &Ipv6Addr, dst: &Ipv6Addr, msg: &[u8]) -> u16 {
     let mut sum: u32 = 0;

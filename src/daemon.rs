@@ -28,6 +28,7 @@ use crate::packet::{self, AdvertFields, ChecksumForm, Family, Version};
 use crate::reload::{self, Change};
 use crate::sock::{PushError, RecvBatch, SendBatch, VrrpSocket};
 use crate::status::{self, Counters, InstanceView, PeerForms, StatusServer};
+use crate::vmac::{self, Vmacs};
 
 const KEY_SOCK4: usize = 0;
 const KEY_SOCK6: usize = 1;
@@ -163,6 +164,7 @@ pub struct Daemon {
     status_text: String,
     notifier: Notifier,
     stopping: bool,
+    vmacs: Vmacs,
 }
 
 fn describe(reason: &Reason, now: Time) -> String {
@@ -259,6 +261,7 @@ impl Daemon {
             status_text: String::with_capacity(4096),
             notifier: Notifier::default(),
             stopping: false,
+            vmacs: Vmacs::default(),
         };
         daemon.register()?;
         Ok(daemon)
@@ -327,6 +330,14 @@ impl Daemon {
             }
         }
         self.remove_leftover_vips();
+        for slot in self.slots.iter().filter(|s| s.cfg.use_vmac) {
+            let removed = vmac::vmac_name(slot.cfg.vrid, slot.family())
+                .map_err(vmac::VmacError::from)
+                .and_then(|name| vmac::remove_by_name(&mut self.nl, name.as_str()));
+            if let Err(e) = removed {
+                warn!("{}: removing a leftover VMAC: {e}", slot.cfg.name);
+            }
+        }
         self.reevaluate(now);
         Ok(())
     }
@@ -500,7 +511,15 @@ impl Daemon {
             // Routed peers: let the routing table pick the interface.
             (slot.cfg.unicast_peers.as_slice(), 0)
         } else {
-            (&group[..], u.ifindex)
+            // IPv4 adverts leave from the virtual MAC (RFC 5798 §7.3) through the VMAC; IPv6
+            // ones from the parent (see vmac.rs).
+            let vmac = match slot.family() {
+                Family::V4 if slot.cfg.use_vmac => {
+                    self.vmacs.get(slot.cfg.vrid, slot.family()).map(|v| v.0)
+                }
+                _ => None,
+            };
+            (&group[..], vmac.unwrap_or(u.ifindex))
         };
         for &dst in dsts {
             let fill = |buf: &mut [u8]| {
@@ -559,11 +578,49 @@ impl Daemon {
     fn vip_ifindex(&self, slot: &Slot, dev: Option<&str>) -> Option<u32> {
         match dev {
             Some(name) => self.links.by_name(name).map(|l| l.index),
-            None => slot.usable.map(|u| u.ifindex),
+            None => match self.slot_vmac(slot) {
+                Some((ifindex, _)) => Some(ifindex),
+                None => slot.usable.map(|u| u.ifindex),
+            },
+        }
+    }
+
+    /// The slot's VMAC (ifindex, MAC) while it exists (`use_vmac` and master).
+    fn slot_vmac(&self, slot: &Slot) -> Option<(u32, [u8; 6])> {
+        if !slot.cfg.use_vmac {
+            return None;
+        }
+        self.vmacs.get(slot.cfg.vrid, slot.family())
+    }
+
+    /// `use_vmac`: the macvlan comes with the VIPs and goes with them.
+    fn vmac_hook(&mut self, idx: usize, add: bool) {
+        let slot = &self.slots[idx];
+        if !slot.cfg.use_vmac {
+            return;
+        }
+        let (vrid, family, name) = (slot.cfg.vrid, slot.family(), slot.cfg.name.clone());
+        let result = if add {
+            let Some(u) = slot.usable else { return };
+            let parent = slot.cfg.interface.clone();
+            self.vmacs
+                .up(&mut self.nl, u.ifindex, &parent, vrid, family)
+                .map(|_| ())
+        } else {
+            self.vmacs.down(&mut self.nl, vrid, family)
+        };
+        if let Err(e) = result {
+            error!(
+                "{name}: {} the VMAC: {e}",
+                if add { "creating" } else { "removing" }
+            );
         }
     }
 
     fn set_vips(&mut self, idx: usize, add: bool) {
+        if add {
+            self.vmac_hook(idx, true);
+        }
         let slot = &self.slots[idx];
         for vip in &slot.cfg.vips {
             let Some(ifindex) = self.vip_ifindex(slot, vip.dev.as_deref()) else {
@@ -599,6 +656,9 @@ impl Daemon {
             }
         }
         self.slots[idx].vips_held = add;
+        if !add {
+            self.vmac_hook(idx, false);
+        }
     }
 
     fn send_garps(&mut self, idx: usize, count: u32) {
@@ -607,9 +667,17 @@ impl Daemon {
             let Some(ifindex) = self.vip_ifindex(slot, vip.dev.as_deref()) else {
                 continue;
             };
-            let Some(mac) = self.links.by_index(ifindex).map(|l| l.mac) else {
-                continue;
+            // A VMAC just created may not have reached `links` through the monitor yet.
+            let (mac, name) = match (self.slot_vmac(slot), self.links.by_index(ifindex)) {
+                (Some((vi, vmac)), link) if vi == ifindex => (
+                    vmac,
+                    link.map(|l| l.name).or_else(|| self.parent_name(slot)),
+                ),
+                (_, Some(link)) => (link.mac, Some(link.name)),
+                (_, None) => continue,
             };
+            let router =
+                vip.addr.is_ipv6() && name.is_some_and(|n| arp::ipv6_forwarding(n.as_str()));
             for _ in 0..count {
                 let result = match vip.addr {
                     IpAddr::V4(ip) => {
@@ -619,7 +687,7 @@ impl Daemon {
                     }
                     IpAddr::V6(ip) => {
                         let mut frame = [0u8; arp::UNA_FRAME_LEN];
-                        arp::build_unsolicited_na(&mut frame, mac, ip, false);
+                        arp::build_unsolicited_na(&mut frame, mac, ip, router);
                         self.frames.send(ifindex, &frame)
                     }
                 };
@@ -632,6 +700,12 @@ impl Daemon {
                 }
             }
         }
+    }
+
+    fn parent_name(&self, slot: &Slot) -> Option<crate::netlink::IfName> {
+        slot.usable
+            .and_then(|u| self.links.by_index(u.ifindex))
+            .map(|l| l.name)
     }
 
     /// Drains the VRRP socket of one family.
@@ -786,6 +860,7 @@ impl Daemon {
             self.handle(idx, now, Event::Shutdown);
         }
         self.flush_adverts();
+        self.vmacs.remove_all(&mut self.nl);
         self.stopping = false;
     }
 
@@ -970,7 +1045,10 @@ fn classify(
     }
     let multicast = rx.dst.is_multicast();
     // RFC 5798 §7.1: a multicast advert must arrive with TTL / hop limit 255, proof it was
-    // not forwarded. Unicast peers may be routed: checked only against `unicast_ttl`.
+    // not forwarded. Unicast peers may be routed, so their TTL is not checked at all: this is
+    // keepalived's rule (`unicast_ttl` only sets the TTL it sends). Checking a received TTL
+    // against our `unicast_ttl` would drop a routed keepalived peer's adverts (its TTL
+    // arrives decremented) and elect two masters.
     if multicast && rx.ttl != 255 {
         drops.bump("bad_ttl");
         return None;
@@ -1002,12 +1080,6 @@ fn classify(
         });
         return None;
     };
-    if let Some(ttl) = slots[idx].cfg.unicast_ttl {
-        if !multicast && rx.ttl != ttl {
-            drops.bump("bad_ttl");
-            return None;
-        }
-    }
     let rx_advert = RxAdvert {
         src: rx.src,
         version: advert.version,

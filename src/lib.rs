@@ -14,3 +14,4 @@ pub mod packet;
 pub mod reload;
 pub mod sock;
 pub mod status;
+pub mod vmac;

@@ -26,6 +26,47 @@ if ((${#missing[@]})); then
     fi
 fi
 
+# --- keepalived, the interop peer (tests/interop_keepalived.rs fails without it as root) -------
+# The package's service must not start on install: a keepalived running with the default
+# config in the host namespace is not ours. policy-rc.d (exit 101) forbids it for the install
+# only; afterwards no keepalived may be running that the tests did not start.
+if ! command -v keepalived >/dev/null 2>&1 && [[ ! -x /usr/sbin/keepalived ]]; then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        log "installing keepalived (service not started)"
+        if [[ -e /usr/sbin/policy-rc.d ]]; then
+            echo "error: /usr/sbin/policy-rc.d exists; not replacing it" >&2
+            exit 1
+        fi
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+        rc=0
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -qq keepalived >/dev/null 2>&1 ||
+            { apt-get update -qq && apt-get install -y -qq keepalived; } || rc=$?
+        rm -f /usr/sbin/policy-rc.d
+        trap - EXIT
+        if ((rc)); then
+            echo "error: installing keepalived failed; the interop tests need it" >&2
+            exit 1
+        fi
+    else
+        echo "warning: keepalived missing and cannot be installed; interop tests fail as root" >&2
+    fi
+fi
+# keepalived runs inside a test lab's namespace (tvr<pid>x<n>-*) belong to the tests.
+if [[ $(id -u) -eq 0 ]]; then
+    strays=()
+    for pid in $(pgrep -x keepalived || true); do
+        [[ $(ip netns identify "$pid" 2>/dev/null) == tvr* ]] || strays+=("$pid")
+    done
+    if ((${#strays[@]})); then
+        echo "error: keepalived is running outside the tests' namespaces (pids ${strays[*]})," >&2
+        echo "       e.g. its service started on install; stop it: it would answer VRRP on the host" >&2
+        exit 1
+    fi
+fi
+
 # --- Rust toolchain: under sudo, PATH may not include the invoking user's cargo ----------------
 if ! command -v cargo >/dev/null 2>&1; then
     for home in "${HOME:-/root}" "$(getent passwd "${SUDO_USER:-root}" | cut -d: -f6)"; do

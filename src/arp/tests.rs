@@ -68,3 +68,17 @@ fn send_rejects_short_frames() {
         Err(e) => eprintln!("skipping: cannot open AF_PACKET socket: {e}"),
     }
 }
+
+#[test]
+fn ipv6_forwarding_refuses_names_that_leave_the_directory() {
+    for bad in ["", ".", "..", "a/b", "../../../../etc/passwd"] {
+        assert!(!ipv6_forwarding(bad), "{bad:?}");
+    }
+    // A name too long for the buffer is "not a router", not a panic.
+    assert!(!ipv6_forwarding(&"x".repeat(100)));
+    // `all` exists wherever IPv6 does; its value is whatever the host has, read without error.
+    let all = std::fs::read_to_string("/proc/sys/net/ipv6/conf/all/forwarding");
+    if let Ok(v) = all {
+        assert_eq!(ipv6_forwarding("all"), v.trim() == "1");
+    }
+}
