@@ -3,9 +3,11 @@
 //! allocation; installed by the binary, not by the library.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+// usize, not u64: 32-bit MIPS has no 64-bit atomics. Only differences are read, so a wrap
+// after 4 G allocations on 32-bit targets does no harm.
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 
 pub struct CountingAlloc;
 
@@ -30,5 +32,5 @@ unsafe impl GlobalAlloc for CountingAlloc {
 
 /// Heap allocations (and reallocations) made so far by this process.
 pub fn allocations() -> u64 {
-    ALLOCATIONS.load(Ordering::Relaxed)
+    ALLOCATIONS.load(Ordering::Relaxed) as u64
 }
