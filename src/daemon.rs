@@ -28,6 +28,7 @@ use crate::packet::{self, AdvertFields, ChecksumForm, Family, Version};
 use crate::reload::{self, Change};
 use crate::sock::{PushError, RecvBatch, SendBatch, VrrpSocket};
 use crate::status::{self, Counters, InstanceView, PeerForms, StatusServer};
+use crate::track::{self, ScriptRunner};
 use crate::vmac::{self, Vmacs};
 
 const KEY_SOCK4: usize = 0;
@@ -87,6 +88,8 @@ struct Slot {
     discards: Counters,
     forms: PeerForms,
     last_transition: Option<Time>,
+    /// A tracked script or interface puts the instance in FAULT.
+    tracked_fault: bool,
 }
 
 impl Slot {
@@ -101,6 +104,7 @@ impl Slot {
             discards: Counters::default(),
             forms: PeerForms::default(),
             last_transition: None,
+            tracked_fault: false,
         }
     }
 
@@ -165,6 +169,7 @@ pub struct Daemon {
     notifier: Notifier,
     stopping: bool,
     vmacs: Vmacs,
+    scripts: ScriptRunner,
 }
 
 fn describe(reason: &Reason, now: Time) -> String {
@@ -262,6 +267,7 @@ impl Daemon {
             notifier: Notifier::default(),
             stopping: false,
             vmacs: Vmacs::default(),
+            scripts: ScriptRunner::default(),
         };
         daemon.register()?;
         Ok(daemon)
@@ -329,6 +335,7 @@ impl Daemon {
                 self.ensure_socket(family)?;
             }
         }
+        self.restart_scripts(now);
         self.remove_leftover_vips();
         for slot in self.slots.iter().filter(|s| s.cfg.use_vmac) {
             let removed = vmac::vmac_name(slot.cfg.vrid, slot.family())
@@ -338,7 +345,7 @@ impl Daemon {
                 warn!("{}: removing a leftover VMAC: {e}", slot.cfg.name);
             }
         }
-        self.reevaluate(now);
+        self.refresh(now);
         Ok(())
     }
 
@@ -368,16 +375,82 @@ impl Daemon {
         self.slots.iter().any(|s| s.vip_addrs.contains(&addr))
     }
 
+    fn restart_scripts(&mut self, now: Time) {
+        let previous = std::mem::take(&mut self.scripts);
+        self.scripts = ScriptRunner::new(
+            &self.config.scripts,
+            self.config.global.script_user.as_deref(),
+            Some(previous),
+            now,
+        );
+    }
+
+    /// Tracking, then interfaces: what changes an instance's priority or usability.
+    fn refresh(&mut self, now: Time) {
+        self.apply_tracking(now);
+        self.reevaluate(now);
+    }
+
+    /// Recomputes every instance's effective priority and tracked FAULT from its scripts and
+    /// tracked interfaces (keepalived's weights), and tells the instances what changed.
+    fn apply_tracking(&mut self, now: Time) {
+        for idx in 0..self.slots.len() {
+            let slot = &self.slots[idx];
+            let effects = || {
+                let scripts = slot.cfg.track_scripts.iter().map(|t| {
+                    let weight = t.weight.unwrap_or_else(|| {
+                        self.config
+                            .scripts
+                            .iter()
+                            .find(|s| s.name == t.name)
+                            .map_or(0, |s| s.weight)
+                    });
+                    track::script_effect(self.scripts.health(&t.name), weight)
+                });
+                let interfaces = slot.cfg.track_interfaces.iter().map(|t| {
+                    let up = self.links.by_name(&t.name).is_some_and(|l| l.up);
+                    track::interface_effect(up, t.weight)
+                });
+                scripts.chain(interfaces)
+            };
+            let fault = track::any_fault(effects());
+            let priority = track::effective_priority(slot.inst.params().priority, effects());
+            if fault != slot.tracked_fault {
+                info!(
+                    "{}: {}",
+                    slot.cfg.name,
+                    if fault {
+                        "a tracked script or interface is failing: FAULT"
+                    } else {
+                        "tracked scripts and interfaces are good again"
+                    }
+                );
+            }
+            let old_priority = slot.inst.effective_priority();
+            self.slots[idx].tracked_fault = fault;
+            if priority != old_priority {
+                info!(
+                    "{}: effective priority {old_priority} -> {priority}",
+                    self.slots[idx].cfg.name
+                );
+                self.handle(idx, now, Event::PriorityChanged(priority));
+            }
+        }
+    }
+
     /// Re-checks every instance's interface and feeds link up/down to those that changed.
     fn reevaluate(&mut self, now: Time) {
         for idx in 0..self.slots.len() {
             let slot = &self.slots[idx];
             let ipv6 = slot.family() == Family::V6;
-            let usable =
+            let usable = if slot.tracked_fault {
+                None
+            } else {
                 self.links
                     .usable(&slot.cfg.interface, ipv6, slot.cfg.unicast_src_ip, |a| {
                         self.is_vip(a)
-                    });
+                    })
+            };
             let old = slot.usable;
             let state = slot.inst.state();
             let event = match (old, usable) {
@@ -404,6 +477,12 @@ impl Daemon {
                     None
                 }
                 (Some(_), None) => {
+                    // A master that gives up because of tracking still has a working link:
+                    // it says so with a priority-0 advert (as keepalived does) so a backup
+                    // takes over after Skew_Time, not Master_Down_Interval.
+                    if self.slots[idx].tracked_fault && state == State::Master {
+                        self.queue_advert(idx, crate::instance::PRIORITY_LEAVING);
+                    }
                     // The VIPs come off the interface we knew; IPv4 addresses stay on a
                     // link that went down, so they must be removed before we forget it.
                     self.handle(idx, now, Event::LinkDown);
@@ -766,7 +845,7 @@ impl Daemon {
         }
         events.clear();
         self.net_events = events;
-        self.reevaluate(now);
+        self.refresh(now);
     }
 
     /// A VIP removed by someone else while we are master is put back.
@@ -791,6 +870,9 @@ impl Daemon {
     }
 
     fn fire_timers(&mut self, now: Time) {
+        if self.scripts.next_deadline().is_some_and(|t| t <= now) && self.scripts.on_timer(now) {
+            self.refresh(now);
+        }
         for idx in 0..self.slots.len() {
             if self.slots[idx]
                 .inst
@@ -806,6 +888,7 @@ impl Daemon {
         self.slots
             .iter()
             .filter_map(|s| s.inst.next_deadline())
+            .chain(self.scripts.next_deadline())
             .min()
     }
 
@@ -909,7 +992,7 @@ impl Daemon {
                 (Change::Priority(p), Some(mut slot)) => {
                     slot.cfg = cfg;
                     slot.inst.set_configured_priority(p);
-                    reprioritised.push((ni, p));
+                    reprioritised.push(ni);
                     Some(slot)
                 }
                 _ => Some(Slot::new(cfg, &loaded.config)),
@@ -939,11 +1022,10 @@ impl Daemon {
                 }
             }
         }
-        for (idx, priority) in reprioritised {
-            self.handle(idx, now, Event::PriorityChanged(priority));
-        }
+        self.restart_scripts(now);
         self.remove_leftover_vips();
-        self.reevaluate(now);
+        // Priority changes (configured or tracked) reach the instances here.
+        self.refresh(now);
     }
 
     /// Returns true when the daemon must exit.
@@ -970,7 +1052,12 @@ impl Daemon {
                         info!("status: {line}");
                     }
                 }
-                Ok(Signal::SIGCHLD) => self.notifier.reap(),
+                Ok(Signal::SIGCHLD) => {
+                    self.notifier.reap();
+                    if self.scripts.reap() {
+                        self.refresh(now);
+                    }
+                }
                 _ => {}
             }
         }

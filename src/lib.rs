@@ -13,5 +13,7 @@ pub mod notify;
 pub mod packet;
 pub mod reload;
 pub mod sock;
+pub mod spawn;
 pub mod status;
+pub mod track;
 pub mod vmac;

@@ -6,8 +6,7 @@
 //! the environment.
 
 use std::collections::VecDeque;
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 use log::{info, warn};
 
@@ -34,12 +33,6 @@ pub struct Notifier {
     queues: Vec<Queue>,
 }
 
-/// Characters that need a shell; without them the command is split on white space and run
-/// directly.
-const SHELL_CHARS: &[char] = &[
-    '|', '&', ';', '<', '>', '(', ')', '$', '`', '"', '\'', '*', '?', '[', '~', '\\',
-];
-
 fn keepalived_state(state: State) -> &'static str {
     match state {
         State::Master => "MASTER",
@@ -52,41 +45,17 @@ fn keepalived_state(state: State) -> &'static str {
 fn spawn(job: &Job) -> std::io::Result<Child> {
     let state = keepalived_state(job.state);
     let priority = job.priority.to_string();
-    let mut cmd = if job.command.contains(SHELL_CHARS) {
-        let mut line = job.command.clone();
-        if job.with_args {
-            line.push_str(&format!(" INSTANCE '{}' {state} {priority}", job.name));
-        }
-        let mut c = Command::new("/bin/sh");
-        c.arg("-c").arg(line);
-        c
+    let args: &[&str] = if job.with_args {
+        &["INSTANCE", &job.name, state, &priority]
     } else {
-        let mut words = job.command.split_whitespace();
-        let mut c = Command::new(words.next().unwrap_or("/bin/true"));
-        c.args(words);
-        if job.with_args {
-            c.args(["INSTANCE", &job.name, state, &priority]);
-        }
-        c
+        &[]
     };
-    cmd.env("ACTION", state)
+    crate::spawn::command(&job.command, args, None)
+        .env("ACTION", state)
         .env("TYPE", "INSTANCE")
         .env("NAME", &job.name)
         .env("PRIORITY", &priority)
-        .stdin(Stdio::null());
-    // SAFETY: only async-signal-safe calls between fork and exec. The daemon blocks the
-    // signals it reads through its signalfd; a script must start with them unblocked, and in
-    // a process group of its own so that a timeout can kill all it started.
-    unsafe {
-        cmd.pre_exec(|| {
-            let mut empty: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut empty);
-            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-            libc::setpgid(0, 0);
-            Ok(())
-        });
-    }
-    cmd.spawn()
+        .spawn()
 }
 
 impl Notifier {

@@ -1,0 +1,213 @@
+//! Runs the vrrp_script checks without blocking the poll loop: each script starts when its
+//! interval comes round (never two runs of one script at once), its exit is collected when the
+//! daemon sees SIGCHLD, and a run past its timeout is killed with its whole process group
+//! (SIGTERM, then SIGKILL a second later) and counted as a failure. No zombies: every child is
+//! waited for.
+
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use log::{debug, info, warn};
+
+use super::{Check, Health};
+use crate::config::VrrpScript;
+use crate::instance::Time;
+use crate::spawn::{self, RunAs};
+
+const KILL_GRACE: Duration = Duration::from_secs(1);
+
+struct Running {
+    child: Child,
+    /// When to signal it next: SIGTERM at the timeout, then SIGKILL after the grace.
+    deadline: Time,
+    timed_out: bool,
+}
+
+struct Script {
+    cfg: VrrpScript,
+    run_as: Option<RunAs>,
+    check: Check,
+    next_run: Time,
+    running: Option<Running>,
+    runs: u64,
+}
+
+#[derive(Default)]
+pub struct ScriptRunner {
+    scripts: Vec<Script>,
+}
+
+fn secs(s: u32) -> Duration {
+    Duration::from_secs(u64::from(s))
+}
+
+impl ScriptRunner {
+    /// Scripts of a (re)loaded config. A script whose definition did not change keeps its
+    /// health across a reload, so a reload does not flap the instances that track it.
+    pub fn new(
+        scripts: &[crate::config::VrrpScript],
+        default_user: Option<&str>,
+        previous: Option<ScriptRunner>,
+        now: Time,
+    ) -> Self {
+        let mut previous = previous.map_or_else(Vec::new, |mut p| std::mem::take(&mut p.scripts));
+        let scripts = scripts
+            .iter()
+            .map(|cfg| {
+                let kept = previous
+                    .iter()
+                    .position(|p| p.cfg == *cfg)
+                    .map(|i| previous.swap_remove(i));
+                let user = cfg.user.as_deref().or(default_user);
+                let run_as = RunAs::lookup(user).unwrap_or_else(|e| {
+                    warn!(
+                        "vrrp_script {}: {e}; running it as the daemon's user",
+                        cfg.name
+                    );
+                    None
+                });
+                match kept {
+                    Some(mut s) => {
+                        s.run_as = run_as;
+                        s
+                    }
+                    None => Script {
+                        cfg: cfg.clone(),
+                        run_as,
+                        check: Check::default(),
+                        next_run: now,
+                        running: None,
+                        runs: 0,
+                    },
+                }
+            })
+            .collect();
+        // Runs of scripts that went away are killed and collected now.
+        for mut old in previous {
+            if let Some(mut r) = old.running.take() {
+                spawn::kill_group(r.child.id(), libc::SIGKILL);
+                let _ = r.child.wait();
+            }
+        }
+        ScriptRunner { scripts }
+    }
+
+    pub fn health(&self, name: &str) -> Health {
+        self.scripts
+            .iter()
+            .find(|s| s.cfg.name == name)
+            .map_or(Health::Unknown, |s| s.check.health())
+    }
+
+    pub fn next_deadline(&self) -> Option<Time> {
+        self.scripts
+            .iter()
+            .map(|s| s.running.as_ref().map_or(s.next_run, |r| r.deadline))
+            .min()
+    }
+
+    /// Starts due scripts and signals overdue ones; returns true when a health changed.
+    pub fn on_timer(&mut self, now: Time) -> bool {
+        let mut changed = false;
+        for s in &mut self.scripts {
+            match &mut s.running {
+                Some(r) if r.deadline <= now => {
+                    if r.timed_out {
+                        spawn::kill_group(r.child.id(), libc::SIGKILL);
+                        r.deadline = now + KILL_GRACE;
+                    } else {
+                        warn!(
+                            "vrrp_script {}: no answer after {} s, killing it (a failure)",
+                            s.cfg.name, s.cfg.timeout_s
+                        );
+                        spawn::kill_group(r.child.id(), libc::SIGTERM);
+                        r.timed_out = true;
+                        r.deadline = now + KILL_GRACE;
+                    }
+                }
+                Some(_) => {}
+                None if s.next_run <= now => {
+                    let started = spawn::command(&s.cfg.script, &[], s.run_as)
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null())
+                        .spawn();
+                    s.next_run = now + secs(s.cfg.interval_s);
+                    match started {
+                        Ok(child) => {
+                            s.runs += 1;
+                            s.running = Some(Running {
+                                child,
+                                deadline: now + secs(s.cfg.timeout_s),
+                                timed_out: false,
+                            });
+                        }
+                        Err(e) => {
+                            warn!("vrrp_script {}: cannot start: {e}", s.cfg.name);
+                            changed |= record(s, false);
+                        }
+                    }
+                }
+                None => {}
+            }
+        }
+        changed
+    }
+
+    /// Collects finished runs (call on SIGCHLD); returns true when a health changed.
+    pub fn reap(&mut self) -> bool {
+        let mut changed = false;
+        for s in &mut self.scripts {
+            let Some(r) = s.running.as_mut() else {
+                continue;
+            };
+            match r.child.try_wait() {
+                Ok(Some(status)) => {
+                    let ok = status.success() && !r.timed_out;
+                    debug!("vrrp_script {}: {status}", s.cfg.name);
+                    s.running = None;
+                    changed |= record(s, ok);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    warn!("vrrp_script {}: waiting: {e}", s.cfg.name);
+                    s.running = None;
+                }
+            }
+        }
+        changed
+    }
+
+    /// Runs started so far, per script name (for status and tests).
+    pub fn runs(&self) -> impl Iterator<Item = (&str, u64, Health)> {
+        self.scripts
+            .iter()
+            .map(|s| (s.cfg.name.as_str(), s.runs, s.check.health()))
+    }
+}
+
+fn record(s: &mut Script, ok: bool) -> bool {
+    let changed = s.check.record(ok, s.cfg.rise, s.cfg.fall);
+    if changed {
+        info!(
+            "vrrp_script {} is now {}",
+            s.cfg.name,
+            if s.check.health() == Health::Up {
+                "up"
+            } else {
+                "down"
+            }
+        );
+    }
+    changed
+}
+
+impl Drop for ScriptRunner {
+    fn drop(&mut self) {
+        for s in &mut self.scripts {
+            if let Some(mut r) = s.running.take() {
+                spawn::kill_group(r.child.id(), libc::SIGKILL);
+                let _ = r.child.wait();
+            }
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! Health tracking on a real network: vrrp_script weights and FAULT, a hanging script killed
+//! at its timeout while adverts go on, no zombies, track_interface. Needs root; skips otherwise.
+
+mod lab;
+
+use std::time::{Duration, Instant};
+
+use lab::{wait_until, DaemonHandle, Lab, Node};
+
+const VIP: &str = "192.0.2.1";
+
+fn instance(priority: u8, extra: &str) -> String {
+    format!(
+        "[vrrp_instance VI_1]\n\
+         interface = eth0\n\
+         virtual_router_id = 51\n\
+         priority = {priority}\n\
+         advert_int = 1\n\
+         version = 3\n\
+         virtual_ipaddress = {VIP}/24\n\
+         {extra}"
+    )
+}
+
+fn script(name: &str, command: &str, weight: i32, extra: &str) -> String {
+    format!("[vrrp_script {name}]\nscript = {command}\ninterval = 1\nweight = {weight}\n{extra}\n")
+}
+
+fn state(d: &DaemonHandle) -> String {
+    d.state("VI_1").unwrap_or_else(|| "<no status>".into())
+}
+
+fn holds(master: (&Node, &DaemonHandle), backup: (&Node, &DaemonHandle)) -> bool {
+    master.1.assert_running("tracking");
+    backup.1.assert_running("tracking");
+    state(master.1) == "MASTER"
+        && master.0.has_addr(VIP)
+        && state(backup.1) != "MASTER"
+        && !backup.0.has_addr(VIP)
+}
+
+fn wait_holds(
+    what: &str,
+    master: (&Node, &DaemonHandle),
+    backup: (&Node, &DaemonHandle),
+    timeout: Duration,
+) -> Duration {
+    wait_until(timeout, Duration::from_millis(50), || holds(master, backup)).unwrap_or_else(|| {
+        panic!(
+            "{what}: node {} not master after {timeout:?} (states {} / {})",
+            master.0.index,
+            state(master.1),
+            state(backup.1)
+        )
+    })
+}
+
+/// A lab where node 1 (150) tracks `scripts`/`extra` and node 2 (100) tracks nothing.
+fn pair<'a>(
+    lab: &'a Lab,
+    scripts: &str,
+    extra: &str,
+) -> ((&'a Node, DaemonHandle), (&'a Node, DaemonHandle)) {
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    let d1 = n1.spawn_daemon(&format!("{scripts}{}", instance(150, extra)));
+    let d2 = n2.spawn_daemon(&instance(100, ""));
+    ((n1, d1), (n2, d2))
+}
+
+#[test]
+fn a_failing_script_moves_the_vip_and_its_recovery_brings_it_back() {
+    let Some(lab) = Lab::new("trk_script", 2) else {
+        return;
+    };
+    let flag = lab.dir().join("service-ok");
+    std::fs::write(&flag, "").expect("flag");
+    let check = format!("/usr/bin/test -f {}", flag.display());
+    let scripts = script("chk", &check, -60, "fall = 2\nrise = 2");
+    let ((n1, d1), (n2, d2)) = pair(&lab, &scripts, "track_script = chk\n");
+    wait_holds("start", (n1, &d1), (n2, &d2), Duration::from_secs(8));
+
+    std::fs::remove_file(&flag).expect("remove flag");
+    let took = wait_holds(
+        "script failing",
+        (n2, &d2),
+        (n1, &d1),
+        Duration::from_secs(8),
+    );
+    // fall x interval (2 s) + one advert interval + Skew_Time(100) = 3.61 s, plus a margin.
+    eprintln!(
+        "track_script: VIP moved {:.2} s after the check started failing (bound 3.61 s)",
+        took.as_secs_f64()
+    );
+    assert!(took < Duration::from_millis(4600), "took {took:?}");
+    assert_eq!(d1.parsed_status().counter("VI_1", "effective_priority"), 90);
+
+    std::fs::write(&flag, "").expect("flag back");
+    let back = wait_holds(
+        "script recovered",
+        (n1, &d1),
+        (n2, &d2),
+        Duration::from_secs(8),
+    );
+    eprintln!(
+        "track_script: VIP back {:.2} s after the check recovered",
+        back.as_secs_f64()
+    );
+    assert_eq!(
+        d1.parsed_status().counter("VI_1", "effective_priority"),
+        150
+    );
+}
+
+#[test]
+fn weight_zero_puts_the_instance_in_fault() {
+    let Some(lab) = Lab::new("trk_fault", 2) else {
+        return;
+    };
+    let flag = lab.dir().join("ok");
+    std::fs::write(&flag, "").expect("flag");
+    let scripts = script(
+        "chk",
+        &format!("/usr/bin/test -f {}", flag.display()),
+        0,
+        "",
+    );
+    let ((n1, d1), (n2, d2)) = pair(&lab, &scripts, "track_script = chk\n");
+    wait_holds("start", (n1, &d1), (n2, &d2), Duration::from_secs(8));
+    std::fs::remove_file(&flag).expect("remove flag");
+    wait_holds("fault", (n2, &d2), (n1, &d1), Duration::from_secs(6));
+    assert_eq!(state(&d1), "FAULT");
+    std::fs::write(&flag, "").expect("flag back");
+    wait_holds("recovered", (n1, &d1), (n2, &d2), Duration::from_secs(8));
+}
+
+/// Children of `pid` in state Z.
+fn zombies(pid: u32) -> Vec<String> {
+    let out = std::process::Command::new("ps")
+        .args(["-o", "pid=,stat=,args=", "--ppid", &pid.to_string()])
+        .output()
+        .expect("ps");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .is_some_and(|s| s.starts_with('Z'))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_hanging_script_is_killed_at_its_timeout_while_adverts_go_on() {
+    let Some(lab) = Lab::new("trk_hang", 2) else {
+        return;
+    };
+    // weight -10: a killed (failed) run takes node 1 to 140, still above node 2's 100, so it
+    // stays master and must keep advertising every second while its script hangs each time.
+    let scripts = script("hang", "/bin/sleep 3600", -10, "timeout = 1");
+    let ((n1, d1), (n2, d2)) = pair(&lab, &scripts, "track_script = hang\n");
+    wait_holds("start", (n1, &d1), (n2, &d2), Duration::from_secs(8));
+    let killed = wait_until(Duration::from_secs(5), Duration::from_millis(100), || {
+        d1.parsed_status().counter("VI_1", "effective_priority") == 140
+    });
+    assert!(
+        killed.is_some(),
+        "the hanging run was not counted as a failure"
+    );
+    let before = d2.parsed_status().counter("VI_1", "rx_adverts");
+    let t = Instant::now();
+    std::thread::sleep(Duration::from_secs(5));
+    let heard = d2.parsed_status().counter("VI_1", "rx_adverts") - before;
+    eprintln!(
+        "hanging script: node 2 heard {heard} adverts from node 1 in {:.1} s while node 1's \
+         script kept hanging and being killed",
+        t.elapsed().as_secs_f64()
+    );
+    assert!(heard >= 4, "node 1 sent only {heard} adverts in 5 s");
+    assert!(holds((n1, &d1), (n2, &d2)));
+    // Every killed run was collected.
+    assert!(zombies(d1.pid).is_empty(), "{:?}", zombies(d1.pid));
+    let log = d1.log_text();
+    assert!(
+        log.contains("vrrp_script hang: no answer after 1 s, killing it"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_hundred_script_runs_leave_no_zombie() {
+    let Some(lab) = Lab::new("trk_many", 2) else {
+        return;
+    };
+    let scripts: String = (0..12)
+        .map(|i| script(&format!("s{i}"), "/bin/true", 0, ""))
+        .collect();
+    let tracks: String = (0..12).map(|i| format!("track_script = s{i}\n")).collect();
+    let ((n1, d1), (n2, d2)) = pair(&lab, &scripts, &tracks);
+    wait_holds("start", (n1, &d1), (n2, &d2), Duration::from_secs(8));
+    let ran = wait_until(Duration::from_secs(20), Duration::from_millis(200), || {
+        d1.log_text().matches("vrrp_script s").count() >= 100
+    });
+    assert!(ran.is_some(), "fewer than 100 script runs logged");
+    assert!(zombies(d1.pid).is_empty(), "{:?}", zombies(d1.pid));
+    assert!(
+        holds((n1, &d1), (n2, &d2)),
+        "all scripts succeed: node 1 stays master"
+    );
+}
+
+#[test]
+fn track_interface_down_moves_the_vip() {
+    let Some(lab) = Lab::new("trk_if", 2) else {
+        return;
+    };
+    let n1 = lab.node(1);
+    for args in [
+        &[
+            "ip", "link", "add", "up0", "type", "veth", "peer", "name", "up1",
+        ][..],
+        &["ip", "link", "set", "up1", "up"],
+        &["ip", "link", "set", "up0", "up"],
+    ] {
+        assert!(n1.exec(args).status.success(), "{args:?}");
+    }
+    let ((n1, d1), (n2, d2)) = pair(&lab, "", "track_interface = up0\n");
+    wait_holds("start", (n1, &d1), (n2, &d2), Duration::from_secs(8));
+    assert!(n1
+        .exec(&["ip", "link", "set", "up1", "down"])
+        .status
+        .success());
+    let took = wait_holds("uplink down", (n2, &d2), (n1, &d1), Duration::from_secs(6));
+    eprintln!(
+        "track_interface: VIP moved {:.2} s after the uplink went down",
+        took.as_secs_f64()
+    );
+    assert_eq!(state(&d1), "FAULT");
+    assert!(n1
+        .exec(&["ip", "link", "set", "up1", "up"])
+        .status
+        .success());
+    wait_holds("uplink up", (n1, &d1), (n2, &d2), Duration::from_secs(8));
+}
