@@ -557,7 +557,7 @@ impl Daemon {
                     describe(&reason, now)
                 );
                 self.notifier
-                    .transition(&slot.cfg, to, slot.inst.effective_priority());
+                    .transition(&slot.cfg, to, slot.inst.effective_priority(), now);
             }
         }
     }
@@ -870,6 +870,9 @@ impl Daemon {
     }
 
     fn fire_timers(&mut self, now: Time) {
+        if self.notifier.next_deadline().is_some_and(|t| t <= now) {
+            self.notifier.on_timer(now);
+        }
         if self.scripts.next_deadline().is_some_and(|t| t <= now) && self.scripts.on_timer(now) {
             self.refresh(now);
         }
@@ -889,6 +892,7 @@ impl Daemon {
             .iter()
             .filter_map(|s| s.inst.next_deadline())
             .chain(self.scripts.next_deadline())
+            .chain(self.notifier.next_deadline())
             .min()
     }
 
@@ -1053,7 +1057,7 @@ impl Daemon {
                     }
                 }
                 Ok(Signal::SIGCHLD) => {
-                    self.notifier.reap();
+                    self.notifier.reap(now);
                     if self.scripts.reap() {
                         self.refresh(now);
                     }

@@ -11,7 +11,10 @@ use std::process::Child;
 use log::{info, warn};
 
 use crate::config::InstanceConfig;
-use crate::instance::State;
+use crate::instance::{State, Time};
+
+/// By default, a notify script still running after this is killed, so its instance's queue moves on.
+pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 struct Job {
     command: String,
@@ -24,13 +27,20 @@ struct Job {
 #[derive(Default)]
 struct Queue {
     name: String,
-    running: Option<(Child, String)>,
+    /// The script running now, its command line and when it is killed.
+    running: Option<(Child, String, Time)>,
     pending: VecDeque<Job>,
 }
 
-#[derive(Default)]
 pub struct Notifier {
     queues: Vec<Queue>,
+    timeout: std::time::Duration,
+}
+
+impl Default for Notifier {
+    fn default() -> Self {
+        Notifier::with_timeout(TIMEOUT)
+    }
 }
 
 fn keepalived_state(state: State) -> &'static str {
@@ -59,7 +69,14 @@ fn spawn(job: &Job) -> std::io::Result<Child> {
 }
 
 impl Notifier {
-    pub fn transition(&mut self, cfg: &InstanceConfig, to: State, priority: u8) {
+    pub fn with_timeout(timeout: std::time::Duration) -> Self {
+        Notifier {
+            queues: Vec::new(),
+            timeout,
+        }
+    }
+
+    pub fn transition(&mut self, cfg: &InstanceConfig, to: State, priority: u8, now: Time) {
         let specific = match to {
             State::Master => &cfg.notify_master,
             State::Backup => &cfg.notify_backup,
@@ -91,10 +108,10 @@ impl Notifier {
                 });
             }
         }
-        Self::advance(&mut self.queues[qi]);
+        Self::advance(&mut self.queues[qi], now, self.timeout);
     }
 
-    fn advance(queue: &mut Queue) {
+    fn advance(queue: &mut Queue, now: Time, timeout: std::time::Duration) {
         while queue.running.is_none() {
             let Some(job) = queue.pending.pop_front() else {
                 return;
@@ -102,7 +119,7 @@ impl Notifier {
             match spawn(&job) {
                 Ok(child) => {
                     info!("{}: running notify: {}", job.name, job.command);
-                    queue.running = Some((child, job.command));
+                    queue.running = Some((child, job.command, now + timeout));
                 }
                 Err(e) => warn!("{}: notify {}: {e}", job.name, job.command),
             }
@@ -110,9 +127,9 @@ impl Notifier {
     }
 
     /// Called on SIGCHLD: collects finished scripts and starts the next in each queue.
-    pub fn reap(&mut self) {
+    pub fn reap(&mut self, now: Time) {
         for queue in &mut self.queues {
-            if let Some((child, command)) = queue.running.as_mut() {
+            if let Some((child, command, _)) = queue.running.as_mut() {
                 match child.try_wait() {
                     Ok(Some(status)) => {
                         if !status.success() {
@@ -127,7 +144,91 @@ impl Notifier {
                     }
                 }
             }
-            Self::advance(queue);
+            Self::advance(queue, now, self.timeout);
         }
+    }
+
+    /// When the oldest running script is due to be killed.
+    pub fn next_deadline(&self) -> Option<Time> {
+        self.queues
+            .iter()
+            .filter_map(|q| q.running.as_ref().map(|r| r.2))
+            .min()
+    }
+
+    /// Kills scripts that ran past [`TIMEOUT`] (with their process group) so the next one in
+    /// their queue can start.
+    pub fn on_timer(&mut self, now: Time) {
+        for queue in &mut self.queues {
+            if let Some((mut child, command, deadline)) = queue.running.take() {
+                if deadline > now {
+                    queue.running = Some((child, command, deadline));
+                    continue;
+                }
+                warn!(
+                    "{}: notify {command} still running after {:?}: killed",
+                    queue.name, self.timeout
+                );
+                crate::spawn::kill_group(child.id(), libc::SIGKILL);
+                let _ = child.wait();
+            }
+            Self::advance(queue, now, self.timeout);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn instance(notify: &str) -> InstanceConfig {
+        let text = format!(
+            "[vrrp_instance VI_1]\ninterface = eth0\nvirtual_router_id = 51\n\
+             virtual_ipaddress = 192.0.2.1/24\nnotify_master = {notify}\n"
+        );
+        crate::config::parse_str(&text, "t.conf")
+            .map(|l| l.config.instances[0].clone())
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn alive(pid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| !s.contains(") Z "))
+            .unwrap_or(false)
+    }
+
+    #[test]
+    fn a_script_past_its_timeout_is_killed_and_the_queue_moves_on() {
+        let cfg = instance("/bin/sleep 3600");
+        let mut n = Notifier::with_timeout(Duration::from_millis(100));
+        let t0 = Duration::from_secs(1);
+        n.transition(&cfg, State::Master, 150, t0);
+        n.transition(&cfg, State::Master, 150, t0);
+        assert_eq!(n.next_deadline(), Some(t0 + Duration::from_millis(100)));
+        let first = n.queues[0]
+            .running
+            .as_ref()
+            .map(|r| r.0.id())
+            .expect("running");
+        assert_eq!(
+            n.queues[0].pending.len(),
+            1,
+            "the second waits for the first"
+        );
+        n.on_timer(t0 + Duration::from_millis(50));
+        assert!(alive(first), "killed before its timeout");
+        n.on_timer(t0 + Duration::from_millis(100));
+        assert!(!alive(first), "not killed at its timeout");
+        let second = n.queues[0]
+            .running
+            .as_ref()
+            .map(|r| r.0.id())
+            .expect("next started");
+        assert_ne!(first, second);
+        assert!(n.queues[0].pending.is_empty());
+        n.on_timer(t0 + Duration::from_millis(200));
+        assert!(!alive(second));
+        assert_eq!(n.next_deadline(), None);
     }
 }

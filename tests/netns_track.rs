@@ -242,3 +242,58 @@ fn track_interface_down_moves_the_vip() {
         .success());
     wait_holds("uplink up", (n1, &d1), (n2, &d2), Duration::from_secs(8));
 }
+
+#[test]
+fn notify_scripts_get_keepalived_arguments_and_run_in_order() {
+    let Some(lab) = Lab::new("trk_notify", 2) else {
+        return;
+    };
+    let out = lab.dir().join("notify.log");
+    let hook = lab.dir().join("notify.sh");
+    // The BACKUP script is slow and the MASTER one instant: scripts fired at once (as
+    // keepalived does) would write MASTER before BACKUP; queued per instance they cannot.
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\n[ \"$3\" = BACKUP ] && sleep 1\necho \"$*|$ACTION|$NAME|$PRIORITY\" >> {}\n",
+            out.display()
+        ),
+    )
+    .expect("hook");
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let extra = format!("notify = {}\n", hook.display());
+    let ((n1, d1), (n2, d2)) = pair(&lab, "", &extra);
+    wait_holds("start", (n1, &d1), (n2, &d2), Duration::from_secs(8));
+    // A quick MASTER -> BACKUP -> MASTER: node 2 outranks node 1 for a moment.
+    std::fs::write(&d2.conf, instance(200, "")).expect("conf");
+    assert!(d2.kill(libc::SIGHUP));
+    wait_holds("node 2 up", (n2, &d2), (n1, &d1), Duration::from_secs(5));
+    std::fs::write(&d2.conf, instance(100, "")).expect("conf");
+    assert!(d2.kill(libc::SIGHUP));
+    wait_holds("node 1 back", (n1, &d1), (n2, &d2), Duration::from_secs(5));
+    let lines = wait_until(Duration::from_secs(5), Duration::from_millis(100), || {
+        std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .lines()
+            .count()
+            >= 4
+    });
+    assert!(
+        lines.is_some(),
+        "notify lines: {:?}",
+        std::fs::read_to_string(&out)
+    );
+    let text = std::fs::read_to_string(&out).expect("notify log");
+    let got: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        got,
+        vec![
+            "INSTANCE VI_1 BACKUP 150|BACKUP|VI_1|150",
+            "INSTANCE VI_1 MASTER 150|MASTER|VI_1|150",
+            "INSTANCE VI_1 BACKUP 150|BACKUP|VI_1|150",
+            "INSTANCE VI_1 MASTER 150|MASTER|VI_1|150",
+        ],
+        "in the order of the transitions"
+    );
+}
