@@ -391,11 +391,23 @@ impl Daemon {
         self.reevaluate(now);
     }
 
+    /// The instance's interface and source address, when usable (not counting tracking).
+    fn link_usable(&self, slot: &Slot) -> Option<Usable> {
+        let ipv6 = slot.family() == Family::V6;
+        self.links
+            .usable(&slot.cfg.interface, ipv6, slot.cfg.unicast_src_ip, |a| {
+                self.is_vip(a)
+            })
+    }
+
     /// Recomputes every instance's effective priority and tracked FAULT from its scripts and
-    /// tracked interfaces (keepalived's weights), and tells the instances what changed.
+    /// tracked interfaces (keepalived's weights) and its sync group (a fault of one member
+    /// holds every member in FAULT), and tells the instances what changed.
     fn apply_tracking(&mut self, now: Time) {
-        for idx in 0..self.slots.len() {
-            let slot = &self.slots[idx];
+        let mut tracking = Vec::with_capacity(self.slots.len());
+        let mut own = Vec::with_capacity(self.slots.len());
+        let mut priorities = Vec::with_capacity(self.slots.len());
+        for slot in &self.slots {
             let effects = || {
                 let scripts = slot.cfg.track_scripts.iter().map(|t| {
                     let weight = t.weight.unwrap_or_else(|| {
@@ -413,27 +425,48 @@ impl Daemon {
                 });
                 scripts.chain(interfaces)
             };
-            let fault = track::any_fault(effects());
-            let priority = track::effective_priority(slot.inst.params().priority, effects());
+            let tracked = track::any_fault(effects());
+            tracking.push(tracked);
+            own.push(tracked || self.link_usable(slot).is_none());
+            priorities.push(track::effective_priority(
+                slot.inst.params().priority,
+                effects(),
+            ));
+        }
+        let groups: Vec<Option<usize>> = self
+            .slots
+            .iter()
+            .map(|s| {
+                self.config
+                    .sync_groups
+                    .iter()
+                    .position(|g| g.instances.contains(&s.cfg.name))
+            })
+            .collect();
+        let held = track::held_by_group(&own, &groups);
+        for idx in 0..self.slots.len() {
+            // The instance's own link being down is seen by `reevaluate` directly.
+            let fault = tracking[idx] || held[idx];
+            let slot = &self.slots[idx];
             if fault != slot.tracked_fault {
                 info!(
                     "{}: {}",
                     slot.cfg.name,
                     if fault {
-                        "a tracked script or interface is failing: FAULT"
+                        "a tracked script or interface, or its sync group, is failing: FAULT"
                     } else {
-                        "tracked scripts and interfaces are good again"
+                        "tracked scripts, interfaces and sync group are good again"
                     }
                 );
             }
             let old_priority = slot.inst.effective_priority();
             self.slots[idx].tracked_fault = fault;
-            if priority != old_priority {
+            if priorities[idx] != old_priority {
                 info!(
-                    "{}: effective priority {old_priority} -> {priority}",
-                    self.slots[idx].cfg.name
+                    "{}: effective priority {old_priority} -> {}",
+                    self.slots[idx].cfg.name, priorities[idx]
                 );
-                self.handle(idx, now, Event::PriorityChanged(priority));
+                self.handle(idx, now, Event::PriorityChanged(priorities[idx]));
             }
         }
     }

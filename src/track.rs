@@ -109,6 +109,18 @@ pub fn any_fault(effects: impl IntoIterator<Item = Effect>) -> bool {
     effects.into_iter().any(|e| e == Effect::Fault)
 }
 
+/// vrrp_sync_group: whether another member of instance i's group has a fault of its own
+/// (`own[i]`: a down link or a tracked fault; `group[i]`: the index of i's group). Such an
+/// instance is held in FAULT with it, so the whole group fails over together.
+pub fn held_by_group(own: &[bool], group: &[Option<usize>]) -> Vec<bool> {
+    (0..own.len())
+        .map(|i| {
+            group[i]
+                .is_some_and(|g| (0..own.len()).any(|j| j != i && own[j] && group[j] == Some(g)))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +163,26 @@ mod tests {
         assert_eq!(interface_effect(true, Some(-30)), Effect::None);
         assert_eq!(interface_effect(true, Some(5)), Effect::Weight(5));
         assert_eq!(interface_effect(false, Some(0)), Effect::Fault);
+    }
+
+    #[test]
+    fn a_fault_spreads_to_its_sync_group_only() {
+        let group = [Some(0), Some(0), None, Some(1), Some(1)];
+        // Instance 1's own fault holds instance 0 (same group); 1 itself is not "held".
+        assert_eq!(
+            held_by_group(&[false, true, false, false, false], &group),
+            vec![true, false, false, false, false]
+        );
+        // An instance without a group holds nobody.
+        assert_eq!(
+            held_by_group(&[false, false, true, false, false], &group),
+            vec![false; 5]
+        );
+        assert_eq!(
+            held_by_group(&[false, false, false, true, true], &group),
+            vec![false, false, false, true, true]
+        );
+        assert_eq!(held_by_group(&[false; 5], &group), vec![false; 5]);
     }
 
     #[test]

@@ -297,3 +297,70 @@ fn notify_scripts_get_keepalived_arguments_and_run_in_order() {
         "in the order of the transitions"
     );
 }
+
+#[test]
+fn a_sync_group_fails_over_together() {
+    let Some(lab) = Lab::new("trk_sync", 2) else {
+        return;
+    };
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    for args in [
+        &[
+            "ip", "link", "add", "up0", "type", "veth", "peer", "name", "up1",
+        ][..],
+        &["ip", "link", "set", "up1", "up"],
+        &["ip", "link", "set", "up0", "up"],
+    ] {
+        assert!(n1.exec(args).status.success(), "{args:?}");
+    }
+    let two = |priority: u8, extra: &str| {
+        format!(
+            "{}\n{}",
+            instance(priority, extra),
+            instance(priority, "")
+                .replace("VI_1", "VI_2")
+                .replace("virtual_router_id = 51", "virtual_router_id = 52")
+                .replace(VIP, "192.0.2.2")
+        )
+    };
+    // Only VI_1 tracks the uplink; the group takes VI_2 along.
+    let group = "[vrrp_sync_group G]\ngroup = VI_1\ngroup = VI_2\n";
+    let d1 = n1.spawn_daemon(&format!("{group}{}", two(150, "track_interface = up0\n")));
+    let d2 = n2.spawn_daemon(&two(100, ""));
+    let both_on = |n: &Node, d: &DaemonHandle| {
+        n.has_addr(VIP)
+            && n.has_addr("192.0.2.2")
+            && d.state("VI_1").as_deref() == Some("MASTER")
+            && d.state("VI_2").as_deref() == Some("MASTER")
+    };
+    let settled = wait_until(Duration::from_secs(8), Duration::from_millis(50), || {
+        both_on(n1, &d1)
+    });
+    assert!(settled.is_some(), "node 1 never master of both");
+    assert!(n1
+        .exec(&["ip", "link", "set", "up1", "down"])
+        .status
+        .success());
+    let took = wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
+        both_on(n2, &d2) && !n1.has_addr(VIP) && !n1.has_addr("192.0.2.2")
+    });
+    let took =
+        took.unwrap_or_else(|| panic!("the group did not fail over together: {}", d1.status()));
+    eprintln!(
+        "sync group: both VIPs moved {:.2} s after the uplink went down",
+        took.as_secs_f64()
+    );
+    assert_eq!(d1.state("VI_2").as_deref(), Some("FAULT"));
+    assert!(n1
+        .exec(&["ip", "link", "set", "up1", "up"])
+        .status
+        .success());
+    let back = wait_until(Duration::from_secs(8), Duration::from_millis(50), || {
+        both_on(n1, &d1)
+    });
+    assert!(
+        back.is_some(),
+        "the group did not come back: {}",
+        d1.status()
+    );
+}
