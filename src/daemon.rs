@@ -170,6 +170,8 @@ pub struct Daemon {
     stopping: bool,
     vmacs: Vmacs,
     scripts: ScriptRunner,
+    /// track_file: files are re-read once a second, on the daemon's timer.
+    files_due: Option<Time>,
 }
 
 fn describe(reason: &Reason, now: Time) -> String {
@@ -268,6 +270,7 @@ impl Daemon {
             stopping: false,
             vmacs: Vmacs::default(),
             scripts: ScriptRunner::default(),
+            files_due: None,
         };
         daemon.register()?;
         Ok(daemon)
@@ -376,6 +379,8 @@ impl Daemon {
     }
 
     fn restart_scripts(&mut self, now: Time) {
+        let any_file = self.slots.iter().any(|s| !s.cfg.track_files.is_empty());
+        self.files_due = any_file.then(|| now + Duration::from_secs(1));
         let previous = std::mem::take(&mut self.scripts);
         self.scripts = ScriptRunner::new(
             &self.config.scripts,
@@ -423,7 +428,13 @@ impl Daemon {
                     let up = self.links.by_name(&t.name).is_some_and(|l| l.up);
                     track::interface_effect(up, t.weight)
                 });
-                scripts.chain(interfaces)
+                let files = slot.cfg.track_files.iter().map(|t| {
+                    let file = self.config.track_files.iter().find(|f| f.name == t.name);
+                    let weight = t.weight.or(file.map(|f| f.weight)).unwrap_or(1);
+                    let value = file.map_or(0, |f| track::read_file_value(&f.file));
+                    track::file_effect(value, weight)
+                });
+                scripts.chain(interfaces).chain(files)
             };
             let tracked = track::any_fault(effects());
             tracking.push(tracked);
@@ -903,6 +914,10 @@ impl Daemon {
     }
 
     fn fire_timers(&mut self, now: Time) {
+        if self.files_due.is_some_and(|t| t <= now) {
+            self.files_due = Some(now + Duration::from_secs(1));
+            self.refresh(now);
+        }
         if self.notifier.next_deadline().is_some_and(|t| t <= now) {
             self.notifier.on_timer(now);
         }
@@ -926,6 +941,7 @@ impl Daemon {
             .filter_map(|s| s.inst.next_deadline())
             .chain(self.scripts.next_deadline())
             .chain(self.notifier.next_deadline())
+            .chain(self.files_due)
             .min()
     }
 

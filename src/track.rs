@@ -89,6 +89,24 @@ pub fn interface_effect(up: bool, weight: Option<i32>) -> Effect {
     }
 }
 
+/// track_file (keepalived): the number in the file times the weight is added; with weight 0
+/// a non-zero number means FAULT. A missing or unreadable file reads as 0.
+pub fn file_effect(value: i64, weight: i32) -> Effect {
+    match (value, weight) {
+        (0, _) => Effect::None,
+        (_, 0) => Effect::Fault,
+        (v, w) => Effect::Weight(v.saturating_mul(i64::from(w)).clamp(-254, 254) as i32),
+    }
+}
+
+/// Reads a track_file's number (first word; anything else reads as 0).
+pub fn read_file_value(path: &str) -> i64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| t.split_whitespace().next().and_then(|w| w.parse().ok()))
+        .unwrap_or(0)
+}
+
 /// The priority an instance advertises: the configured one plus the weights, kept in
 /// 1..=254. An address owner (255) stays 255 whatever the weights (keepalived's rule; a fault
 /// still takes it out).
@@ -183,6 +201,15 @@ mod tests {
             vec![false, false, false, true, true]
         );
         assert_eq!(held_by_group(&[false; 5], &group), vec![false; 5]);
+    }
+
+    #[test]
+    fn file_values_times_weight() {
+        assert_eq!(file_effect(0, 0), Effect::None);
+        assert_eq!(file_effect(3, 0), Effect::Fault);
+        assert_eq!(file_effect(-10, 2), Effect::Weight(-20));
+        assert_eq!(file_effect(1000, 5), Effect::Weight(254));
+        assert_eq!(read_file_value("/nonexistent/track"), 0);
     }
 
     #[test]

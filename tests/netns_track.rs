@@ -364,3 +364,28 @@ fn a_sync_group_fails_over_together() {
         d1.status()
     );
 }
+
+#[test]
+fn track_file_value_times_weight_moves_the_vip() {
+    let Some(lab) = Lab::new("trk_file", 2) else {
+        return;
+    };
+    let file = lab.dir().join("prio");
+    std::fs::write(&file, "0\n").expect("file");
+    let section = format!(
+        "[vrrp_track_file load]\nfile = {}\nweight = -10\n",
+        file.display()
+    );
+    let ((n1, d1), (n2, d2)) = pair(&lab, &section, "track_file = load\n");
+    wait_holds("start", (n1, &d1), (n2, &d2), Duration::from_secs(8));
+    // 6 x -10 = -60: node 1 drops to 90, below node 2.
+    std::fs::write(&file, "6\n").expect("file");
+    let took = wait_holds("file 6", (n2, &d2), (n1, &d1), Duration::from_secs(5));
+    eprintln!(
+        "track_file: VIP moved {:.2} s after the file changed",
+        took.as_secs_f64()
+    );
+    assert_eq!(d1.parsed_status().counter("VI_1", "effective_priority"), 90);
+    std::fs::write(&file, "0\n").expect("file");
+    wait_holds("file 0", (n1, &d1), (n2, &d2), Duration::from_secs(5));
+}
