@@ -385,6 +385,7 @@ impl Daemon {
         self.scripts = ScriptRunner::new(
             &self.config.scripts,
             self.config.global.script_user.as_deref(),
+            self.config.global.enable_script_security,
             Some(previous),
             now,
         );

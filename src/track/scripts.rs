@@ -30,6 +30,8 @@ struct Script {
     next_run: Time,
     running: Option<Running>,
     runs: u64,
+    /// Refused by enable_script_security: never run, always failing.
+    refused: bool,
 }
 
 #[derive(Default)]
@@ -47,6 +49,7 @@ impl ScriptRunner {
     pub fn new(
         scripts: &[crate::config::VrrpScript],
         default_user: Option<&str>,
+        security: bool,
         previous: Option<ScriptRunner>,
         now: Time,
     ) -> Self {
@@ -66,20 +69,26 @@ impl ScriptRunner {
                     );
                     None
                 });
-                match kept {
-                    Some(mut s) => {
-                        s.run_as = run_as;
-                        s
-                    }
-                    None => Script {
-                        cfg: cfg.clone(),
-                        run_as,
-                        check: Check::default(),
-                        next_run: now,
-                        running: None,
-                        runs: 0,
-                    },
+                let refused = security && run_as.is_none() && insecure(&cfg.script);
+                if refused {
+                    warn!(
+                        "vrrp_script {}: refused by enable_script_security (the file is writable \
+                         by a user other than root); it counts as failing",
+                        cfg.name
+                    );
                 }
+                let mut s = kept.unwrap_or_else(|| Script {
+                    cfg: cfg.clone(),
+                    run_as,
+                    check: Check::default(),
+                    next_run: now,
+                    running: None,
+                    runs: 0,
+                    refused,
+                });
+                s.run_as = run_as;
+                s.refused = refused;
+                s
             })
             .collect();
         // Runs of scripts that went away are killed and collected now.
@@ -126,6 +135,10 @@ impl ScriptRunner {
                     }
                 }
                 Some(_) => {}
+                None if s.next_run <= now && s.refused => {
+                    s.next_run = now + secs(s.cfg.interval_s);
+                    changed |= record(s, false);
+                }
                 None if s.next_run <= now => {
                     let started = spawn::command(&s.cfg.script, &[], s.run_as)
                         .stdout(Stdio::null())
@@ -185,6 +198,17 @@ impl ScriptRunner {
     }
 }
 
+/// enable_script_security: a script run as root must not be writable by anyone else (owner
+/// root, no group or other write bit). Only the command's own file is checked.
+fn insecure(line: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let path = line.split_whitespace().next().unwrap_or("");
+    match std::fs::metadata(path) {
+        Ok(m) => m.uid() != 0 || m.mode() & 0o022 != 0,
+        Err(_) => true,
+    }
+}
+
 fn record(s: &mut Script, ok: bool) -> bool {
     let changed = s.check.record(ok, s.cfg.rise, s.cfg.fall);
     if changed {
@@ -209,5 +233,50 @@ impl Drop for ScriptRunner {
                 let _ = r.child.wait();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn temp_script(tag: &str, mode: u32) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("tinyvrrp-{tag}-{}", std::process::id()));
+        std::fs::write(&path, "#!/bin/sh\nexit 0\n").expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        path
+    }
+
+    #[test]
+    fn script_security_refuses_files_others_can_write() {
+        assert!(!insecure("/bin/true"));
+        let path = temp_script("insecure", 0o777);
+        assert!(insecure(&format!("{} arg", path.display())));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        // Owned by the test's user: insecure unless that is root.
+        let root = nix::unistd::Uid::effective().is_root();
+        assert_eq!(insecure(&path.display().to_string()), !root);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn a_refused_script_never_runs_and_counts_as_failing() {
+        let path = temp_script("refused", 0o777);
+        let cfg = VrrpScript {
+            name: "chk".into(),
+            script: path.display().to_string(),
+            interval_s: 1,
+            timeout_s: 1,
+            weight: 0,
+            rise: 1,
+            fall: 1,
+            user: None,
+        };
+        let mut r = ScriptRunner::new(&[cfg], None, true, None, Duration::ZERO);
+        assert!(r.on_timer(Duration::ZERO));
+        assert_eq!(r.health("chk"), Health::Down);
+        assert_eq!(r.runs().next().map(|x| x.1), Some(0), "it must not run");
+        let _ = std::fs::remove_file(&path);
     }
 }
