@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use argh::FromArgs;
 use tinyvrrp::{alloc_count::CountingAlloc, config, daemon, status};
 
+mod syslog;
+
 #[global_allocator]
 static ALLOCATOR: CountingAlloc = CountingAlloc;
 
@@ -21,6 +23,10 @@ struct Cli {
     /// log level: error, warn, info, debug, trace (default info)
     #[argh(option, short = 'l', default = "String::from(\"info\")")]
     log_level: String,
+    /// log to the local syslog daemon (/dev/log, facility daemon, ident tinyvrrp) instead of
+    /// stderr; falls back to stderr when /dev/log cannot be reached
+    #[argh(switch)]
+    syslog: bool,
     /// write the daemon's PID to this file
     #[argh(option)]
     pidfile: Option<PathBuf>,
@@ -45,10 +51,17 @@ enum Command {
 #[argh(subcommand, name = "status")]
 struct StatusCmd {}
 
-fn init_logging(level: &str) -> Result<(), String> {
+fn init_logging(level: &str, to_syslog: bool) -> Result<(), String> {
     let filter: log::LevelFilter = level
         .parse()
         .map_err(|_| format!("unknown log level {level:?} (error, warn, info, debug, trace)"))?;
+    if to_syslog {
+        let path = std::path::Path::new(syslog::DEFAULT_PATH);
+        match syslog::Syslog::connect(path, "tinyvrrp", filter) {
+            Ok(logger) => return logger.install().map_err(|e| e.to_string()),
+            Err(e) => eprintln!("tinyvrrp: {e}; logging to stderr"),
+        }
+    }
     env_logger::Builder::new()
         .filter_level(filter)
         .format_timestamp_millis()
@@ -94,7 +107,7 @@ fn main() -> ExitCode {
             }
         };
     }
-    if let Err(e) = init_logging(&cli.log_level) {
+    if let Err(e) = init_logging(&cli.log_level, cli.syslog) {
         eprintln!("tinyvrrp: {e}");
         return ExitCode::FAILURE;
     }
