@@ -19,8 +19,9 @@ pub use error::{
     ConfigError, ConfigErrors, ConfigWarning, ErrorKind, SyntaxError, WarningKind, SECTION_TYPES,
 };
 pub use model::{
-    Config, GlobalDefs, InitialState, InstanceConfig, SyncGroup, TrackFileRef, TrackInterface,
-    TrackScriptRef, Vip, VrrpScript, VrrpTrackFile,
+    Config, GlobalDefs, InitialState, InstanceConfig, ParamMatch, ProcessMatch, SyncGroup,
+    TrackFileRef, TrackInterface, TrackRef, TrackScriptRef, Vip, VrrpScript, VrrpTrackFile,
+    VrrpTrackProcess,
 };
 
 use context::Ctx;
@@ -86,6 +87,7 @@ enum SectionType {
     Global,
     Script,
     TrackFile,
+    TrackProcess,
     Instance,
     SyncGroup,
 }
@@ -98,6 +100,7 @@ fn classify(header: &str) -> Result<(SectionType, String), ErrorKind> {
         "vrrp_script" => SectionType::Script,
         // keepalived now calls it `track_file` and keeps `vrrp_track_file` as a synonym.
         "vrrp_track_file" | "track_file" => SectionType::TrackFile,
+        "vrrp_track_process" => SectionType::TrackProcess,
         "vrrp_instance" => SectionType::Instance,
         "vrrp_sync_group" => SectionType::SyncGroup,
         _ => {
@@ -161,11 +164,16 @@ fn build(ctx: &mut Ctx, raw: &[RawSection]) -> Config {
     let track_files: Vec<VrrpTrackFile> = of(SectionType::TrackFile)
         .map(|(name, sec)| sections::read_track_file(ctx, sec, name))
         .collect();
+    let track_processes: Vec<VrrpTrackProcess> = of(SectionType::TrackProcess)
+        .map(|(name, sec)| sections::read_track_process(ctx, sec, name))
+        .collect();
     let script_names: Vec<&str> = of(SectionType::Script).map(|(n, _)| n).collect();
     let track_file_names: Vec<&str> = of(SectionType::TrackFile).map(|(n, _)| n).collect();
+    let track_process_names: Vec<&str> = of(SectionType::TrackProcess).map(|(n, _)| n).collect();
     let known = vrrp_instance::Known {
         scripts: &script_names,
         track_files: &track_file_names,
+        track_processes: &track_process_names,
     };
     let instance_sections: Vec<(&str, &RawSection)> = of(SectionType::Instance).collect();
     let instances: Vec<InstanceConfig> = instance_sections
@@ -186,6 +194,7 @@ fn build(ctx: &mut Ctx, raw: &[RawSection]) -> Config {
         global,
         scripts,
         track_files,
+        track_processes,
         instances,
         sync_groups,
     }

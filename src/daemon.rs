@@ -5,7 +5,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ use crate::packet::{self, AdvertFields, ChecksumForm, Family, Version};
 use crate::reload::{self, Change};
 use crate::sock::{PushError, RecvBatch, SendBatch, VrrpSocket};
 use crate::status::{self, Counters, InstanceView, PeerForms, StatusServer};
-use crate::track::{self, ScriptRunner};
+use crate::track::{self, ProcessTracker, ScriptRunner};
 use crate::vmac::{self, Vmacs};
 
 const KEY_SOCK4: usize = 0;
@@ -37,6 +37,7 @@ const KEY_TIMER: usize = 2;
 const KEY_NETLINK: usize = 3;
 const KEY_SIGNAL: usize = 4;
 const KEY_STATUS: usize = 5;
+const KEY_PROC_EVENTS: usize = 6;
 
 /// Datagrams drained or sent per syscall.
 const BATCH: usize = 64;
@@ -170,6 +171,9 @@ pub struct Daemon {
     stopping: bool,
     vmacs: Vmacs,
     scripts: ScriptRunner,
+    processes: ProcessTracker,
+    /// The process events socket registered with the poller, if any.
+    proc_fd: Option<i32>,
     /// track_file: files are re-read once a second, on the daemon's timer.
     files_due: Option<Time>,
 }
@@ -270,6 +274,8 @@ impl Daemon {
             stopping: false,
             vmacs: Vmacs::default(),
             scripts: ScriptRunner::default(),
+            processes: ProcessTracker::default(),
+            proc_fd: None,
             files_due: None,
         };
         daemon.register()?;
@@ -389,6 +395,30 @@ impl Daemon {
             Some(previous),
             now,
         );
+        let previous = std::mem::take(&mut self.processes);
+        self.processes = ProcessTracker::new(&self.config.track_processes, Some(previous), now);
+        let fd = self.processes.fd();
+        if fd != self.proc_fd {
+            if let Some(old) = self.proc_fd.take() {
+                // SAFETY: a closed fd has left the epoll set by itself; an open one is ours.
+                let _ = self.poller.delete(unsafe { BorrowedFd::borrow_raw(old) });
+            }
+            if let Some(new) = fd {
+                // SAFETY: the socket is owned by self.processes and deleted here before it
+                // is replaced or dropped with the daemon.
+                let added = unsafe {
+                    self.poller.add_with_mode(
+                        new,
+                        PollEvent::readable(KEY_PROC_EVENTS),
+                        PollMode::Level,
+                    )
+                };
+                match added {
+                    Ok(()) => self.proc_fd = Some(new),
+                    Err(e) => warn!("polling process events: {e}"),
+                }
+            }
+        }
     }
 
     /// Tracking, then interfaces: what changes an instance's priority or usability.
@@ -429,13 +459,23 @@ impl Daemon {
                     let up = self.links.by_name(&t.name).is_some_and(|l| l.up);
                     track::interface_effect(up, t.weight)
                 });
+                let processes = slot.cfg.track_processes.iter().map(|t| {
+                    let weight = t.weight.unwrap_or_else(|| {
+                        self.config
+                            .track_processes
+                            .iter()
+                            .find(|p| p.name == t.name)
+                            .map_or(0, |p| p.weight)
+                    });
+                    track::script_effect(self.processes.health(&t.name), weight)
+                });
                 let files = slot.cfg.track_files.iter().map(|t| {
                     let file = self.config.track_files.iter().find(|f| f.name == t.name);
                     let weight = t.weight.or(file.map(|f| f.weight)).unwrap_or(1);
                     let value = file.map_or(0, |f| track::read_file_value(&f.file));
                     track::file_effect(value, weight)
                 });
-                scripts.chain(interfaces).chain(files)
+                scripts.chain(interfaces).chain(files).chain(processes)
             };
             let tracked = track::any_fault(effects());
             tracking.push(tracked);
@@ -925,6 +965,10 @@ impl Daemon {
         if self.scripts.next_deadline().is_some_and(|t| t <= now) && self.scripts.on_timer(now) {
             self.refresh(now);
         }
+        if self.processes.next_deadline().is_some_and(|t| t <= now) && self.processes.on_timer(now)
+        {
+            self.refresh(now);
+        }
         for idx in 0..self.slots.len() {
             if self.slots[idx]
                 .inst
@@ -942,6 +986,7 @@ impl Daemon {
             .filter_map(|s| s.inst.next_deadline())
             .chain(self.scripts.next_deadline())
             .chain(self.notifier.next_deadline())
+            .chain(self.processes.next_deadline())
             .chain(self.files_due)
             .min()
     }
@@ -988,6 +1033,11 @@ impl Daemon {
             since_transition: s.last_transition.map(|t| now.saturating_sub(t)),
         });
         status::render(&mut self.status_text, views, &self.drops);
+        status::render_tracking(
+            &mut self.status_text,
+            self.scripts.runs(),
+            self.processes.counts(),
+        );
     }
 
     /// Graceful stop of every instance: priority-0 adverts out, VIPs removed.
@@ -1140,7 +1190,7 @@ impl Daemon {
                     err: e.to_string(),
                 });
             }
-            let mut ready = [false; 6];
+            let mut ready = [false; 7];
             for ev in self.events.iter() {
                 if let Some(flag) = ready.get_mut(ev.key) {
                     *flag = true;
@@ -1155,6 +1205,9 @@ impl Daemon {
             }
             if ready[KEY_SOCK6] {
                 self.drain_vrrp(Family::V6, now);
+            }
+            if ready[KEY_PROC_EVENTS] && self.processes.on_readable(now) {
+                self.refresh(now);
             }
             if ready[KEY_TIMER] {
                 self.consume_timer();

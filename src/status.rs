@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::instance::{Instance, State};
 use crate::packet::ChecksumForm;
+use crate::track::Health;
 
 pub const DEFAULT_SOCKET: &str = "/run/tinyvrrp.sock";
 
@@ -155,6 +156,34 @@ pub fn render<'a>(
         let _ = write!(out, " {name}={n}");
     }
     out.push('\n');
+}
+
+/// One line per health check: `track_script name=chk runs=12 health=up` and
+/// `track_process name=dns processes=2 health=down`.
+pub fn render_tracking<'a>(
+    out: &mut String,
+    scripts: impl Iterator<Item = (&'a str, u64, Health)>,
+    processes: impl Iterator<Item = (&'a str, usize, Health)>,
+) {
+    let word = |h: Health| match h {
+        Health::Up => "up",
+        Health::Down => "down",
+        Health::Unknown => "unknown",
+    };
+    for (name, runs, h) in scripts {
+        let _ = writeln!(
+            out,
+            "track_script name={name} runs={runs} health={}",
+            word(h)
+        );
+    }
+    for (name, n, h) in processes {
+        let _ = writeln!(
+            out,
+            "track_process name={name} processes={n} health={}",
+            word(h)
+        );
+    }
 }
 
 /// The listening side, owned by the daemon.

@@ -2,8 +2,12 @@
 //! pure rules here — rise/fall counting, what each tracked thing does to an instance, the
 //! effective priority — and the script runner in `track/scripts.rs`.
 
+mod proc_events;
+mod processes;
+mod procfs;
 mod scripts;
 
+pub use processes::ProcessTracker;
 pub use scripts::ScriptRunner;
 
 /// What a check has told us so far.

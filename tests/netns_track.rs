@@ -389,3 +389,60 @@ fn track_file_value_times_weight_moves_the_vip() {
     std::fs::write(&file, "0\n").expect("file");
     wait_holds("file 0", (n1, &d1), (n2, &d2), Duration::from_secs(5));
 }
+
+/// A process this test started; killed (by its PID) and reaped however the test ends.
+struct Started(std::process::Child);
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn track_process_line(d: &DaemonHandle, name: &str) -> Option<String> {
+    d.status()
+        .lines()
+        .find(|l| l.starts_with(&format!("track_process name={name} ")))
+        .map(str::to_owned)
+}
+
+#[test]
+fn track_process_follows_a_process_started_and_killed() {
+    let Some(lab) = Lab::new("trk_proc", 2) else {
+        return;
+    };
+    // A copy of sleep with a name of our own, so no other process matches.
+    let name = format!("tvrproc{}", std::process::id() % 100_000);
+    let exe = lab.dir().join(&name);
+    std::fs::copy("/bin/sleep", &exe).expect("copy sleep");
+    let section = format!("[vrrp_track_process daemon]\nprocess = {name}\nweight = 0\n");
+    let ((n1, d1), (n2, d2)) = pair(&lab, &section, "track_process = daemon\n");
+    // Not running: node 1 is in FAULT and node 2 holds the VIP.
+    wait_holds("absent", (n2, &d2), (n1, &d1), Duration::from_secs(8));
+    assert_eq!(state(&d1), "FAULT");
+    let line = track_process_line(&d1, "daemon").expect("track_process status line");
+    assert!(line.contains("processes=0 health=down"), "{line}");
+
+    let started = Started(
+        std::process::Command::new(&exe)
+            .arg("600")
+            .spawn()
+            .expect("start the tracked process"),
+    );
+    let took = wait_holds("started", (n1, &d1), (n2, &d2), Duration::from_secs(8));
+    eprintln!(
+        "track_process: started -> node 1 master in {:.2} s",
+        took.as_secs_f64()
+    );
+    let line = track_process_line(&d1, "daemon").expect("track_process status line");
+    assert!(line.contains("processes=1 health=up"), "{line}");
+
+    drop(started);
+    let took = wait_holds("killed", (n2, &d2), (n1, &d1), Duration::from_secs(8));
+    eprintln!(
+        "track_process: killed -> node 2 master in {:.2} s",
+        took.as_secs_f64()
+    );
+    assert_eq!(state(&d1), "FAULT");
+}

@@ -186,6 +186,9 @@ pub enum ErrorKind {
     UnknownTrackFile {
         name: String,
     },
+    UnknownTrackProcess {
+        name: String,
+    },
     UnknownInstance {
         name: String,
     },
@@ -215,6 +218,7 @@ pub const SECTION_TYPES: &[&str] = &[
     "global_defs",
     "vrrp_script NAME",
     "vrrp_track_file NAME",
+    "vrrp_track_process NAME",
     "vrrp_instance NAME",
     "vrrp_sync_group NAME",
 ];
@@ -299,6 +303,11 @@ impl fmt::Display for ErrorKind {
             ErrorKind::UnknownScript { name } => write!(
                 f,
                 "no [vrrp_script {name}] section (allowed: names of vrrp_script sections)"
+            ),
+            ErrorKind::UnknownTrackProcess { name } => write!(
+                f,
+                "no [vrrp_track_process {name}] section (allowed: names of vrrp_track_process \
+                 sections)"
             ),
             ErrorKind::UnknownTrackFile { name } => write!(
                 f,

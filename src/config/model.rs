@@ -9,6 +9,7 @@ pub struct Config {
     pub global: GlobalDefs,
     pub scripts: Vec<VrrpScript>,
     pub track_files: Vec<VrrpTrackFile>,
+    pub track_processes: Vec<VrrpTrackProcess>,
     pub instances: Vec<InstanceConfig>,
     pub sync_groups: Vec<SyncGroup>,
 }
@@ -68,6 +69,42 @@ pub struct VrrpTrackFile {
     pub weight: i32,
 }
 
+/// `[vrrp_track_process NAME]` (keepalived's): good while at least `quorum` and at most
+/// `quorum_max` matching processes run. `weight` as for scripts (0 = FAULT while not good).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VrrpTrackProcess {
+    pub name: String,
+    pub matcher: ProcessMatch,
+    pub weight: i32,
+    pub quorum: u32,
+    pub quorum_max: Option<u32>,
+    /// How long a gained quorum must last before it counts (keepalived's fork_delay).
+    pub fork_delay_cs: u32,
+    /// How long a lost quorum must last before it counts (keepalived's terminate_delay).
+    pub terminate_delay_cs: u32,
+}
+
+/// Which processes a `vrrp_track_process` counts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcessMatch {
+    /// Compared with /proc/PID/comm (the kernel keeps its first 15 bytes), or with argv[0]
+    /// when `full_command` is set or parameters are matched.
+    pub process: String,
+    /// The parameters that must follow argv[0]; `None` = not compared.
+    pub params: Option<Vec<String>>,
+    pub param_match: ParamMatch,
+    pub full_command: bool,
+}
+
+/// keepalived's `param_match`: all parameters exactly, only the first n given, or the first
+/// n with the last one a prefix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamMatch {
+    Exact,
+    Partial,
+    Initial,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum InitialState {
     Master,
@@ -92,20 +129,16 @@ pub struct TrackInterface {
     pub weight: Option<i32>,
 }
 
-/// `track_script = NAME [weight W]`: `weight` overrides the script's own.
+/// `track_script`, `track_file` or `track_process = NAME [weight W]`: names a section of
+/// that kind; `weight` overrides the section's own.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct TrackScriptRef {
+pub struct TrackRef {
     pub name: String,
     pub weight: Option<i32>,
 }
 
-/// `track_file = NAME [weight W]`: names a `[vrrp_track_file NAME]`; `weight` overrides its
-/// own.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct TrackFileRef {
-    pub name: String,
-    pub weight: Option<i32>,
-}
+pub type TrackScriptRef = TrackRef;
+pub type TrackFileRef = TrackRef;
 
 /// `[vrrp_instance NAME]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -136,6 +169,7 @@ pub struct InstanceConfig {
     pub track_interfaces: Vec<TrackInterface>,
     pub track_scripts: Vec<TrackScriptRef>,
     pub track_files: Vec<TrackFileRef>,
+    pub track_processes: Vec<TrackRef>,
     pub notify_master: Option<String>,
     pub notify_backup: Option<String>,
     pub notify_fault: Option<String>,

@@ -5,9 +5,11 @@ use std::collections::HashMap;
 
 use super::context::{all, Ctx};
 use super::error::{ErrorKind, WarningKind};
-use super::model::{GlobalDefs, SyncGroup, VrrpScript, VrrpTrackFile};
+use super::model::{
+    GlobalDefs, ParamMatch, ProcessMatch, SyncGroup, VrrpScript, VrrpTrackFile, VrrpTrackProcess,
+};
 use super::syntax::RawSection;
-use super::values::{check_command, flag, i32_in, u32_in};
+use super::values::{centiseconds, check_command, flag, i32_in, u32_in};
 use crate::packet::Version;
 
 pub(super) const GLOBAL_KEYS: &[&str] = &[
@@ -26,6 +28,18 @@ pub(super) const SCRIPT_KEYS: &[&str] = &[
 ];
 
 pub(super) const TRACK_FILE_KEYS: &[&str] = &["file", "weight"];
+
+pub(super) const TRACK_PROCESS_KEYS: &[&str] = &[
+    "process",
+    "param_match",
+    "full_command",
+    "weight",
+    "quorum",
+    "quorum_max",
+    "delay",
+    "fork_delay",
+    "terminate_delay",
+];
 
 pub(super) const SYNC_GROUP_KEYS: &[&str] = &[
     "group",
@@ -132,6 +146,78 @@ pub(super) fn read_track_file(ctx: &mut Ctx, sec: &RawSection, name: &str) -> Vr
         weight: ctx
             .one(sec, "weight", |v| i32_in(v, -254, 254, "-254..=254"))
             .map_or(1, |v| v.0),
+    }
+}
+
+pub(super) fn read_track_process(ctx: &mut Ctx, sec: &RawSection, name: &str) -> VrrpTrackProcess {
+    ctx.check_keys(sec, TRACK_PROCESS_KEYS, &[]);
+    let words = ctx.one(sec, "process", |v| {
+        let words: Vec<String> = v.split_whitespace().map(str::to_string).collect();
+        if words.is_empty() {
+            return Err(ErrorKind::BadValue {
+                value: v.to_string(),
+                expected: "a process name, then optionally its parameters",
+            });
+        }
+        Ok(words)
+    });
+    if all(sec, "process").next().is_none() {
+        ctx.missing(sec, "process");
+    }
+    let param_match = ctx
+        .one(sec, "param_match", |v| match v {
+            "initial" => Ok(ParamMatch::Initial),
+            "partial" => Ok(ParamMatch::Partial),
+            _ => Err(ErrorKind::BadValue {
+                value: v.to_string(),
+                expected: "initial, partial",
+            }),
+        })
+        .map(|v| v.0);
+    let mut words = words.map(|v| v.0).unwrap_or_default().into_iter();
+    let process = words.next().unwrap_or_default();
+    let params: Vec<String> = words.collect();
+    // keepalived: parameters are compared when given, or when param_match is set (then an
+    // empty list means "no parameters at all").
+    let params = (!params.is_empty() || param_match.is_some()).then_some(params);
+    let quorum = ctx
+        .one(sec, "quorum", |v| u32_in(v, 1, 65535, "1..=65535"))
+        .map_or(1, |v| v.0);
+    let quorum_max = ctx
+        .one(sec, "quorum_max", |v| u32_in(v, 0, 65535, "0..=65535"))
+        .map(|v| v.0);
+    if let Some(max) = quorum_max.filter(|&m| m < quorum) {
+        if let Some(e) = all(sec, "quorum_max").next() {
+            let kind = ErrorKind::OutOfRange {
+                value: max.to_string(),
+                allowed: "at least quorum",
+            };
+            ctx.at(sec, e, kind);
+        }
+    }
+    let delay = |v: &str| match centiseconds(v).and_then(|cs| u32::try_from(cs).ok()) {
+        Some(cs) if cs <= 360_000 => Ok(cs),
+        _ => Err(ErrorKind::OutOfRange {
+            value: v.to_string(),
+            allowed: "0..=3600 seconds, two decimals at most",
+        }),
+    };
+    let both = ctx.one(sec, "delay", delay).map_or(0, |v| v.0);
+    VrrpTrackProcess {
+        name: name.to_string(),
+        matcher: ProcessMatch {
+            process,
+            params,
+            param_match: param_match.unwrap_or(ParamMatch::Exact),
+            full_command: ctx.one(sec, "full_command", flag).is_some_and(|v| v.0),
+        },
+        weight: ctx
+            .one(sec, "weight", |v| i32_in(v, -254, 254, "-254..=254"))
+            .map_or(0, |v| v.0),
+        quorum,
+        quorum_max,
+        fork_delay_cs: ctx.one(sec, "fork_delay", delay).map_or(both, |v| v.0),
+        terminate_delay_cs: ctx.one(sec, "terminate_delay", delay).map_or(both, |v| v.0),
     }
 }
 

@@ -1054,3 +1054,61 @@ fn generated_configs_never_panic_and_accepted_ones_are_in_range() {
         "too few valid configs generated: {accepted}"
     );
 }
+
+#[test]
+fn track_process_sections_and_references() {
+    let text = "[vrrp_track_process dns]\nprocess = dnsmasq\nquorum = 2\nquorum_max = 3\n\
+                weight = -30\ndelay = 1.5\nterminate_delay = 3\n\n\
+                [vrrp_track_process web]\nprocess = /usr/sbin/nginx -c /etc/nginx\n\
+                param_match = initial\n\n"
+        .to_string()
+        + &inst("track_process = dns weight -40\ntrack_process = web\n");
+    let c = ok(&text).config;
+    let dns = &c.track_processes[0];
+    assert_eq!(dns.matcher.process, "dnsmasq");
+    assert_eq!(dns.matcher.params, None);
+    assert_eq!((dns.quorum, dns.quorum_max, dns.weight), (2, Some(3), -30));
+    assert_eq!((dns.fork_delay_cs, dns.terminate_delay_cs), (150, 300));
+    let web = &c.track_processes[1];
+    assert_eq!(web.matcher.process, "/usr/sbin/nginx");
+    assert_eq!(
+        web.matcher.params,
+        Some(vec!["-c".to_string(), "/etc/nginx".to_string()])
+    );
+    assert_eq!(web.matcher.param_match, ParamMatch::Initial);
+    assert_eq!((web.quorum, web.quorum_max, web.weight), (1, None, 0));
+    assert_eq!(
+        c.instances[0].track_processes,
+        vec![
+            TrackRef {
+                name: "dns".into(),
+                weight: Some(-40)
+            },
+            TrackRef {
+                name: "web".into(),
+                weight: None
+            }
+        ]
+    );
+    // param_match alone means "no parameters at all".
+    let bare = ok(
+        &("[vrrp_track_process p]\nprocess = x\nparam_match = partial\n\n".to_string() + &inst("")),
+    )
+    .config;
+    assert_eq!(bare.track_processes[0].matcher.params, Some(vec![]));
+    assert_eq!(
+        one_err(&inst("track_process = nope\n")),
+        (
+            5,
+            "track_process".into(),
+            ErrorKind::UnknownTrackProcess {
+                name: "nope".into()
+            }
+        )
+    );
+    let e =
+        errs(&("[vrrp_track_process p]\nquorum = 3\nquorum_max = 2\n\n".to_string() + &inst("")));
+    let keys: Vec<&str> = e.iter().map(|x| x.1.as_str()).collect();
+    assert!(keys.contains(&"process"), "{e:?}");
+    assert!(keys.contains(&"quorum_max"), "{e:?}");
+}

@@ -5,9 +5,7 @@ use std::net::IpAddr;
 
 use super::context::{all, first, Ctx};
 use super::error::{ErrorKind, WarningKind};
-use super::model::{
-    GlobalDefs, InitialState, InstanceConfig, TrackFileRef, TrackInterface, TrackScriptRef, Vip,
-};
+use super::model::{GlobalDefs, InitialState, InstanceConfig, TrackInterface, TrackRef, Vip};
 use super::sections::{notify, version, GARP_DELAY, GARP_REFRESH, GARP_REPEAT};
 use super::syntax::RawSection;
 use super::values::{
@@ -37,6 +35,7 @@ pub(super) const INSTANCE_KEYS: &[&str] = &[
     "track_interface",
     "track_script",
     "track_file",
+    "track_process",
     "notify_master",
     "notify_backup",
     "notify_fault",
@@ -53,12 +52,14 @@ pub(super) const INSTANCE_LIST_KEYS: &[&str] = &[
     "track_interface",
     "track_script",
     "track_file",
+    "track_process",
 ];
 
 /// Names defined elsewhere in the file that instances may refer to.
 pub(super) struct Known<'a> {
     pub scripts: &'a [&'a str],
     pub track_files: &'a [&'a str],
+    pub track_processes: &'a [&'a str],
 }
 
 fn state(value: &str) -> Result<InitialState, ErrorKind> {
@@ -200,8 +201,20 @@ pub(super) fn read_instance(
         garp_master_refresh_s,
         garp_master_refresh_repeat,
         track_interfaces: read_track_interfaces(ctx, sec),
-        track_scripts: read_track_scripts(ctx, sec, known),
-        track_files: read_track_files(ctx, sec, known),
+        track_scripts: read_track_refs(ctx, sec, "track_script", known.scripts, 253, |name| {
+            ErrorKind::UnknownScript { name }
+        }),
+        track_files: read_track_refs(ctx, sec, "track_file", known.track_files, 254, |name| {
+            ErrorKind::UnknownTrackFile { name }
+        }),
+        track_processes: read_track_refs(
+            ctx,
+            sec,
+            "track_process",
+            known.track_processes,
+            254,
+            |name| ErrorKind::UnknownTrackProcess { name },
+        ),
         notify_master: notify(ctx, sec, "notify_master"),
         notify_backup: notify(ctx, sec, "notify_backup"),
         notify_fault: notify(ctx, sec, "notify_fault"),
@@ -421,40 +434,32 @@ fn read_track_interfaces(ctx: &mut Ctx, sec: &RawSection) -> Vec<TrackInterface>
     out.into_iter().map(|t| t.0).collect()
 }
 
-fn read_track_scripts(ctx: &mut Ctx, sec: &RawSection, known: &Known) -> Vec<TrackScriptRef> {
-    let mut out: Vec<(TrackScriptRef, usize)> = Vec::new();
-    for entry in all(sec, "track_script") {
-        let form = "SCRIPT_NAME [weight -253..=253]";
-        match named_weight(&entry.value, -253, 253, form, "-253..=253") {
+/// `track_script`, `track_file` and `track_process` entries: `NAME [weight W]` naming a
+/// section of that kind, each name once.
+fn read_track_refs(
+    ctx: &mut Ctx,
+    sec: &RawSection,
+    key: &str,
+    known: &[&str],
+    limit: i32,
+    unknown: fn(String) -> ErrorKind,
+) -> Vec<TrackRef> {
+    let (form, allowed) = if limit == 253 {
+        ("NAME [weight -253..=253]", "-253..=253")
+    } else {
+        ("NAME [weight -254..=254]", "-254..=254")
+    };
+    let mut out: Vec<(TrackRef, usize)> = Vec::new();
+    for entry in all(sec, key) {
+        match named_weight(&entry.value, -limit, limit, form, allowed) {
             Ok((name, weight)) => {
-                if !known.scripts.contains(&name.as_str()) {
-                    ctx.at(sec, entry, ErrorKind::UnknownScript { name });
+                if !known.contains(&name.as_str()) {
+                    ctx.at(sec, entry, unknown(name));
                 } else if let Some((_, first_line)) = out.iter().find(|t| t.0.name == name) {
                     let first_line = *first_line;
                     ctx.at(sec, entry, ErrorKind::DuplicateValue { first_line });
                 } else {
-                    out.push((TrackScriptRef { name, weight }, entry.line));
-                }
-            }
-            Err(kind) => ctx.at(sec, entry, kind),
-        }
-    }
-    out.into_iter().map(|t| t.0).collect()
-}
-
-fn read_track_files(ctx: &mut Ctx, sec: &RawSection, known: &Known) -> Vec<TrackFileRef> {
-    let mut out: Vec<(TrackFileRef, usize)> = Vec::new();
-    for entry in all(sec, "track_file") {
-        let form = "TRACK_FILE_NAME [weight -254..=254]";
-        match named_weight(&entry.value, -254, 254, form, "-254..=254") {
-            Ok((name, weight)) => {
-                if !known.track_files.contains(&name.as_str()) {
-                    ctx.at(sec, entry, ErrorKind::UnknownTrackFile { name });
-                } else if let Some((_, first_line)) = out.iter().find(|t| t.0.name == name) {
-                    let first_line = *first_line;
-                    ctx.at(sec, entry, ErrorKind::DuplicateValue { first_line });
-                } else {
-                    out.push((TrackFileRef { name, weight }, entry.line));
+                    out.push((TrackRef { name, weight }, entry.line));
                 }
             }
             Err(kind) => ctx.at(sec, entry, kind),
