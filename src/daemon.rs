@@ -7,6 +7,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use log::{debug, error, info, warn};
@@ -23,7 +24,7 @@ use crate::instance::{
 };
 use crate::links::{Links, Usable};
 use crate::netlink::{Monitor, NetEvent, Netlink, NetlinkError};
-use crate::notify::Notifier;
+use crate::notify::{self, Notifier};
 use crate::packet::{self, AdvertFields, ChecksumForm, Family, Version};
 use crate::reload::{self, Change};
 use crate::sock::{PushError, RecvBatch, SendBatch, VrrpSocket};
@@ -91,6 +92,8 @@ struct Slot {
     last_transition: Option<Time>,
     /// A tracked script or interface puts the instance in FAULT.
     tracked_fault: bool,
+    /// The index of its vrrp_sync_group in the config.
+    group: Option<usize>,
 }
 
 impl Slot {
@@ -106,6 +109,7 @@ impl Slot {
             forms: PeerForms::default(),
             last_transition: None,
             tracked_fault: false,
+            group: None,
         }
     }
 
@@ -144,7 +148,7 @@ fn params_of(cfg: &InstanceConfig, _global: &Config) -> Params {
 pub struct Daemon {
     opts: Options,
     config: Config,
-    poller: Poller,
+    poller: Arc<Poller>,
     events: Events,
     timer: TimerFd,
     /// The deadline the timerfd is armed for; it may be earlier than the earliest instance
@@ -176,6 +180,8 @@ pub struct Daemon {
     proc_fd: Option<i32>,
     /// track_file: files are re-read once a second, on the daemon's timer.
     files_due: Option<Time>,
+    /// The state each sync group's notify scripts were last run for, by group name.
+    group_states: Vec<(String, State)>,
 }
 
 fn describe(reason: &Reason, now: Time) -> String {
@@ -203,6 +209,9 @@ fn describe(reason: &Reason, now: Time) -> String {
         Reason::LinkDown => "interface unusable (down, missing or without address)".into(),
         Reason::LinkUp => "interface usable again".into(),
         Reason::Shutdown => "shutting down".into(),
+        Reason::SyncGroup => {
+            "another member of its sync group is backup to a higher-priority master".into()
+        }
     }
 }
 
@@ -244,8 +253,9 @@ impl Daemon {
         let nl = Netlink::open().map_err(setup("rtnetlink"))?;
         let frames = FrameSender::open().map_err(setup("AF_PACKET socket"))?;
         let status = StatusServer::bind(&opts.status_socket).map_err(setup("status socket"))?;
-        let poller = Poller::new().map_err(setup("poller"))?;
+        let poller = Arc::new(Poller::new().map_err(setup("poller"))?);
 
+        let notifier = Notifier::default().with_poller(poller.clone());
         let mut daemon = Daemon {
             opts,
             config,
@@ -270,12 +280,13 @@ impl Daemon {
             drops: Counters::default(),
             status,
             status_text: String::with_capacity(4096),
-            notifier: Notifier::default(),
+            notifier,
             stopping: false,
             vmacs: Vmacs::default(),
             scripts: ScriptRunner::default(),
             processes: ProcessTracker::default(),
             proc_fd: None,
+            group_states: Vec::new(),
             files_due: None,
         };
         daemon.register()?;
@@ -385,6 +396,16 @@ impl Daemon {
     }
 
     fn restart_scripts(&mut self, now: Time) {
+        for slot in &mut self.slots {
+            slot.group = self
+                .config
+                .sync_groups
+                .iter()
+                .position(|g| g.instances.contains(&slot.cfg.name));
+        }
+        let groups = &self.config.sync_groups;
+        self.group_states
+            .retain(|(name, _)| groups.iter().any(|g| &g.name == name));
         let any_file = self.slots.iter().any(|s| !s.cfg.track_files.is_empty());
         self.files_due = any_file.then(|| now + Duration::from_secs(1));
         let previous = std::mem::take(&mut self.scripts);
@@ -520,6 +541,55 @@ impl Daemon {
                 );
                 self.handle(idx, now, Event::PriorityChanged(priorities[idx]));
             }
+        }
+    }
+
+    /// vrrp_sync_group: a member that is backup to a master outranking it holds the other
+    /// members back (a master steps down, a backup does not take over), so a group's VIPs
+    /// stay on one node; then the group's notify scripts run when all members agree on a
+    /// state. Called once per pass of the poll loop; no allocation.
+    fn apply_sync_groups(&mut self, now: Time) {
+        if self.config.sync_groups.is_empty() {
+            return;
+        }
+        for idx in 0..self.slots.len() {
+            let Some(group) = self.slots[idx].group else {
+                continue;
+            };
+            let hold = self
+                .slots
+                .iter()
+                .enumerate()
+                .any(|(j, s)| j != idx && s.group == Some(group) && s.inst.outranked());
+            if hold != self.slots[idx].inst.held() {
+                let name = &self.slots[idx].cfg.name;
+                if hold {
+                    info!("{name}: held as backup by its sync group");
+                } else {
+                    info!("{name}: released by its sync group");
+                }
+                self.handle(idx, now, Event::GroupHold(hold));
+            }
+        }
+        for gi in 0..self.config.sync_groups.len() {
+            let mut members = self.slots.iter().filter(|s| s.group == Some(gi));
+            let Some(first) = members.next().map(|s| s.inst.state()) else {
+                continue;
+            };
+            if !members.all(|s| s.inst.state() == first) {
+                continue;
+            }
+            let group = &self.config.sync_groups[gi];
+            let known = self.group_states.iter().position(|(n, _)| *n == group.name);
+            match known {
+                Some(i) if self.group_states[i].1 == first => continue,
+                Some(i) => self.group_states[i].1 = first,
+                // Nothing to say before the group has left Init.
+                None if first == State::Init => continue,
+                None => self.group_states.push((group.name.clone(), first)),
+            }
+            info!("sync group {}: {first}", group.name);
+            self.notifier.group_transition(group, first, now);
         }
     }
 
@@ -1046,6 +1116,7 @@ impl Daemon {
         for idx in 0..self.slots.len() {
             self.handle(idx, now, Event::Shutdown);
         }
+        self.apply_sync_groups(now);
         self.flush_adverts();
         self.vmacs.remove_all(&mut self.nl);
         self.stopping = false;
@@ -1194,6 +1265,8 @@ impl Daemon {
             for ev in self.events.iter() {
                 if let Some(flag) = ready.get_mut(ev.key) {
                     *flag = true;
+                } else if ev.key >= notify::OUTPUT_KEY_BASE {
+                    self.notifier.on_output(ev.key);
                 }
             }
             let now = monotonic_now();
@@ -1220,6 +1293,7 @@ impl Daemon {
                 self.render_status(now);
                 self.status.serve(&self.status_text);
             }
+            self.apply_sync_groups(now);
             self.flush_adverts();
             self.rearm();
         }

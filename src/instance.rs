@@ -120,6 +120,10 @@ pub enum Event {
     LinkUp,
     /// Graceful stop.
     Shutdown,
+    /// vrrp_sync_group: whether another member of the group is a backup to a master that
+    /// outranks it. While held, a master steps down and a backup does not take over; a
+    /// takeover that came due while held happens when the hold ends.
+    GroupHold(bool),
 }
 
 /// Why an advert was not acted upon; the daemon counts these per reason.
@@ -179,6 +183,8 @@ pub enum Reason {
     LinkDown,
     LinkUp,
     Shutdown,
+    /// Another member of the sync group became backup to a higher-priority master.
+    SyncGroup,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -235,6 +241,10 @@ pub struct Instance {
     last_master: Option<(IpAddr, u8, Time)>,
     /// Backup: the down timer was brought forward to preempt a lower-priority master.
     preempting: bool,
+    /// Held back by the sync group (see [`Event::GroupHold`]).
+    held: bool,
+    /// Backup: the down timer ran out while held.
+    due_while_held: bool,
     stats: Stats,
 }
 
@@ -258,6 +268,8 @@ impl Instance {
             preempt_allowed_at: Duration::ZERO,
             last_master: None,
             preempting: false,
+            held: false,
+            due_while_held: false,
             stats: Stats::default(),
         }
     }
@@ -273,6 +285,18 @@ impl Instance {
     }
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+    pub fn held(&self) -> bool {
+        self.held
+    }
+    /// A backup whose current master outranks it (higher priority, or equal priority and a
+    /// higher address): in a sync group, such a member holds the others back.
+    pub fn outranked(&self) -> bool {
+        self.state == State::Backup
+            && self.last_master.is_some_and(|(ip, prio, _)| {
+                prio > self.effective_priority
+                    || (prio == self.effective_priority && ip > self.params.primary_ip)
+            })
     }
     /// The master we last accepted an advert from: (address, priority).
     pub fn master(&self) -> Option<(IpAddr, u8)> {
@@ -374,8 +398,37 @@ impl Instance {
                     self.enter(now, State::Init, Reason::Shutdown, out);
                 }
             }
+            Event::GroupHold(held) => self.on_group_hold(now, held, out),
         }
         Ok(())
+    }
+
+    fn on_group_hold(&mut self, now: Time, held: bool, out: &mut Vec<Action>) {
+        if held == self.held {
+            return;
+        }
+        self.held = held;
+        match self.state {
+            State::Master if held => {
+                // Leave as on shutdown, with priority 0, so the peer's member of the group
+                // takes over after Skew_Time and the group moves together.
+                out.push(Action::SendAdvert {
+                    priority: PRIORITY_LEAVING,
+                });
+                self.stats.tx_adverts += 1;
+                self.stats.tx_priority_zero += 1;
+                out.push(Action::RemoveVips);
+                self.stats.release_master += 1;
+                self.master_down_at = Some(now + self.master_down_interval());
+                self.enter(now, State::Backup, Reason::SyncGroup, out);
+            }
+            State::Backup if !held && self.due_while_held => {
+                self.due_while_held = false;
+                self.master_down_at = Some(now);
+                self.on_timer(now, out);
+            }
+            _ => {}
+        }
     }
 
     /// Initialize state (RFC 5798 §6.4.1): the owner becomes master at once, everyone else
@@ -405,6 +458,7 @@ impl Instance {
             self.master_down_at = None;
             self.preempting = false;
         }
+        self.due_while_held = false;
         out.push(Action::Transition {
             from,
             to,
@@ -423,6 +477,8 @@ impl Instance {
             out.push(Action::SendGarp { count: garp.repeat });
         }
         self.stats.become_master += 1;
+        // A master has no master of its own: a stale one would later make it look outranked.
+        self.last_master = None;
         self.enter(now, State::Master, reason, out);
         self.garp_burst_at = (garp.repeat > 0 && !garp.delay.is_zero()).then(|| now + garp.delay);
         self.garp_refresh_at = (!garp.refresh.is_zero()).then(|| now + garp.refresh);
@@ -450,6 +506,13 @@ impl Instance {
         match self.state {
             State::Backup => {
                 if self.master_down_at.is_some_and(|t| t <= now) {
+                    if self.held {
+                        // The group waits: take over when the hold ends, unless a master
+                        // is heard again first.
+                        self.master_down_at = None;
+                        self.due_while_held = true;
+                        return;
+                    }
                     let reason = match self.last_master {
                         Some((from, PRIORITY_LEAVING, _)) => Reason::MasterLeft { from },
                         Some((from, priority, _)) if self.preempting => {
@@ -554,6 +617,7 @@ impl Instance {
             }
             self.last_master = Some((advert.src, advert.priority, now));
             self.preempting = false;
+            self.due_while_held = false;
             self.master_down_at = Some(now + self.master_down_interval());
             return Ok(());
         }

@@ -5,13 +5,23 @@
 //! two scripts racing. OpenWrt's `hotplug-call` idiom gets ACTION, TYPE, NAME and PRIORITY in
 //! the environment.
 
+mod output;
+
 use std::collections::VecDeque;
-use std::process::Child;
+use std::os::fd::OwnedFd;
+use std::process::{Child, Stdio};
+use std::sync::Arc;
 
 use log::{info, warn};
+use polling::{Event as PollEvent, PollMode, Poller};
 
-use crate::config::InstanceConfig;
+use output::Output;
+
+use crate::config::{InstanceConfig, SyncGroup};
 use crate::instance::{State, Time};
+
+/// Poll keys from here on are the notify queues' output pipes (key = base + queue index).
+pub const OUTPUT_KEY_BASE: usize = 16;
 
 /// By default, a notify script still running after this is killed, so its instance's queue moves on.
 pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -19,22 +29,41 @@ pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 struct Job {
     command: String,
     with_args: bool,
+    /// keepalived's first argument: INSTANCE or GROUP.
+    kind: &'static str,
     name: String,
     state: State,
     priority: u8,
 }
 
+/// The notify commands of an instance or a sync group.
+struct Commands<'a> {
+    master: &'a Option<String>,
+    backup: &'a Option<String>,
+    fault: &'a Option<String>,
+    stop: &'a Option<String>,
+    any: &'a Option<String>,
+}
+
+/// One per instance and per sync group: their scripts run in order.
 #[derive(Default)]
 struct Queue {
+    kind: &'static str,
     name: String,
     /// The script running now, its command line and when it is killed.
     running: Option<(Child, String, Time)>,
     pending: VecDeque<Job>,
+    /// The output pipe of the script running now, or of the last one while something it
+    /// started still holds it open.
+    output: Option<Output>,
 }
 
 pub struct Notifier {
     queues: Vec<Queue>,
     timeout: std::time::Duration,
+    /// Where the output pipes are polled; without one, scripts inherit the daemon's stdout
+    /// and stderr.
+    poller: Option<Arc<Poller>>,
 }
 
 impl Default for Notifier {
@@ -52,17 +81,21 @@ fn keepalived_state(state: State) -> &'static str {
     }
 }
 
-fn spawn(job: &Job) -> std::io::Result<Child> {
+fn spawn(job: &Job, output: Option<OwnedFd>) -> std::io::Result<Child> {
     let state = keepalived_state(job.state);
     let priority = job.priority.to_string();
     let args: &[&str] = if job.with_args {
-        &["INSTANCE", &job.name, state, &priority]
+        &[job.kind, &job.name, state, &priority]
     } else {
         &[]
     };
-    crate::spawn::command(&job.command, args, None)
-        .env("ACTION", state)
-        .env("TYPE", "INSTANCE")
+    let mut cmd = crate::spawn::command(&job.command, args, None);
+    if let Some(fd) = output {
+        cmd.stdout(Stdio::from(fd.try_clone()?))
+            .stderr(Stdio::from(fd));
+    }
+    cmd.env("ACTION", state)
+        .env("TYPE", job.kind)
         .env("NAME", &job.name)
         .env("PRIORITY", &priority)
         .spawn()
@@ -73,25 +106,69 @@ impl Notifier {
         Notifier {
             queues: Vec::new(),
             timeout,
+            poller: None,
         }
     }
 
+    /// Scripts' output goes through pipes polled by `poller` and is logged.
+    pub fn with_poller(mut self, poller: Arc<Poller>) -> Self {
+        self.poller = Some(poller);
+        self
+    }
+
     pub fn transition(&mut self, cfg: &InstanceConfig, to: State, priority: u8, now: Time) {
-        let specific = match to {
-            State::Master => &cfg.notify_master,
-            State::Backup => &cfg.notify_backup,
-            State::Fault => &cfg.notify_fault,
-            State::Init => &cfg.notify_stop,
+        let commands = Commands {
+            master: &cfg.notify_master,
+            backup: &cfg.notify_backup,
+            fault: &cfg.notify_fault,
+            stop: &cfg.notify_stop,
+            any: &cfg.notify,
         };
-        let jobs = [(specific, false), (&cfg.notify, true)];
+        self.queue("INSTANCE", &cfg.name, commands, to, priority, now);
+    }
+
+    /// A sync group's members all reached `to`: its scripts run with `GROUP name STATE 0`, as
+    /// keepalived calls them.
+    pub fn group_transition(&mut self, group: &SyncGroup, to: State, now: Time) {
+        let commands = Commands {
+            master: &group.notify_master,
+            backup: &group.notify_backup,
+            fault: &group.notify_fault,
+            stop: &group.notify_stop,
+            any: &group.notify,
+        };
+        self.queue("GROUP", &group.name, commands, to, 0, now);
+    }
+
+    fn queue(
+        &mut self,
+        kind: &'static str,
+        name: &str,
+        commands: Commands,
+        to: State,
+        priority: u8,
+        now: Time,
+    ) {
+        let specific = match to {
+            State::Master => commands.master,
+            State::Backup => commands.backup,
+            State::Fault => commands.fault,
+            State::Init => commands.stop,
+        };
+        let jobs = [(specific, false), (commands.any, true)];
         if jobs.iter().all(|(c, _)| c.is_none()) {
             return;
         }
-        let qi = match self.queues.iter().position(|q| q.name == cfg.name) {
+        let qi = match self
+            .queues
+            .iter()
+            .position(|q| q.kind == kind && q.name == name)
+        {
             Some(i) => i,
             None => {
                 self.queues.push(Queue {
-                    name: cfg.name.clone(),
+                    kind,
+                    name: name.to_string(),
                     ..Queue::default()
                 });
                 self.queues.len() - 1
@@ -102,27 +179,86 @@ impl Notifier {
                 self.queues[qi].pending.push_back(Job {
                     command: command.clone(),
                     with_args,
-                    name: cfg.name.clone(),
+                    kind,
+                    name: name.to_string(),
                     state: to,
                     priority,
                 });
             }
         }
-        Self::advance(&mut self.queues[qi], now, self.timeout);
+        self.advance(qi, now);
     }
 
-    fn advance(queue: &mut Queue, now: Time, timeout: std::time::Duration) {
+    fn advance(&mut self, qi: usize, now: Time) {
+        let (timeout, poller) = (self.timeout, self.poller.clone());
+        let Some(queue) = self.queues.get_mut(qi) else {
+            return;
+        };
         while queue.running.is_none() {
             let Some(job) = queue.pending.pop_front() else {
                 return;
             };
-            match spawn(&job) {
+            let label = format!("{}: notify {}", job.name, job.command);
+            // Stop scripts outlive the daemon that reads the pipe: they keep its stderr.
+            let piped = poller.as_ref().filter(|_| job.state != State::Init);
+            let pipe = piped.and_then(|_| match Output::open(label) {
+                Ok(pipe) => Some(pipe),
+                Err(e) => {
+                    warn!("{}: no pipe for the notify output: {e}", job.name);
+                    None
+                }
+            });
+            let (output, write) = match pipe {
+                Some((o, w)) => (Some(o), Some(w)),
+                None => (None, None),
+            };
+            match spawn(&job, write) {
                 Ok(child) => {
                     info!("{}: running notify: {}", job.name, job.command);
                     queue.running = Some((child, job.command, now + timeout));
+                    if let (Some(poller), Some(output)) = (&poller, output) {
+                        Self::close_output(queue, poller);
+                        // SAFETY: the fd is owned by the queue and deleted from the poller
+                        // before it is dropped (close_output).
+                        let added = unsafe {
+                            poller.add_with_mode(
+                                output.fd(),
+                                PollEvent::readable(OUTPUT_KEY_BASE + qi),
+                                PollMode::Level,
+                            )
+                        };
+                        match added {
+                            Ok(()) => queue.output = Some(output),
+                            Err(e) => warn!("{}: polling the notify output: {e}", job.name),
+                        }
+                    }
                 }
                 Err(e) => warn!("{}: notify {}: {e}", job.name, job.command),
             }
+        }
+    }
+
+    fn close_output(queue: &mut Queue, poller: &Poller) {
+        if let Some(mut old) = queue.output.take() {
+            old.flush();
+            // SAFETY: the fd is still open here; it is closed when `old` drops.
+            let _ = poller.delete(unsafe { std::os::fd::BorrowedFd::borrow_raw(old.fd()) });
+        }
+    }
+
+    /// The output pipe polled with `key` is readable: logs its lines, closes it at its end.
+    pub fn on_output(&mut self, key: usize) {
+        let Some(poller) = self.poller.clone() else {
+            return;
+        };
+        let Some(queue) = key
+            .checked_sub(OUTPUT_KEY_BASE)
+            .and_then(|qi| self.queues.get_mut(qi))
+        else {
+            return;
+        };
+        if queue.output.as_mut().is_some_and(Output::drain) {
+            Self::close_output(queue, &poller);
         }
     }
 
@@ -132,6 +268,9 @@ impl Notifier {
             if let Some((child, command, _)) = queue.running.as_mut() {
                 match child.try_wait() {
                     Ok(Some(status)) => {
+                        if let Some(output) = queue.output.as_mut() {
+                            output.drain();
+                        }
                         if !status.success() {
                             warn!("{}: notify {command} exited with {status}", queue.name);
                         }
@@ -144,7 +283,9 @@ impl Notifier {
                     }
                 }
             }
-            Self::advance(queue, now, self.timeout);
+        }
+        for qi in 0..self.queues.len() {
+            self.advance(qi, now);
         }
     }
 
@@ -172,7 +313,9 @@ impl Notifier {
                 crate::spawn::kill_group(child.id(), libc::SIGKILL);
                 let _ = child.wait();
             }
-            Self::advance(queue, now, self.timeout);
+        }
+        for qi in 0..self.queues.len() {
+            self.advance(qi, now);
         }
     }
 }

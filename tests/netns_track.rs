@@ -298,6 +298,25 @@ fn notify_scripts_get_keepalived_arguments_and_run_in_order() {
     );
 }
 
+/// VI_1 (with `extra`) and VI_2 (VRID 52, 192.0.2.2), both at `priority`.
+fn two(priority: u8, extra: &str) -> String {
+    format!(
+        "{}\n{}",
+        instance(priority, extra),
+        instance(priority, "")
+            .replace("VI_1", "VI_2")
+            .replace("virtual_router_id = 51", "virtual_router_id = 52")
+            .replace(VIP, "192.0.2.2")
+    )
+}
+
+fn both_on(n: &Node, d: &DaemonHandle) -> bool {
+    n.has_addr(VIP)
+        && n.has_addr("192.0.2.2")
+        && d.state("VI_1").as_deref() == Some("MASTER")
+        && d.state("VI_2").as_deref() == Some("MASTER")
+}
+
 #[test]
 fn a_sync_group_fails_over_together() {
     let Some(lab) = Lab::new("trk_sync", 2) else {
@@ -313,26 +332,10 @@ fn a_sync_group_fails_over_together() {
     ] {
         assert!(n1.exec(args).status.success(), "{args:?}");
     }
-    let two = |priority: u8, extra: &str| {
-        format!(
-            "{}\n{}",
-            instance(priority, extra),
-            instance(priority, "")
-                .replace("VI_1", "VI_2")
-                .replace("virtual_router_id = 51", "virtual_router_id = 52")
-                .replace(VIP, "192.0.2.2")
-        )
-    };
     // Only VI_1 tracks the uplink; the group takes VI_2 along.
     let group = "[vrrp_sync_group G]\ngroup = VI_1\ngroup = VI_2\n";
     let d1 = n1.spawn_daemon(&format!("{group}{}", two(150, "track_interface = up0\n")));
     let d2 = n2.spawn_daemon(&two(100, ""));
-    let both_on = |n: &Node, d: &DaemonHandle| {
-        n.has_addr(VIP)
-            && n.has_addr("192.0.2.2")
-            && d.state("VI_1").as_deref() == Some("MASTER")
-            && d.state("VI_2").as_deref() == Some("MASTER")
-    };
     let settled = wait_until(Duration::from_secs(8), Duration::from_millis(50), || {
         both_on(n1, &d1)
     });
@@ -445,4 +448,134 @@ fn track_process_follows_a_process_started_and_killed() {
         took.as_secs_f64()
     );
     assert_eq!(state(&d1), "FAULT");
+}
+
+/// keepalived's sync-group rule beyond faults: a member that becomes backup to a higher
+/// master takes the whole group to backup, and the group's notify scripts run once per
+/// group state with `GROUP name STATE 0`.
+#[test]
+fn a_sync_group_member_outranked_takes_the_group_to_backup() {
+    let Some(lab) = Lab::new("trk_sgb", 2) else {
+        return;
+    };
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    let file = lab.dir().join("load");
+    std::fs::write(&file, "0\n").expect("file");
+    let out = lab.dir().join("group.log");
+    let hook = lab.dir().join("group.sh");
+    std::fs::write(
+        &hook,
+        format!("#!/bin/sh\necho \"$*|$TYPE\" >> {}\n", out.display()),
+    )
+    .expect("hook");
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let sections = format!(
+        "[vrrp_track_file load]\nfile = {}\nweight = -100\n\n\
+         [vrrp_sync_group G]\ngroup = VI_1\ngroup = VI_2\nnotify = {}\n",
+        file.display(),
+        hook.display()
+    );
+    // Only VI_1 tracks the file: at 1 its priority is 50, below node 2's 100.
+    let d1 = n1.spawn_daemon(&format!("{sections}{}", two(150, "track_file = load\n")));
+    let d2 = n2.spawn_daemon(&two(100, ""));
+    let settled = wait_until(Duration::from_secs(8), Duration::from_millis(50), || {
+        both_on(n1, &d1)
+    });
+    assert!(settled.is_some(), "node 1 never master of both");
+    std::fs::write(&file, "1\n").expect("file");
+    let took = wait_until(Duration::from_secs(6), Duration::from_millis(50), || {
+        both_on(n2, &d2) && !n1.has_addr(VIP) && !n1.has_addr("192.0.2.2")
+    });
+    let took = took.unwrap_or_else(|| {
+        panic!(
+            "the group did not go to backup together: {}\n{}",
+            d1.status(),
+            d2.status()
+        )
+    });
+    eprintln!(
+        "sync group: both VIPs moved {:.2} s after VI_1 was outranked",
+        took.as_secs_f64()
+    );
+    assert_eq!(d1.state("VI_2").as_deref(), Some("BACKUP"));
+    // VI_2 stays with node 2 although node 1's VI_2 (150) outranks it: the group holds it.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(both_on(n2, &d2), "VI_2 came back alone: {}", d1.status());
+    std::fs::write(&file, "0\n").expect("file");
+    let back = wait_until(Duration::from_secs(6), Duration::from_millis(50), || {
+        both_on(n1, &d1) && !n2.has_addr(VIP) && !n2.has_addr("192.0.2.2")
+    });
+    assert!(
+        back.is_some(),
+        "the group did not come back: {}",
+        d1.status()
+    );
+    let lines = wait_until(Duration::from_secs(5), Duration::from_millis(100), || {
+        std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .lines()
+            .count()
+            >= 4
+    });
+    let text = std::fs::read_to_string(&out).unwrap_or_default();
+    assert!(lines.is_some(), "group notify lines: {text:?}");
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        vec![
+            "GROUP G BACKUP 0|GROUP",
+            "GROUP G MASTER 0|GROUP",
+            "GROUP G BACKUP 0|GROUP",
+            "GROUP G MASTER 0|GROUP",
+        ]
+    );
+}
+
+/// Notify output reaches the daemon's log line by line while the script runs: a script that
+/// writes far more than a pipe holds still finishes at once (a pipe read only at exit would
+/// stall it until its timeout).
+#[test]
+fn notify_output_is_logged_and_a_chatty_script_is_not_stalled() {
+    let Some(lab) = Lab::new("trk_nout", 1) else {
+        return;
+    };
+    let done = lab.dir().join("done");
+    let hook = lab.dir().join("chatty.sh");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\necho \"hello from notify $1\"\necho \"to stderr\" >&2\n\
+             head -c 1048576 /dev/zero | tr '\\0' 'x'\necho\ntouch {}\n",
+            done.display()
+        ),
+    )
+    .expect("hook");
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let n1 = lab.node(1);
+    let d1 = n1.spawn_daemon(&instance(
+        150,
+        &format!("notify_master = {} MASTER\n", hook.display()),
+    ));
+    let master = wait_until(Duration::from_secs(8), Duration::from_millis(50), || {
+        state(&d1) == "MASTER"
+    });
+    assert!(master.is_some(), "never master: {}", d1.status());
+    let finished = wait_until(Duration::from_secs(10), Duration::from_millis(50), || {
+        done.exists()
+    });
+    let took = finished.expect("the chatty notify script never finished (stalled on its pipe?)");
+    eprintln!(
+        "notify: 1 MiB of output, script done {:.2} s after master",
+        took.as_secs_f64()
+    );
+    let logged = wait_until(Duration::from_secs(5), Duration::from_millis(100), || {
+        let log = std::fs::read_to_string(&d1.log).unwrap_or_default();
+        log.contains("hello from notify MASTER") && log.contains("to stderr")
+    });
+    assert!(
+        logged.is_some(),
+        "notify output not in the log: {}",
+        std::fs::read_to_string(&d1.log).unwrap_or_default()
+    );
 }

@@ -595,3 +595,87 @@ fn stats_count_adverts_and_transitions() {
     assert_eq!(s.rx_adverts, 1);
     assert!(s.tx_adverts >= 1);
 }
+
+/// vrrp_sync_group (keepalived): a held master steps down at once, saying so with priority 0.
+#[test]
+fn sync_group_hold_makes_a_master_step_down_with_priority_zero() {
+    let mut i = master(params(Version::V3, 150, 100));
+    let Step(out, _) = run(&mut i, ms(5000), Event::GroupHold(true));
+    assert_eq!(i.state(), State::Backup);
+    assert!(i.held());
+    assert!(out.contains(&Action::SendAdvert {
+        priority: PRIORITY_LEAVING
+    }));
+    assert!(out.contains(&Action::RemoveVips));
+    assert!(out.iter().any(|a| matches!(
+        a,
+        Action::Transition {
+            reason: Reason::SyncGroup,
+            ..
+        }
+    )));
+    // A held backup is not outranked (nobody outranks it): it never holds others back.
+    assert!(!i.outranked());
+}
+
+/// A held backup lets its down timer run out without taking over, then takes over as soon as
+/// the hold ends.
+#[test]
+fn sync_group_held_backup_takes_over_only_when_released() {
+    let (mut i, _) = started(params(Version::V3, 100, 100));
+    run(&mut i, ms(10), Event::GroupHold(true));
+    let acts = run_timers(&mut i, ms(20_000));
+    assert!(
+        !acts.iter().any(|(_, a)| *a == Action::AddVips),
+        "took over while held"
+    );
+    assert_eq!(i.state(), State::Backup);
+    assert_eq!(i.next_deadline(), None, "no busy timer while held");
+    let Step(out, _) = run(&mut i, ms(20_000), Event::GroupHold(false));
+    assert_eq!(i.state(), State::Master);
+    assert!(out.contains(&Action::AddVips));
+}
+
+/// A master heard again while held cancels the takeover that came due.
+#[test]
+fn sync_group_release_after_a_master_returns_does_not_take_over() {
+    let (mut i, _) = started(params(Version::V3, 100, 100));
+    run(&mut i, ms(10), Event::GroupHold(true));
+    run_timers(&mut i, ms(20_000));
+    run(
+        &mut i,
+        ms(20_100),
+        Event::Advert(advert(LOWER_IP, Version::V3, 200, 100)),
+    );
+    assert!(i.outranked(), "a backup of a higher master is outranked");
+    run(&mut i, ms(20_200), Event::GroupHold(false));
+    assert_eq!(i.state(), State::Backup);
+    assert!(i.next_deadline().is_some());
+}
+
+#[test]
+fn outranked_means_backup_of_a_higher_or_equal_and_higher_address_master() {
+    let (mut i, _) = started(params(Version::V3, 100, 100));
+    assert!(!i.outranked(), "no master heard yet");
+    run(
+        &mut i,
+        ms(10),
+        Event::Advert(advert(HIGHER_IP, Version::V3, 100, 100)),
+    );
+    assert!(i.outranked(), "equal priority, higher address");
+    run(
+        &mut i,
+        ms(20),
+        Event::Advert(advert(LOWER_IP, Version::V3, 100, 100)),
+    );
+    assert!(
+        !i.outranked(),
+        "equal priority, lower address: we would win"
+    );
+    run(
+        &mut i,
+        ms(30),
+        Event::Advert(advert(LOWER_IP, Version::V3, 50, 100)),
+    );
+    assert!(!i.outranked(), "lower-priority master: we preempt");
+}
