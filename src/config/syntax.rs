@@ -147,6 +147,7 @@ pub(super) const BARE_FLAGS: &[&str] = &[
     "use_vmac",
     "v3_checksum_as_v2",
     "enable_script_security",
+    "full_command",
 ];
 
 fn expand_bare_flags(text: &str) -> std::borrow::Cow<'_, str> {
