@@ -69,14 +69,17 @@ impl ScriptRunner {
                     );
                     None
                 });
-                let refused = security && run_as.is_none() && insecure(&cfg.script);
-                if refused {
+                let why = (security && run_as.is_none())
+                    .then(|| insecure(&cfg.script))
+                    .flatten();
+                if let Some(why) = &why {
                     warn!(
-                        "vrrp_script {}: refused by enable_script_security (the file is writable \
-                         by a user other than root); it counts as failing",
+                        "vrrp_script {}: refused by enable_script_security ({why}); it counts \
+                         as failing",
                         cfg.name
                     );
                 }
+                let refused = why.is_some();
                 let mut s = kept.unwrap_or_else(|| Script {
                     cfg: cfg.clone(),
                     run_as,
@@ -198,15 +201,36 @@ impl ScriptRunner {
     }
 }
 
-/// enable_script_security: a script run as root must not be writable by anyone else (owner
-/// root, no group or other write bit). Only the command's own file is checked.
-fn insecure(line: &str) -> bool {
+/// enable_script_security (keepalived): a script run as root must not be changeable by anyone
+/// else. The file and every directory above it must be owned by root and not writable by
+/// others, nor by their group unless that is root's; a world-writable directory with the
+/// sticky bit (/tmp) is fine, since nobody else can replace root's file in it. Returns why
+/// not.
+fn insecure(line: &str) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
-    let path = line.split_whitespace().next().unwrap_or("");
-    match std::fs::metadata(path) {
-        Ok(m) => m.uid() != 0 || m.mode() & 0o022 != 0,
-        Err(_) => true,
+    let path = std::path::Path::new(line.split_whitespace().next().unwrap_or(""));
+    let mut at = Some(path);
+    while let Some(p) = at.filter(|p| !p.as_os_str().is_empty()) {
+        let m = match std::fs::metadata(p) {
+            Ok(m) => m,
+            Err(e) => return Some(format!("{}: {e}", p.display())),
+        };
+        let sticky_dir = m.is_dir() && m.mode() & 0o1000 != 0;
+        let others_write = m.mode() & 0o002 != 0 && !sticky_dir;
+        let group_write = m.mode() & 0o020 != 0 && m.gid() != 0 && !sticky_dir;
+        if m.uid() != 0 {
+            return Some(format!("{} is owned by uid {}", p.display(), m.uid()));
+        }
+        if others_write || group_write {
+            return Some(format!(
+                "{} is writable by users other than root (mode {:o})",
+                p.display(),
+                m.mode() & 0o7777
+            ));
+        }
+        at = p.parent();
     }
+    None
 }
 
 fn record(s: &mut Script, ok: bool) -> bool {
@@ -250,14 +274,39 @@ mod tests {
 
     #[test]
     fn script_security_refuses_files_others_can_write() {
-        assert!(!insecure("/bin/true"));
+        assert_eq!(insecure("/bin/true"), None);
         let path = temp_script("insecure", 0o777);
-        assert!(insecure(&format!("{} arg", path.display())));
+        assert!(insecure(&format!("{} arg", path.display())).is_some());
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        // Owned by the test's user: insecure unless that is root.
+        // Owned by the test's user: insecure unless that is root. /tmp above it is sticky.
         let root = nix::unistd::Uid::effective().is_root();
-        assert_eq!(insecure(&path.display().to_string()), !root);
+        assert_eq!(insecure(&path.display().to_string()).is_some(), !root);
         let _ = std::fs::remove_file(&path);
+    }
+
+    /// A safe file in a directory others can write is not safe: they could replace it.
+    #[test]
+    fn script_security_looks_at_the_directories_above() {
+        if !nix::unistd::Uid::effective().is_root() {
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("tinyvrrp-dir-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let script = dir.join("check.sh");
+        std::fs::write(&script, "#!/bin/sh\nexit 0\n").expect("write");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        assert_eq!(insecure(&script.display().to_string()), None);
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        let why = insecure(&script.display().to_string());
+        assert!(
+            why.as_deref().is_some_and(|w| w.contains("mode 777")),
+            "{why:?}"
+        );
+        // Sticky, like /tmp: others cannot replace root's file.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+        assert_eq!(insecure(&script.display().to_string()), None);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
