@@ -12,6 +12,9 @@ use std::time::Duration;
 use crate::instance::{Instance, State};
 use crate::packet::ChecksumForm;
 
+mod json;
+pub use json::{error_json, to_json, JsonError};
+
 pub const DEFAULT_SOCKET: &str = "/run/tinyvrrp.sock";
 
 /// Counters by name, in a fixed table: counting allocates nothing.
