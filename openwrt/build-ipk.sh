@@ -120,12 +120,14 @@ cat >"$CONTROL/postinst" <<'EOF'
 #!/bin/sh
 [ "${IPKG_NO_SCRIPT}" = "1" ] && exit 0
 [ -s "${IPKG_INSTROOT}/lib/functions.sh" ] || exit 0
+# shellcheck source=/dev/null
 . "${IPKG_INSTROOT}/lib/functions.sh"
 default_postinst "$0" "$@"
 EOF
 cat >"$CONTROL/prerm" <<'EOF'
 #!/bin/sh
 [ -s "${IPKG_INSTROOT}/lib/functions.sh" ] || exit 0
+# shellcheck source=/dev/null
 . "${IPKG_INSTROOT}/lib/functions.sh"
 default_prerm "$0" "$@"
 EOF
