@@ -234,6 +234,21 @@ else
     echo "note: $REAL (with status --json) not built; skipping the real-binary rpcd check"
 fi
 
+section "test.sh (the feed's version test) with a stub tinyvrrp on PATH"
+mkdir -p "$TMP/bin-test"
+printf '#!/bin/sh\ncase "$1" in --version) echo "tinyvrrp %s" ;; --check) echo "$*" >"%s" ;; esac\n' \
+    "$(sed -n 's/^version[[:space:]]*=[[:space:]]*"\(.*\)"/\1/p' Cargo.toml | head -n1)" "$TMP/test-check" >"$TMP/bin-test/tinyvrrp"
+chmod 755 "$TMP/bin-test/tinyvrrp"
+TEST_VERSION=$(sed -n 's/^PKG_VERSION:=//p' "$MAKEFILE")
+expect "test.sh tinyvrrp PKG_VERSION passes" env PATH="$TMP/bin-test:$PATH" busybox ash "$PKGDIR/test.sh" tinyvrrp "$TEST_VERSION"
+expect_eq "test.sh checks /etc/tinyvrrp.conf" "$(cat "$TMP/test-check" 2>/dev/null)" "--check -f /etc/tinyvrrp.conf"
+expect "test.sh tinyvrrp PKG_VERSION-r1 (apk form) passes" env PATH="$TMP/bin-test:$PATH" busybox ash "$PKGDIR/test.sh" tinyvrrp "$TEST_VERSION-r1"
+if env PATH="$TMP/bin-test:$PATH" busybox ash "$PKGDIR/test.sh" tinyvrrp 9.9.9 >/dev/null 2>&1; then
+    fail "test.sh accepts a wrong version"
+else
+    ok "test.sh fails on a wrong version"
+fi
+
 # --- 4. Makefile lint ----------------------------------------------------------------------------
 section "Makefile lint"
 mk_var() { sed -n "s/^$1:=//p" "$MAKEFILE"; }
