@@ -49,7 +49,11 @@ enum Command {
 /// Print the running daemon's instances, states and counters.
 #[derive(FromArgs)]
 #[argh(subcommand, name = "status")]
-struct StatusCmd {}
+struct StatusCmd {
+    /// print the status as one JSON object (on failure: {"error":"..."}, exit status 1)
+    #[argh(switch)]
+    json: bool,
+}
 
 fn init_logging(level: &str, to_syslog: bool) -> Result<(), String> {
     let filter: log::LevelFilter = level
@@ -76,14 +80,30 @@ fn main() -> ExitCode {
         println!("tinyvrrp {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
-    if let Some(Command::Status(_)) = cli.command {
-        return match status::query(&cli.status_socket) {
-            Ok(text) => {
-                print!("{text}");
+    if let Some(Command::Status(cmd)) = cli.command {
+        let text = match status::query(&cli.status_socket) {
+            Ok(text) => text,
+            Err(e) => {
+                let msg = format!("status from {}: {e}", cli.status_socket.display());
+                if cmd.json {
+                    println!("{}", status::error_json(&msg));
+                }
+                eprintln!("tinyvrrp: {msg}");
+                return ExitCode::FAILURE;
+            }
+        };
+        if !cmd.json {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        return match status::to_json(&text) {
+            Ok(json) => {
+                println!("{json}");
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("tinyvrrp: status from {}: {e}", cli.status_socket.display());
+                println!("{}", status::error_json(&e.to_string()));
+                eprintln!("tinyvrrp: {e}");
                 ExitCode::FAILURE
             }
         };

@@ -13,6 +13,9 @@ use crate::instance::{Instance, State};
 use crate::packet::ChecksumForm;
 use crate::track::Health;
 
+mod json;
+pub use json::{error_json, to_json, JsonError};
+
 pub const DEFAULT_SOCKET: &str = "/run/tinyvrrp.sock";
 
 /// Counters by name, in a fixed table: counting allocates nothing.
