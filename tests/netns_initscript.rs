@@ -86,6 +86,17 @@ fn alive(pid: u32) -> bool {
     proc_state(pid).is_some_and(|s| s != 'Z')
 }
 
+/// Signals a daemon the script started (checked alive first, so the pid is still it).
+fn signal(pid: u32, sig: libc::c_int) {
+    assert!(alive(pid), "pid {pid} is not running");
+    // SAFETY: kill has no memory effects; the pid is the test's own daemon.
+    assert_eq!(
+        unsafe { libc::kill(pid as libc::pid_t, sig) },
+        0,
+        "kill {pid}"
+    );
+}
+
 /// Reaps `pid` if it is our (exited) child; its exit code, or None when it is not our child
 /// or has not exited.
 fn reap(pid: u32) -> Option<libc::c_int> {
@@ -361,8 +372,22 @@ fn start_takes_the_vip_reload_applies_priority_stop_releases_it() {
     })
     .expect("reload to priority 200 did not win the VIP back");
 
-    // stop: exits 0 only once the process is gone, the VIP released.
-    let run = s.run("stop");
+    // stop: exits 0 only once the process is gone, the VIP released. The daemon is frozen
+    // (SIGSTOP) while stop runs, so it cannot exit on the SIGTERM: stop must still be waiting
+    // a second later; once thawed it exits and stop returns.
+    signal(pid, libc::SIGSTOP);
+    let (returned_while_frozen, run) = thread::scope(|scope| {
+        let stopper = scope.spawn(|| s.run("stop"));
+        thread::sleep(Duration::from_secs(1));
+        let early = stopper.is_finished();
+        signal(pid, libc::SIGCONT);
+        (early, stopper.join().expect("stop thread"))
+    });
+    assert!(
+        !returned_while_frozen,
+        "stop returned while the daemon could not have exited: {}",
+        run.text
+    );
     assert!(run.ok && run.text.contains("OK"), "stop: {}", run.text);
     assert!(!alive(pid), "stop returned while pid {pid} still runs");
     assert!(
