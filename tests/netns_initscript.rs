@@ -16,6 +16,7 @@ mod lab;
 
 use std::fs;
 use std::os::unix::fs::symlink;
+use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::thread;
@@ -156,8 +157,8 @@ struct Initscript<'a> {
 
 impl<'a> Initscript<'a> {
     /// `args` is TINYVRRP_ARGS: the tests log to stderr (/dev/null once detached), never to the
-    /// host's /dev/log.
-    fn new(lab: &Lab, node: &'a Node, busybox: &Path, args: &str) -> Self {
+    /// host's /dev/log. None keeps the script's default (`-l info --syslog`).
+    fn new(lab: &Lab, node: &'a Node, busybox: &Path, args: Option<&str>) -> Self {
         let dir = lab.dir().join(format!("initscript-n{}", node.index));
         let bin_dir = dir.join("bin");
         fs::create_dir_all(&bin_dir).expect("mkdir bin");
@@ -173,14 +174,16 @@ impl<'a> Initscript<'a> {
             sock: dir.join("tinyvrrp.sock"),
             bin_dir,
         };
-        let settings = format!(
-            "TINYVRRP_BIN={}\nTINYVRRP_CONF={}\nTINYVRRP_PIDFILE={}\n\
-             TINYVRRP_STATUS_SOCKET={}\nTINYVRRP_ARGS=\"{args}\"\n",
+        let mut settings = format!(
+            "TINYVRRP_BIN={}\nTINYVRRP_CONF={}\nTINYVRRP_PIDFILE={}\nTINYVRRP_STATUS_SOCKET={}\n",
             DAEMON,
             s.conf.display(),
             s.pidfile.display(),
             s.sock.display()
         );
+        if let Some(args) = args {
+            settings += &format!("TINYVRRP_ARGS=\"{args}\"\n");
+        }
         fs::write(&s.defaults, settings).expect("write defaults");
         s
     }
@@ -191,11 +194,42 @@ impl<'a> Initscript<'a> {
 
     /// `busybox sh S50tinyvrrp ACTION` inside the node's namespace.
     fn run(&self, action: &str) -> Run {
+        let busybox = self.busybox.to_string_lossy();
+        self.run_in_ns(action, &[&busybox, "sh", SCRIPT, action])
+    }
+
+    /// Like `run`, in a private mount namespace (unshare) whose /dev is `dev`, with the real
+    /// /dev/null bound onto `dev/null` (an empty file there). The daemon stays in that
+    /// namespace; nothing is mounted outside it.
+    fn run_with_dev(&self, action: &str, dev: &Path) -> Run {
+        let busybox = self.busybox.to_string_lossy();
+        let dev = dev.to_string_lossy();
+        self.run_in_ns(
+            action,
+            &[
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                &busybox,
+                "sh",
+                "-c",
+                "mount --bind /dev/null \"$1/null\" && mount --rbind \"$1\" /dev && \
+                 exec \"$2\" sh \"$3\" \"$4\"",
+                "sh",
+                &dev,
+                &busybox,
+                SCRIPT,
+                action,
+            ],
+        )
+    }
+
+    fn run_in_ns(&self, action: &str, args: &[&str]) -> Run {
         let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", self.bin_dir.display());
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.node.name])
-            .arg(&self.busybox)
-            .args(["sh", SCRIPT, action])
+            .args(args)
             .env_clear()
             .env("PATH", path)
             .env("TINYVRRP_DEFAULTS", &self.defaults);
@@ -307,7 +341,7 @@ fn start_takes_the_vip_reload_applies_priority_stop_releases_it() {
     become_subreaper();
     let (n1, n2) = (lab.node(1), lab.node(2));
     let peer = n2.spawn_daemon(&config(100));
-    let s = Initscript::new(&lab, n1, &busybox, "-l debug");
+    let s = Initscript::new(&lab, n1, &busybox, Some("-l debug"));
     s.write_config(&config(150));
 
     // start: exits 0, the daemon (priority 150) takes the VIP from the peer (100).
@@ -423,7 +457,7 @@ fn start_on_a_broken_config_fails_showing_the_error_and_reload_keeps_the_old_one
     let busybox = need_busybox("initscript_broken").expect("busybox");
     become_subreaper();
     let n1 = lab.node(1);
-    let s = Initscript::new(&lab, n1, &busybox, "-l debug");
+    let s = Initscript::new(&lab, n1, &busybox, Some("-l debug"));
     let broken = config(150).replace("priority = 150", "priority = 0");
     let error = format!("{}:4: [vrrp_instance VI_1] priority", s.conf.display());
 
@@ -487,4 +521,65 @@ fn start_on_a_broken_config_fails_showing_the_error_and_reload_keeps_the_old_one
         s.field("priority").as_deref() == Some("120") && n1.has_addr(VIP)
     })
     .expect("the restarted daemon does not hold the VIP with priority 120");
+}
+
+/// With the script's default arguments (`-l info --syslog`) the daemon's records reach
+/// /dev/log as `<PRI>tinyvrrp[PID]: message`, facility daemon. The binary has no option for the
+/// socket path, so the script runs in a private mount namespace whose /dev is a scratch
+/// directory: `null` bound to the real /dev/null and `log` a symlink to a datagram socket this
+/// test binds. The host's /dev/log is neither used nor touched.
+#[test]
+fn syslog_records_reach_dev_log() {
+    let Some(lab) = Lab::new("initscript_syslog", 1) else {
+        return;
+    };
+    let busybox = need_busybox("initscript_syslog").expect("busybox");
+    become_subreaper();
+    let n1 = lab.node(1);
+    let s = Initscript::new(&lab, n1, &busybox, None);
+    s.write_config(&config(150));
+
+    let dev = lab.dir().join("dev");
+    fs::create_dir_all(&dev).expect("mkdir dev");
+    fs::write(dev.join("null"), b"").expect("touch dev/null");
+    let log_sock = lab.dir().join("syslog.sock");
+    let server = UnixDatagram::bind(&log_sock).expect("bind the syslog socket");
+    server
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    symlink(&log_sock, dev.join("log")).expect("dev/log symlink");
+
+    let run = s.run_with_dev("start", &dev);
+    assert!(run.ok, "start: {}", run.text);
+    let pid = s.pid().expect("pidfile");
+    wait_until(Duration::from_secs(5), POLL, || n1.has_addr(VIP)).expect("VIP never taken");
+
+    let prefix = format!("tinyvrrp[{pid}]: ");
+    let mut records = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut buf = [0u8; 2048];
+    while Instant::now() < deadline && !records.iter().any(|r: &String| r.contains("-> MASTER")) {
+        if let Ok(n) = server.recv(&mut buf) {
+            records.push(String::from_utf8_lossy(buf.get(..n).unwrap_or_default()).into_owned());
+        }
+    }
+    eprintln!("syslog records: {records:#?}");
+    assert!(
+        records.iter().any(|r| r.contains("-> MASTER")),
+        "no MASTER transition among the syslog records: {records:#?}"
+    );
+    for r in &records {
+        let pri: u32 = r
+            .strip_prefix('<')
+            .and_then(|t| t.split_once('>'))
+            .filter(|(_, msg)| msg.starts_with(&prefix))
+            .and_then(|(p, _)| p.parse().ok())
+            .unwrap_or_else(|| panic!("not <PRI>{prefix}...: {r:?}"));
+        assert_eq!(pri >> 3, 3, "facility of {r:?} is not daemon");
+        assert!(pri & 7 <= 6, "a debug record at the default level: {r:?}");
+    }
+
+    let run = s.run("stop");
+    assert!(run.ok, "stop: {}", run.text);
+    assert_eq!(reap(pid), Some(0));
 }
