@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use lab::{wait_until, Lab, Node, Status, DAEMON};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/busybox/S50tinyvrrp");
+const INITTAB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/busybox/inittab");
 const VIP: &str = "192.0.2.1";
 /// The external commands the script runs, all taken from busybox.
 const APPLETS: &[&str] = &["start-stop-daemon", "sed", "sleep", "rm", "cut", "basename"];
@@ -539,9 +540,7 @@ fn syslog_records_reach_dev_log() {
     let s = Initscript::new(&lab, n1, &busybox, None);
     s.write_config(&config(150));
 
-    let dev = lab.dir().join("dev");
-    fs::create_dir_all(&dev).expect("mkdir dev");
-    fs::write(dev.join("null"), b"").expect("touch dev/null");
+    let dev = private_dev(lab.dir());
     let log_sock = lab.dir().join("syslog.sock");
     let server = UnixDatagram::bind(&log_sock).expect("bind the syslog socket");
     server
@@ -582,4 +581,102 @@ fn syslog_records_reach_dev_log() {
     let run = s.run("stop");
     assert!(run.ok, "stop: {}", run.text);
     assert_eq!(reap(pid), Some(0));
+}
+
+/// The inittab example's one entry: `::respawn:` and a command line that runs the installed
+/// binary in the foreground with --syslog. Run as written (paths swapped for the test's) it is
+/// a foreground daemon: the pid init would watch takes the VIP, and SIGTERM (init at shutdown)
+/// makes it release the VIP and exit 0.
+#[test]
+fn inittab_respawn_line_runs_the_daemon_in_the_foreground() {
+    let text = fs::read_to_string(INITTAB).expect("read contrib/busybox/inittab");
+    let entries: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .collect();
+    assert_eq!(entries.len(), 1, "one inittab entry expected: {entries:?}");
+    let fields: Vec<&str> = entries[0].splitn(4, ':').collect();
+    let [id, _runlevels, action, process] = fields[..] else {
+        panic!("not id:runlevels:action:process: {}", entries[0]);
+    };
+    assert_eq!((id, action), ("", "respawn"));
+    let argv: Vec<&str> = process.split_whitespace().collect();
+    assert_eq!(argv.first(), Some(&"/usr/sbin/tinyvrrp"));
+    assert!(argv.contains(&"--syslog"), "no --syslog: {process}");
+    let opt = |name: &str| {
+        argv.iter()
+            .position(|a| *a == name)
+            .and_then(|i| argv.get(i + 1))
+            .copied()
+            .unwrap_or_else(|| panic!("no {name} in {process}"))
+    };
+    assert_eq!(opt("-f"), "/etc/tinyvrrp.conf");
+    assert_eq!(opt("--pidfile"), "/var/run/tinyvrrp.pid");
+
+    let Some(lab) = Lab::new("inittab", 1) else {
+        return;
+    };
+    let busybox = need_busybox("inittab").expect("busybox");
+    let n1 = lab.node(1);
+    let dir = lab.dir();
+    let (conf, pidfile, sock) = (
+        dir.join("tinyvrrp.conf"),
+        dir.join("tinyvrrp.pid"),
+        dir.join("tinyvrrp.sock"),
+    );
+    fs::write(&conf, config(150)).expect("write config");
+    let dev = private_dev(dir);
+    let swapped: Vec<String> = argv
+        .iter()
+        .map(|a| match *a {
+            "/usr/sbin/tinyvrrp" => DAEMON.to_owned(),
+            "/etc/tinyvrrp.conf" => conf.to_string_lossy().into_owned(),
+            "/var/run/tinyvrrp.pid" => pidfile.to_string_lossy().into_owned(),
+            other => other.to_owned(),
+        })
+        .collect();
+    // --syslog must not reach the host's /dev/log: the same private /dev as above.
+    let (busybox, dev, sock_s) = (
+        busybox.to_string_lossy(),
+        dev.to_string_lossy(),
+        sock.to_string_lossy(),
+    );
+    let mut args = vec![
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        &busybox,
+        "sh",
+        "-c",
+        "mount --bind /dev/null \"$1/null\" && mount --rbind \"$1\" /dev && shift && exec \"$@\"",
+        "sh",
+        &dev,
+    ];
+    args.extend(swapped.iter().map(String::as_str));
+    args.extend(["--status-socket", &sock_s]);
+    let pid = n1.spawn(&args, &dir.join("inittab.log"));
+
+    wait_until(Duration::from_secs(5), POLL, || {
+        n1.has_addr(VIP) && fs::read_to_string(&pidfile).is_ok_and(|p| p.trim() == pid.to_string())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the inittab command did not take the VIP as pid {pid} (the one init watches); log:\n{}",
+            fs::read_to_string(dir.join("inittab.log")).unwrap_or_default()
+        )
+    });
+    assert!(alive(pid));
+    signal(pid, libc::SIGTERM);
+    wait_until(Duration::from_secs(5), POLL, || !alive(pid)).expect("no exit on SIGTERM");
+    assert!(!n1.has_addr(VIP), "VIP left behind after SIGTERM");
+}
+
+/// A scratch /dev in `dir` for `run_with_dev` and the inittab test, holding `null`, an empty
+/// file to bind the real /dev/null onto. Without a `log` in it, --syslog falls back to stderr.
+fn private_dev(dir: &Path) -> PathBuf {
+    let dev = dir.join("dev");
+    fs::create_dir_all(&dev).expect("mkdir dev");
+    fs::write(dev.join("null"), b"").expect("touch dev/null");
+    dev
 }
