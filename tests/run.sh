@@ -11,9 +11,11 @@ cd "$(dirname "$0")/.."
 
 log() { printf '\n== %s\n' "$*"; }
 
-# --- system packages: ip (iproute2), ping (iputils-ping), sysctl/ps (procps) ---------------
+# --- system packages: ip (iproute2), ping (iputils-ping), sysctl/ps (procps), busybox (its
+# start-stop-daemon runs contrib/busybox/S50tinyvrrp in tests/netns_initscript.rs) -----------
 missing=()
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v busybox >/dev/null 2>&1 || missing+=(busybox)
 command -v ping >/dev/null 2>&1 || missing+=(iputils-ping)
 command -v sysctl >/dev/null 2>&1 || missing+=(procps)
 if ((${#missing[@]})); then

@@ -5,7 +5,9 @@
 //! Shape: `{"instances":[{…,"peers":[{…}]}],"process":{…},"drops":{…}}`. An `instance=` line
 //! becomes one object of `instances`; each `peer=` token opens an entry of that instance's
 //! `peers` and the `csum_*` tokens after it belong to that peer. A line starting with a bare
-//! word (`process`, `drops`, or one a later daemon adds) becomes an object under that word.
+//! word (`process`, `drops`, or one a later daemon adds) becomes an object under that word,
+//! except the per-check lines (`track_script …`, `track_process …`), which repeat and become
+//! the arrays `track_scripts` and `track_processes`.
 //! Values that are JSON numbers (`51`, `-3`, `0.5`) are emitted as numbers, everything else
 //! (`MASTER`, `192.0.2.1`, `1.5s`) as strings.
 
@@ -50,6 +52,12 @@ impl std::error::Error for JsonError {}
 
 type Fields<'a> = Vec<(&'a str, &'a str)>;
 
+/// Line words that repeat, one line per item, and the array each goes to.
+const LIST_LINES: &[(&str, &str)] = &[
+    ("track_script", "track_scripts"),
+    ("track_process", "track_processes"),
+];
+
 struct InstanceLine<'a> {
     fields: Fields<'a>,
     peers: Vec<Fields<'a>>,
@@ -59,6 +67,7 @@ struct InstanceLine<'a> {
 pub fn to_json(text: &str) -> Result<String, JsonError> {
     let mut instances: Vec<InstanceLine> = Vec::new();
     let mut sections: Vec<(&str, Fields)> = Vec::new();
+    let mut lists: Vec<(&str, Vec<Fields>)> = Vec::new();
 
     for (index, raw) in text.lines().enumerate() {
         let line = index + 1;
@@ -86,6 +95,16 @@ pub fn to_json(text: &str) -> Result<String, JsonError> {
                 }
             }
             instances.push(inst);
+        } else if let Some(&(_, array)) = LIST_LINES.iter().find(|l| l.0 == first) {
+            let mut fields = Vec::new();
+            for token in tokens {
+                let (k, v) = split_token(line, token)?;
+                push_field(line, &mut fields, k, v)?;
+            }
+            match lists.iter_mut().find(|l| l.0 == array) {
+                Some(list) => list.1.push(fields),
+                None => lists.push((array, vec![fields])),
+            }
         } else {
             if first == "instances" || sections.iter().any(|s| s.0 == first) {
                 return Err(JsonError::DuplicateSection {
@@ -128,6 +147,20 @@ pub fn to_json(text: &str) -> Result<String, JsonError> {
         out.push_str(":{");
         write_fields(&mut out, fields);
         out.push('}');
+    }
+    for (name, items) in &lists {
+        out.push(',');
+        write_string(&mut out, name);
+        out.push_str(":[");
+        for (i, fields) in items.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('{');
+            write_fields(&mut out, fields);
+            out.push('}');
+        }
+        out.push(']');
     }
     out.push('}');
     Ok(out)
@@ -271,6 +304,22 @@ drops bad_checksum=3 unknown_vrid=1
     }
 
     #[test]
+    fn check_lines_become_arrays() {
+        let text = "process heap_allocs=5\ntrack_script name=a runs=3 health=up\n\
+                    track_script name=b runs=0 health=unknown\n\
+                    track_process name=dns processes=2 health=up\n";
+        assert_eq!(
+            to_json(text).unwrap(),
+            concat!(
+                r#"{"instances":[],"process":{"heap_allocs":5},"#,
+                r#""track_scripts":[{"name":"a","runs":3,"health":"up"},"#,
+                r#"{"name":"b","runs":0,"health":"unknown"}],"#,
+                r#""track_processes":[{"name":"dns","processes":2,"health":"up"}]}"#
+            )
+        );
+    }
+
+    #[test]
     fn no_instances_and_empty_drops_still_give_the_keys() {
         let json = to_json("process heap_allocs=0\ndrops\n").unwrap();
         assert_eq!(
@@ -405,6 +454,11 @@ drops bad_checksum=3 unknown_vrid=1
         };
         let mut text = String::new();
         render(&mut text, std::iter::once(view), &drops);
+        crate::status::render_tracking(
+            &mut text,
+            std::iter::once(("chk", 3, crate::track::Health::Up)),
+            std::iter::once(("dns", 1, crate::track::Health::Down)),
+        );
 
         let json = to_json(&text).unwrap();
         for part in [
@@ -413,7 +467,9 @@ drops bad_checksum=3 unknown_vrid=1
             r#""since":"1.5s","#,
             r#""discard_bad_ttl":1,"peers":[{"peer":"192.0.2.12","csum_rfc5798":0,"csum_rfc9568":1}]}],"#,
             r#""process":{"heap_allocs":"#,
-            r#""drops":{"unknown_vrid":2}}"#,
+            r#""drops":{"unknown_vrid":2},"#,
+            r#""track_scripts":[{"name":"chk","runs":3,"health":"up"}],"#,
+            r#""track_processes":[{"name":"dns","processes":1,"health":"down"}]}"#,
         ] {
             assert!(json.contains(part), "{part} not in {json}");
         }
