@@ -759,8 +759,8 @@ impl Daemon {
             let fill = |buf: &mut [u8]| {
                 packet::emit(&fields, &slot.vip_addrs, u.source, dst, form, buf).ok()
             };
-            match batch.push(ifindex, u.source, dst, fill) {
-                Ok(_) => {}
+            let queued = match batch.push(ifindex, u.source, dst, fill) {
+                Ok(i) => Some(i),
                 Err(PushError::Full) => {
                     // A round bigger than the batch: send what is queued and queue again.
                     if let Some(sock) = sock {
@@ -772,13 +772,25 @@ impl Daemon {
                     let fill = |buf: &mut [u8]| {
                         packet::emit(&fields, &slot.vip_addrs, u.source, dst, form, buf).ok()
                     };
-                    if batch.push(ifindex, u.source, dst, fill).is_err() {
+                    let again = batch.push(ifindex, u.source, dst, fill).ok();
+                    if again.is_none() {
                         self.drops.bump("tx_queue_failed");
                     }
+                    again
                 }
                 Err(e) => {
                     warn!("{}: queueing an advert to {dst}: {e}", slot.cfg.name);
                     self.drops.bump("tx_queue_failed");
+                    None
+                }
+            };
+            // keepalived's unicast_ttl: the TTL unicast adverts leave with (multicast ones
+            // always leave with 255, RFC 5798 §5.1.1.3).
+            if let (Some(i), Some(ttl)) =
+                (queued, slot.cfg.unicast_ttl.filter(|_| slot.is_unicast()))
+            {
+                if let Err(e) = batch.set_hop_limit(i, ttl) {
+                    warn!("{}: setting the TTL of an advert: {e}", slot.cfg.name);
                 }
             }
         }

@@ -467,3 +467,23 @@ fn vmac_ipv6_client_neighbour_holds_the_virtual_mac() {
     );
     assert_eq!(lab.client.neigh_mac(VIP6), Some(virtual_mac));
 }
+
+/// keepalived's `unicast_ttl`: a unicast master's adverts reach the peer with that TTL.
+#[test]
+fn unicast_ttl_sets_the_ttl_adverts_leave_with() {
+    let tag = "ucast_ttl";
+    let Some(lab) = Lab::new(tag, 2) else { return };
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    let extra = format!("{}unicast_ttl = 7\n", unicast_extra(n1, &[n2]));
+    let d1 = n1.spawn_daemon(&conf(150, 3, "192.0.2.2/24", &extra));
+    wait_state(tag, &d1, "MASTER", secs(master_down(150) + 3.0));
+    let listener = n2.listen_raw_ipv4(112, None, Duration::from_millis(2500));
+    let packets = listener.join().expect("listener").expect("raw socket");
+    let ttls: Vec<u8> = packets
+        .iter()
+        .filter(|p| p.get(12..16) == Some(&n1.ipv4.octets()[..]))
+        .filter_map(|p| p.get(8).copied())
+        .collect();
+    assert!(ttls.len() >= 2, "adverts seen: {}", ttls.len());
+    assert!(ttls.iter().all(|&t| t == 7), "TTLs {ttls:?}");
+}

@@ -465,3 +465,33 @@ fn ipv4_steady_state_allocates_nothing() {
 fn ipv6_steady_state_allocates_nothing() {
     steady_state_allocates_nothing(Family::V6, A_LL.into(), GROUP_V6.into());
 }
+
+/// keepalived's unicast_ttl: one datagram of a batch leaves with its own TTL / hop limit, the
+/// others with the socket's 255.
+fn hop_limit_per_datagram(family: Family, src: IpAddr, dst: IpAddr) {
+    let lab = lab_or_skip!();
+    let b = host(&lab.b, family, false);
+    let a = host(&lab.a, family, false);
+    let mut out = SendBatch::new(4);
+    let first = queue(&mut out, &a, src, dst, &payload(7, 30));
+    let second = queue(&mut out, &a, src, dst, &payload(8, 30));
+    out.set_hop_limit(second, 5).expect("set hop limit");
+    assert!(out.set_hop_limit(3, 5).is_err(), "an empty slot");
+    assert_eq!(out.send(&a.sock), Ok(2));
+    assert_eq!(out.outcome(first), Some(SendOutcome::Sent));
+    let mut inb = RecvBatch::new(4);
+    let mut got = drain(&b.sock, &mut inb, 2, ARRIVE);
+    got.sort_by_key(|g| g.payload[0]);
+    let ttls: Vec<(u8, u8)> = got.iter().map(|g| (g.payload[0], g.ttl)).collect();
+    assert_eq!(ttls, vec![(7, 255), (8, 5)]);
+}
+
+#[test]
+fn ipv4_unicast_ttl_is_set_per_datagram() {
+    hop_limit_per_datagram(Family::V4, A_V4.into(), B_V4.into());
+}
+
+#[test]
+fn ipv6_unicast_hop_limit_is_set_per_datagram() {
+    hop_limit_per_datagram(Family::V6, A_V6.into(), B_V6.into());
+}

@@ -24,6 +24,10 @@ pub enum PushError {
     Fill,
     /// The fill closure claimed more bytes than the buffer holds.
     TooLong(usize),
+    /// No datagram is queued at this index.
+    NotQueued(usize),
+    /// The control messages do not fit their buffer.
+    ControlFull,
 }
 
 impl fmt::Display for PushError {
@@ -38,6 +42,8 @@ impl fmt::Display for PushError {
             PushError::TooLong(n) => {
                 write!(f, "datagram of {n} bytes exceeds {MAX_DATAGRAM} bytes")
             }
+            PushError::NotQueued(i) => write!(f, "no datagram queued at slot {i}"),
+            PushError::ControlFull => write!(f, "no room for another control message"),
         }
     }
 }
@@ -167,6 +173,32 @@ impl SendBatch {
         slot.outcome = SendOutcome::Queued;
         self.queued += 1;
         Ok(index)
+    }
+
+    /// Gives the datagram queued at `index` its own TTL (IPv4) or hop limit (IPv6) instead of
+    /// the socket's 255: keepalived's `unicast_ttl`. A control message beside the PKTINFO one.
+    pub fn set_hop_limit(&mut self, index: usize, hops: u8) -> Result<(), PushError> {
+        if index >= self.queued {
+            return Err(PushError::NotQueued(index));
+        }
+        let slot = self
+            .slots
+            .get_mut(index)
+            .ok_or(PushError::NotQueued(index))?;
+        let (level, kind) = match slot.name.ss_family as libc::c_int {
+            libc::AF_INET => (libc::IPPROTO_IP, libc::IP_TTL),
+            _ => (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT),
+        };
+        let value = libc::c_int::from(hops);
+        let rest = slot
+            .control
+            .0
+            .get_mut(slot.controllen..)
+            .ok_or(PushError::ControlFull)?;
+        let used =
+            cmsg::write(rest, level, kind, cmsg::bytes_of(&value)).ok_or(PushError::ControlFull)?;
+        slot.controllen += used;
+        Ok(())
     }
 
     /// Sends everything queued with `sendmmsg`, looping over partial sends. A datagram the
