@@ -3,7 +3,8 @@
 #
 # Installs what the tests need when it is missing (Debian/Ubuntu), then runs, in order:
 # cargo fmt --check, cargo clippy --all-targets -D warnings, cargo test (all tests; the
-# network-namespace tests run because we are root, and skip with a message otherwise).
+# network-namespace tests run because we are root, and skip with a message otherwise), then
+# cross/build.sh and cross/test.sh (cross builds, run under qemu-user).
 # Exits non-zero on the first failure.
 set -euo pipefail
 
@@ -96,5 +97,13 @@ cargo clippy --all-targets -- -D warnings
 [[ $(id -u) -eq 0 ]] || echo "note: not root: the network-namespace tests will skip" >&2
 log "cargo test"
 cargo test
+
+# --- cross builds and qemu (cross/README.md): static musl binaries for five targets, each run
+# under qemu-user, and the unit tests on aarch64, armv7 and big-endian mips ------------------
+log "cross/build.sh (x86_64, aarch64, armv7, mipsel, mips; static, stripped, sizes)"
+bash cross/build.sh
+
+log "cross/test.sh (--version/--check under qemu; unit tests on aarch64, armv7, mips)"
+bash cross/test.sh
 
 log "all passed"
