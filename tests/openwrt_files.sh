@@ -70,13 +70,13 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
 # --- 1. syntax and shellcheck ------------------------------------------------------------------
-section "syntax (busybox ash -n / bash -n) and shellcheck of every shell file under openwrt/"
+section "syntax (busybox ash -n / bash -n) and shellcheck of every shell file under openwrt/ and contrib/"
 shell_files=()
 while IFS= read -r f; do
     case $(head -n1 "$f") in
     '#!'*sh*) shell_files+=("$f") ;;
     esac
-done < <(find openwrt -type f | LC_ALL=C sort)
+done < <(find openwrt contrib -type f | LC_ALL=C sort)
 ((${#shell_files[@]} >= 5)) && ok "found ${#shell_files[@]} shell files" ||
     fail "expected at least the init, rpcd, test.sh, S50 and build-ipk.sh scripts" "${shell_files[*]}"
 for f in "${shell_files[@]}"; do

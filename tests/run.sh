@@ -3,9 +3,9 @@
 #
 # Installs what the tests need when it is missing (Debian/Ubuntu), then runs, in order:
 # cargo fmt --check, cargo clippy --all-targets -D warnings, cargo test (all tests; the
-# network-namespace tests run because we are root, and skip with a message otherwise), then
-# cross/build.sh and cross/test.sh (cross builds, run under qemu-user).
-# Exits non-zero on the first failure.
+# network-namespace tests run because we are root, and skip with a message otherwise).
+# Then the cross builds (cross/build.sh), their qemu tests (cross/test.sh) and the OpenWrt
+# package tests (tests/openwrt_files.sh). Exits non-zero on the first failure.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -105,5 +105,10 @@ bash cross/build.sh
 
 log "cross/test.sh (--version/--check under qemu; unit tests on aarch64, armv7, mips)"
 bash cross/test.sh
+
+# --- OpenWrt and busybox files: shellcheck / ash -n, the procd script with stubbed procd, the
+# Makefile lint, .ipk files built from the cross binaries and taken apart ---------------------
+log "tests/openwrt_files.sh (OpenWrt package, .ipk for aarch64 and mipsel)"
+bash tests/openwrt_files.sh target/cross/dist
 
 log "all passed"
