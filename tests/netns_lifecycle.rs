@@ -243,3 +243,49 @@ fn steady_state_allocates_nothing() {
     assert!(adverts >= 6, "only {adverts} adverts in 4 s at 0.5 s");
     assert_eq!(before, after, "the steady state allocated");
 }
+
+/// Health checks that run all the time allocate nothing either: a track_process following a
+/// running process (a /proc scan each second inside the lab's namespace) beside the adverts.
+#[test]
+fn steady_state_with_track_process_allocates_nothing() {
+    let Some(lab) = Lab::new("alloc_tp", 1) else {
+        return;
+    };
+    let name = format!("tvralloc{}", std::process::id() % 100_000);
+    let exe = lab.dir().join(&name);
+    std::fs::copy("/bin/sleep", &exe).expect("copy sleep");
+    struct Started(std::process::Child);
+    impl Drop for Started {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _proc = Started(
+        std::process::Command::new(&exe)
+            .arg("600")
+            .spawn()
+            .expect("start the tracked process"),
+    );
+    let n1 = lab.node(1);
+    let conf = format!(
+        "[vrrp_track_process p]\nprocess = {name}\nweight = 10\n\n{}track_process = p\n",
+        config("eth0", 100, VIP)
+    );
+    let d1 = n1.spawn_daemon(&conf);
+    assert!(
+        wait_state(&d1, "MASTER", Duration::from_secs(8)),
+        "never MASTER"
+    );
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(
+        d1.parsed_status().counter("VI_1", "effective_priority"),
+        110,
+        "the process is not seen"
+    );
+    let before = heap_allocs(&d1);
+    std::thread::sleep(Duration::from_secs(4));
+    let after = heap_allocs(&d1);
+    eprintln!("steady state with track_process: heap allocations {before} -> {after}");
+    assert_eq!(before, after, "the steady state allocated");
+}
