@@ -15,5 +15,6 @@ pub mod reload;
 pub mod sock;
 pub mod spawn;
 pub mod status;
+pub mod timestamp;
 pub mod track;
 pub mod vmac;

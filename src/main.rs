@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use argh::FromArgs;
-use tinyvrrp::{alloc_count::CountingAlloc, config, daemon, status};
+use tinyvrrp::{alloc_count::CountingAlloc, config, daemon, status, timestamp};
 
 mod syslog;
 
@@ -68,7 +68,17 @@ fn init_logging(level: &str, to_syslog: bool) -> Result<(), String> {
     }
     env_logger::Builder::new()
         .filter_level(filter)
-        .format_timestamp_millis()
+        .format(|buf, record| {
+            use std::io::Write;
+            writeln!(
+                buf,
+                "[{} {:<5} {}] {}",
+                timestamp::UtcMillis(std::time::SystemTime::now()),
+                record.level(),
+                record.target(),
+                record.args()
+            )
+        })
         .target(env_logger::Target::Stderr)
         .init();
     Ok(())
