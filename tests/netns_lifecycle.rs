@@ -253,7 +253,9 @@ fn steady_state_with_track_process_allocates_nothing() {
     };
     let name = format!("tvralloc{}", std::process::id() % 100_000);
     let exe = lab.dir().join(&name);
-    std::fs::copy("/bin/sleep", &exe).expect("copy sleep");
+    // A symlink, not a copy: the kernel names the process after the path it ran, and no
+    // written file can be "text busy" when a fork in another test thread still holds it.
+    std::os::unix::fs::symlink("/bin/sleep", &exe).expect("link sleep");
     struct Started(std::process::Child);
     impl Drop for Started {
         fn drop(&mut self) {

@@ -415,10 +415,12 @@ fn track_process_follows_a_process_started_and_killed() {
     let Some(lab) = Lab::new("trk_proc", 2) else {
         return;
     };
-    // A copy of sleep with a name of our own, so no other process matches.
+    // sleep under a name of our own, so no other process matches.
     let name = format!("tvrproc{}", std::process::id() % 100_000);
     let exe = lab.dir().join(&name);
-    std::fs::copy("/bin/sleep", &exe).expect("copy sleep");
+    // A symlink, not a copy: the kernel names the process after the path it ran, and no
+    // written file can be "text busy" when a fork in another test thread still holds it.
+    std::os::unix::fs::symlink("/bin/sleep", &exe).expect("link sleep");
     let section = format!("[vrrp_track_process daemon]\nprocess = {name}\nweight = 0\n");
     let ((n1, d1), (n2, d2)) = pair(&lab, &section, "track_process = daemon\n");
     // Not running: node 1 is in FAULT and node 2 holds the VIP.

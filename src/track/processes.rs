@@ -366,7 +366,9 @@ mod tests {
         std::fs::create_dir_all(&dir).expect("temp dir");
         let name = format!("tvrsl{}", std::process::id() % 1_000_000);
         let exe = dir.join(&name);
-        std::fs::copy("/bin/sleep", &exe).expect("copy sleep");
+        // A symlink: the process is named after it, and nothing written can be "text busy".
+        let _ = std::fs::remove_file(&exe);
+        std::os::unix::fs::symlink("/bin/sleep", &exe).expect("link sleep");
         let cfg = VrrpTrackProcess {
             name: "p".into(),
             matcher: crate::config::ProcessMatch {
