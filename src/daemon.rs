@@ -29,6 +29,7 @@ use crate::packet::{self, AdvertFields, ChecksumForm, Family, Version};
 use crate::reload::{self, Change};
 use crate::sock::{PushError, RecvBatch, SendBatch, VrrpSocket};
 use crate::status::{self, Counters, InstanceView, PeerForms, StatusServer};
+use crate::timestamp::Secs;
 use crate::track::{self, ProcessTracker, ScriptRunner};
 use crate::vmac::{self, Vmacs};
 
@@ -185,14 +186,14 @@ pub struct Daemon {
 }
 
 fn describe(reason: &Reason, now: Time) -> String {
-    let ago = |t: Time| now.saturating_sub(t).as_secs_f64();
+    let ago = |t: Time| Secs(now.saturating_sub(t), 2);
     match reason {
         Reason::Startup => "start-up".into(),
         Reason::AddressOwner => "address owner (priority 255)".into(),
         Reason::MasterDown {
             last: Some((ip, t)),
         } => format!(
-            "master down timer expired (last advert from {ip} {:.2} s ago)",
+            "master down timer expired (last advert from {ip} {} s ago)",
             ago(*t)
         ),
         Reason::MasterDown { last: None } => "master down timer expired (no advert heard)".into(),

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::instance::{Instance, State};
 use crate::packet::ChecksumForm;
+use crate::timestamp::Secs;
 use crate::track::Health;
 
 mod json;
@@ -125,7 +126,7 @@ pub fn render<'a>(
             None => {}
         }
         if let Some(d) = v.since_transition {
-            let _ = write!(out, " since={:.1}s", d.as_secs_f64());
+            let _ = write!(out, " since={}s", Secs(d, 1));
         }
         let _ = write!(
             out,
