@@ -26,6 +26,13 @@ fn script(name: &str, command: &str, weight: i32, extra: &str) -> String {
     format!("[vrrp_script {name}]\nscript = {command}\ninterval = 1\nweight = {weight}\n{extra}\n")
 }
 
+/// Writes a script the daemon can run (mode 0755).
+fn executable(path: &std::path::Path, body: impl AsRef<[u8]>) {
+    std::fs::write(path, body).expect("write script");
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+}
+
 fn state(d: &DaemonHandle) -> String {
     d.state("VI_1").unwrap_or_else(|| "<no status>".into())
 }
@@ -252,16 +259,13 @@ fn notify_scripts_get_keepalived_arguments_and_run_in_order() {
     let hook = lab.dir().join("notify.sh");
     // The BACKUP script is slow and the MASTER one instant: scripts fired at once (as
     // keepalived does) would write MASTER before BACKUP; queued per instance they cannot.
-    std::fs::write(
+    executable(
         &hook,
         format!(
             "#!/bin/sh\n[ \"$3\" = BACKUP ] && sleep 1\necho \"$*|$ACTION|$NAME|$PRIORITY\" >> {}\n",
             out.display()
         ),
-    )
-    .expect("hook");
-    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .expect("chmod");
+    );
     let extra = format!("notify = {}\n", hook.display());
     let ((n1, d1), (n2, d2)) = pair(&lab, "", &extra);
     wait_holds("start", (n1, &d1), (n2, &d2), Duration::from_secs(8));
@@ -465,13 +469,10 @@ fn a_sync_group_member_outranked_takes_the_group_to_backup() {
     std::fs::write(&file, "0\n").expect("file");
     let out = lab.dir().join("group.log");
     let hook = lab.dir().join("group.sh");
-    std::fs::write(
+    executable(
         &hook,
         format!("#!/bin/sh\necho \"$*|$TYPE\" >> {}\n", out.display()),
-    )
-    .expect("hook");
-    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .expect("chmod");
+    );
     let sections = format!(
         "[vrrp_track_file load]\nfile = {}\nweight = -100\n\n\
          [vrrp_sync_group G]\ngroup = VI_1\ngroup = VI_2\nnotify = {}\n",
@@ -543,17 +544,14 @@ fn notify_output_is_logged_and_a_chatty_script_is_not_stalled() {
     };
     let done = lab.dir().join("done");
     let hook = lab.dir().join("chatty.sh");
-    std::fs::write(
+    executable(
         &hook,
         format!(
             "#!/bin/sh\necho \"hello from notify $1\"\necho \"to stderr\" >&2\n\
              head -c 1048576 /dev/zero | tr '\\0' 'x'\necho\ntouch {}\n",
             done.display()
         ),
-    )
-    .expect("hook");
-    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .expect("chmod");
+    );
     let n1 = lab.node(1);
     let d1 = n1.spawn_daemon(&instance(
         150,
