@@ -384,15 +384,7 @@ impl Instance {
             }
             Event::Shutdown => {
                 if self.state == State::Master {
-                    // RFC 5798 §6.4.3: a leaving master sends priority 0 so a backup takes
-                    // over after Skew_Time instead of Master_Down_Interval.
-                    out.push(Action::SendAdvert {
-                        priority: PRIORITY_LEAVING,
-                    });
-                    self.stats.tx_adverts += 1;
-                    self.stats.tx_priority_zero += 1;
-                    out.push(Action::RemoveVips);
-                    self.stats.release_master += 1;
+                    self.leave_master(out);
                 }
                 if self.state != State::Init {
                     self.enter(now, State::Init, Reason::Shutdown, out);
@@ -403,6 +395,18 @@ impl Instance {
         Ok(())
     }
 
+    /// RFC 5798 §6.4.3: a leaving master sends priority 0 so a backup takes over after
+    /// Skew_Time instead of Master_Down_Interval, then drops the VIPs.
+    fn leave_master(&mut self, out: &mut Vec<Action>) {
+        out.push(Action::SendAdvert {
+            priority: PRIORITY_LEAVING,
+        });
+        self.stats.tx_adverts += 1;
+        self.stats.tx_priority_zero += 1;
+        out.push(Action::RemoveVips);
+        self.stats.release_master += 1;
+    }
+
     fn on_group_hold(&mut self, now: Time, held: bool, out: &mut Vec<Action>) {
         if held == self.held {
             return;
@@ -410,15 +414,9 @@ impl Instance {
         self.held = held;
         match self.state {
             State::Master if held => {
-                // Leave as on shutdown, with priority 0, so the peer's member of the group
-                // takes over after Skew_Time and the group moves together.
-                out.push(Action::SendAdvert {
-                    priority: PRIORITY_LEAVING,
-                });
-                self.stats.tx_adverts += 1;
-                self.stats.tx_priority_zero += 1;
-                out.push(Action::RemoveVips);
-                self.stats.release_master += 1;
+                // Leave as on shutdown, so the peer's member of the group takes over after
+                // Skew_Time and the group moves together.
+                self.leave_master(out);
                 self.master_down_at = Some(now + self.master_down_interval());
                 self.enter(now, State::Backup, Reason::SyncGroup, out);
             }

@@ -252,23 +252,7 @@ fn steady_state_with_track_process_allocates_nothing() {
         return;
     };
     let name = format!("tvralloc{}", std::process::id() % 100_000);
-    let exe = lab.dir().join(&name);
-    // A symlink, not a copy: the kernel names the process after the path it ran, and no
-    // written file can be "text busy" when a fork in another test thread still holds it.
-    std::os::unix::fs::symlink("/bin/sleep", &exe).expect("link sleep");
-    struct Started(std::process::Child);
-    impl Drop for Started {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _proc = Started(
-        std::process::Command::new(&exe)
-            .arg("600")
-            .spawn()
-            .expect("start the tracked process"),
-    );
+    let _proc = lab.start_named_sleep(&name);
     let n1 = lab.node(1);
     let conf = format!(
         "[vrrp_track_process p]\nprocess = {name}\nweight = 10\n\n{}track_process = p\n",

@@ -397,16 +397,6 @@ fn track_file_value_times_weight_moves_the_vip() {
     wait_holds("file 0", (n1, &d1), (n2, &d2), Duration::from_secs(5));
 }
 
-/// A process this test started; killed (by its PID) and reaped however the test ends.
-struct Started(std::process::Child);
-
-impl Drop for Started {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn track_process_line(d: &DaemonHandle, name: &str) -> Option<String> {
     d.status()
         .lines()
@@ -421,10 +411,6 @@ fn track_process_follows_a_process_started_and_killed() {
     };
     // sleep under a name of our own, so no other process matches.
     let name = format!("tvrproc{}", std::process::id() % 100_000);
-    let exe = lab.dir().join(&name);
-    // A symlink, not a copy: the kernel names the process after the path it ran, and no
-    // written file can be "text busy" when a fork in another test thread still holds it.
-    std::os::unix::fs::symlink("/bin/sleep", &exe).expect("link sleep");
     let section = format!("[vrrp_track_process daemon]\nprocess = {name}\nweight = 0\n");
     let ((n1, d1), (n2, d2)) = pair(&lab, &section, "track_process = daemon\n");
     // Not running: node 1 is in FAULT and node 2 holds the VIP.
@@ -433,12 +419,7 @@ fn track_process_follows_a_process_started_and_killed() {
     let line = track_process_line(&d1, "daemon").expect("track_process status line");
     assert!(line.contains("processes=0 health=down"), "{line}");
 
-    let started = Started(
-        std::process::Command::new(&exe)
-            .arg("600")
-            .spawn()
-            .expect("start the tracked process"),
-    );
+    let started = lab.start_named_sleep(&name);
     let took = wait_holds("started", (n1, &d1), (n2, &d2), Duration::from_secs(8));
     eprintln!(
         "track_process: started -> node 1 master in {:.2} s",

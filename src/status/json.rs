@@ -96,11 +96,7 @@ pub fn to_json(text: &str) -> Result<String, JsonError> {
             }
             instances.push(inst);
         } else if let Some(&(_, array)) = LIST_LINES.iter().find(|l| l.0 == first) {
-            let mut fields = Vec::new();
-            for token in tokens {
-                let (k, v) = split_token(line, token)?;
-                push_field(line, &mut fields, k, v)?;
-            }
+            let fields = fields_of(line, tokens)?;
             match lists.iter_mut().find(|l| l.0 == array) {
                 Some(list) => list.1.push(fields),
                 None => lists.push((array, vec![fields])),
@@ -112,11 +108,7 @@ pub fn to_json(text: &str) -> Result<String, JsonError> {
                     name: first.to_string(),
                 });
             }
-            let mut fields = Vec::new();
-            for token in tokens {
-                let (k, v) = split_token(line, token)?;
-                push_field(line, &mut fields, k, v)?;
-            }
+            let fields = fields_of(line, tokens)?;
             sections.push((first, fields));
         }
     }
@@ -129,16 +121,9 @@ pub fn to_json(text: &str) -> Result<String, JsonError> {
         }
         out.push('{');
         write_fields(&mut out, &inst.fields);
-        out.push_str(",\"peers\":[");
-        for (j, peer) in inst.peers.iter().enumerate() {
-            if j > 0 {
-                out.push(',');
-            }
-            out.push('{');
-            write_fields(&mut out, peer);
-            out.push('}');
-        }
-        out.push_str("]}");
+        out.push_str(",\"peers\":");
+        write_objects(&mut out, &inst.peers);
+        out.push('}');
     }
     out.push(']');
     for (name, fields) in &sections {
@@ -151,16 +136,8 @@ pub fn to_json(text: &str) -> Result<String, JsonError> {
     for (name, items) in &lists {
         out.push(',');
         write_string(&mut out, name);
-        out.push_str(":[");
-        for (i, fields) in items.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push('{');
-            write_fields(&mut out, fields);
-            out.push('}');
-        }
-        out.push(']');
+        out.push(':');
+        write_objects(&mut out, items);
     }
     out.push('}');
     Ok(out)
@@ -172,6 +149,19 @@ pub fn error_json(message: &str) -> String {
     write_string(&mut out, message);
     out.push('}');
     out
+}
+
+/// The `key=value` tokens of one line as one object's fields.
+fn fields_of<'a>(
+    line: usize,
+    tokens: impl Iterator<Item = &'a str>,
+) -> Result<Fields<'a>, JsonError> {
+    let mut fields = Vec::new();
+    for token in tokens {
+        let (k, v) = split_token(line, token)?;
+        push_field(line, &mut fields, k, v)?;
+    }
+    Ok(fields)
 }
 
 fn split_token(line: usize, token: &str) -> Result<(&str, &str), JsonError> {
@@ -198,6 +188,20 @@ fn push_field<'a>(
     }
     fields.push((key, value));
     Ok(())
+}
+
+/// `[{…},{…}]`.
+fn write_objects(out: &mut String, items: &[Fields]) {
+    out.push('[');
+    for (i, fields) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('{');
+        write_fields(out, fields);
+        out.push('}');
+    }
+    out.push(']');
 }
 
 fn write_fields(out: &mut String, fields: &[(&str, &str)]) {

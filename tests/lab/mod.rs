@@ -1205,7 +1205,33 @@ impl Ns {
     }
 }
 
+/// A process a test started; killed (by its PID) and reaped however the test ends.
+pub struct Started(pub std::process::Child);
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 impl Lab {
+    /// Starts `sleep 600` under the process name `name` (for track_process). It runs through
+    /// a symlink in the lab's directory, not a copy: the kernel names a process after the
+    /// path it ran, and a copy written while another test thread forks can fail to exec with
+    /// ETXTBSY.
+    pub fn start_named_sleep(&self, name: &str) -> Started {
+        let exe = self.dir().join(name);
+        if !exe.exists() {
+            std::os::unix::fs::symlink("/bin/sleep", &exe).expect("link sleep");
+        }
+        let child = std::process::Command::new(&exe)
+            .arg("600")
+            .spawn()
+            .expect("start the tracked process");
+        Started(child)
+    }
+
     /// Stops the bridge from forwarding multicast to any port (broadcast, so ARP, still
     /// floods): only unicast adverts get through. Per-port `mcast_flood off` is enforced by
     /// the bridge's flood path whether or not snooping is on.
