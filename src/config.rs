@@ -6,6 +6,7 @@
 
 mod context;
 mod error;
+mod group_tracking;
 mod model;
 mod routes;
 mod sections;
@@ -187,11 +188,30 @@ fn build(ctx: &mut Ctx, raw: &[RawSection]) -> Config {
 
     let instance_names: Vec<&str> = instance_sections.iter().map(|(n, _)| *n).collect();
     let mut group_of = HashMap::new();
-    let sync_groups = of(SectionType::SyncGroup)
+    let group_sections: Vec<(&str, &RawSection)> = of(SectionType::SyncGroup).collect();
+    let sync_groups: Vec<SyncGroup> = group_sections
+        .iter()
         .map(|(name, sec)| {
-            sections::read_sync_group(ctx, sec, name, &instance_names, &mut group_of)
+            sections::read_sync_group(ctx, sec, name, &instance_names, &mut group_of, &known)
         })
         .collect();
+    let mut instances = instances;
+    check_vmac_names(ctx, &mut instances, &instance_sections);
+    let defaults = group_tracking::Defaults {
+        scripts: &scripts,
+        files: &track_files,
+        processes: &track_processes,
+    };
+    for (group, (_, sec)) in sync_groups.iter().zip(&group_sections) {
+        group_tracking::merge(
+            ctx,
+            group,
+            sec,
+            &mut instances,
+            &instance_sections,
+            &defaults,
+        );
+    }
 
     Config {
         global,
@@ -225,6 +245,31 @@ fn check_vrids(ctx: &mut Ctx, instances: &[InstanceConfig], sections: &[(&str, &
                 other_line: line_of(other_sec),
             };
             ctx.error(sec, line_of(sec), "virtual_router_id", kind);
+        }
+    }
+}
+
+/// `use_vmac = NAME` taken by an earlier instance: keepalived ignores the second name
+/// (vrrp_parser.c, vrrp_vmac_handler), so the instance falls back to the default name.
+fn check_vmac_names(
+    ctx: &mut Ctx,
+    instances: &mut [InstanceConfig],
+    sections: &[(&str, &RawSection)],
+) {
+    for i in 0..instances.len() {
+        let Some(name) = instances[i].vmac_name.clone() else {
+            continue;
+        };
+        let taken = instances[..i]
+            .iter()
+            .find(|o| o.use_vmac && o.vmac_name.as_deref() == Some(name.as_str()));
+        if let (Some(other), Some((_, sec))) = (taken, sections.get(i)) {
+            let line = context::first(sec, "use_vmac").map_or(sec.line, |e| e.line);
+            let warning = WarningKind::VmacNameTaken {
+                other_instance: other.name.clone(),
+            };
+            ctx.warn(sec, line, "use_vmac", warning);
+            instances[i].vmac_name = None;
         }
     }
 }

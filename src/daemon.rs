@@ -360,7 +360,8 @@ impl Daemon {
         self.restart_scripts(now);
         self.remove_leftover_vips();
         for slot in self.slots.iter().filter(|s| s.cfg.use_vmac) {
-            let removed = vmac::vmac_name(slot.cfg.vrid, slot.family())
+            let custom = slot.cfg.vmac_name.as_deref();
+            let removed = vmac::ifname_for(slot.cfg.vrid, slot.family(), custom)
                 .map_err(vmac::VmacError::from)
                 .and_then(|name| vmac::remove_by_name(&mut self.nl, name.as_str()));
             if let Err(e) = removed {
@@ -458,8 +459,10 @@ impl Daemon {
     /// The instance's interface and source address, when usable (not counting tracking).
     fn link_usable(&self, slot: &Slot) -> Option<Usable> {
         let ipv6 = slot.family() == Family::V6;
+        let cfg = &slot.cfg;
+        let ignore_down = cfg.dont_track_primary;
         self.links
-            .usable(&slot.cfg.interface, ipv6, slot.cfg.unicast_src_ip, |a| {
+            .usable(&cfg.interface, ipv6, cfg.unicast_src_ip, ignore_down, |a| {
                 self.is_vip(a)
             })
     }
@@ -608,10 +611,7 @@ impl Daemon {
             let usable = if slot.tracked_fault {
                 None
             } else {
-                self.links
-                    .usable(&slot.cfg.interface, ipv6, slot.cfg.unicast_src_ip, |a| {
-                        self.is_vip(a)
-                    })
+                self.link_usable(slot)
             };
             let old = slot.usable;
             let state = slot.inst.state();
@@ -862,8 +862,15 @@ impl Daemon {
         let result = if add {
             let Some(u) = slot.usable else { return };
             let parent = slot.cfg.interface.clone();
+            let custom = slot.cfg.vmac_name.clone();
             self.vmacs
-                .up(&mut self.nl, u.ifindex, &parent, vrid, family)
+                .up(
+                    &mut self.nl,
+                    (u.ifindex, &parent),
+                    vrid,
+                    family,
+                    custom.as_deref(),
+                )
                 .map(|_| ())
         } else {
             self.vmacs.down(&mut self.nl, vrid, family)

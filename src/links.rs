@@ -85,15 +85,19 @@ impl Links {
     /// configured `unicast_src_ip`) if given — an instance must not advertise from another
     /// address (keepalived issue #2202, both nodes kept the VIP) — else the first primary
     /// IPv4 address that is not a VIP, or the first usable IPv6 link-local address.
+    /// `ignore_down` (keepalived's dont_track_primary) accepts a link that is down as long as
+    /// it exists and has the address: keepalived then ignores the link's up/down events only,
+    /// a lost source address still faults the instance (keepalived_netlink.c).
     pub fn usable(
         &self,
         name: &str,
         ipv6: bool,
         wanted: Option<IpAddr>,
+        ignore_down: bool,
         is_vip: impl Fn(IpAddr) -> bool,
     ) -> Option<Usable> {
         let link = self.by_name(name)?;
-        if !link.up {
+        if !link.up && !ignore_down {
             return None;
         }
         let source = match wanted {
@@ -127,5 +131,69 @@ impl Links {
             mac: link.mac,
             source,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::netlink::IfName;
+
+    fn links(up: bool, addrs: &[&str]) -> Links {
+        let mut l = Links::default();
+        let name = IfName::new("eth0").unwrap();
+        l.apply(&NetEvent::LinkChanged(LinkInfo {
+            index: 2,
+            name,
+            mac: [2, 0, 0, 0, 0, 1],
+            up,
+            flags: 0,
+        }));
+        for a in addrs {
+            l.apply(&NetEvent::AddrAdded(AddrInfo {
+                index: 2,
+                addr: a.parse().unwrap(),
+                prefix_len: 24,
+                scope: 0,
+                flags: 0,
+                label: None,
+            }));
+        }
+        l
+    }
+
+    fn source(l: &Links, wanted: Option<&str>, ignore_down: bool) -> Option<IpAddr> {
+        let wanted = wanted.map(|w| w.parse().unwrap());
+        l.usable("eth0", false, wanted, ignore_down, |a| {
+            a == "192.0.2.100".parse::<IpAddr>().unwrap()
+        })
+        .map(|u| u.source)
+    }
+
+    #[test]
+    fn the_source_is_the_configured_address_or_the_first_that_is_not_a_vip() {
+        let l = links(true, &["192.0.2.100", "192.0.2.10", "192.0.2.11"]);
+        assert_eq!(source(&l, None, false), Some("192.0.2.10".parse().unwrap()));
+        assert_eq!(
+            source(&l, Some("192.0.2.11"), false),
+            Some("192.0.2.11".parse().unwrap())
+        );
+        // A configured source (unicast_src_ip / mcast_src_ip) that is not there: unusable.
+        assert_eq!(source(&l, Some("192.0.2.12"), false), None);
+    }
+
+    #[test]
+    fn dont_track_primary_ignores_a_down_link_but_not_a_missing_address() {
+        let down = links(false, &["192.0.2.10"]);
+        assert_eq!(source(&down, None, false), None);
+        assert_eq!(
+            source(&down, None, true),
+            Some("192.0.2.10".parse().unwrap())
+        );
+        // keepalived still faults an instance whose source address is gone.
+        assert_eq!(source(&links(false, &[]), None, true), None);
+        assert_eq!(source(&down, Some("192.0.2.12"), true), None);
+        // Nor does it help with a missing interface.
+        assert!(down.usable("eth1", false, None, true, |_| false).is_none());
     }
 }

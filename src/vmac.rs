@@ -61,6 +61,15 @@ pub fn vmac_name(vrid: u8, family: Family) -> Result<IfName, NetlinkError> {
     IfName::new(text)
 }
 
+/// The macvlan's name: `use_vmac = NAME` when given (validated by the config), else
+/// [`vmac_name`].
+pub fn ifname_for(vrid: u8, family: Family, custom: Option<&str>) -> Result<IfName, NetlinkError> {
+    match custom {
+        Some(name) => IfName::new(name),
+        None => vmac_name(vrid, family),
+    }
+}
+
 #[derive(Debug)]
 pub enum VmacError {
     Netlink(NetlinkError),
@@ -140,20 +149,21 @@ impl Vmacs {
             .map(|e| (e.ifindex, e.mac))
     }
 
-    /// Creates (or finds) the macvlan of (vrid, family) on `parent` and sets the sysctls.
-    /// Returns its ifindex and MAC.
+    /// Creates (or finds) the macvlan of (vrid, family) on `parent`, named `custom` or
+    /// `vrrp.VRID`, and sets the sysctls. Returns its ifindex and MAC.
     pub fn up(
         &mut self,
         nl: &mut Netlink,
-        parent: u32,
-        parent_name: &str,
+        parent: (u32, &str),
         vrid: u8,
         family: Family,
+        custom: Option<&str>,
     ) -> Result<(u32, [u8; 6]), VmacError> {
         if let Some(found) = self.get(vrid, family) {
             return Ok(found);
         }
-        let name = vmac_name(vrid, family)?;
+        let (parent, parent_name) = parent;
+        let name = ifname_for(vrid, family, custom)?;
         let mac = virtual_mac(vrid, family);
         // A leftover of the same name (a crash, or one on an old parent) goes first.
         remove_by_name(nl, name.as_str())?;
@@ -274,6 +284,17 @@ mod tests {
     fn virtual_macs_follow_rfc_5798() {
         assert_eq!(virtual_mac(51, Family::V4), [0, 0, 0x5e, 0, 1, 51]);
         assert_eq!(virtual_mac(255, Family::V6), [0, 0, 0x5e, 0, 2, 255]);
+    }
+
+    #[test]
+    fn a_given_name_replaces_the_default() {
+        let named = ifname_for(51, Family::V4, Some("vrrp_lan")).unwrap();
+        assert_eq!(named.as_str(), "vrrp_lan");
+        assert_eq!(
+            ifname_for(51, Family::V6, None).unwrap().as_str(),
+            "vrrp6.51"
+        );
+        assert!(ifname_for(51, Family::V4, Some("0123456789abcdef")).is_err());
     }
 
     #[test]

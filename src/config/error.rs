@@ -172,8 +172,21 @@ pub enum ErrorKind {
         expected: Family,
         found: Family,
     },
+    /// IPv4 and IPv6 virtual addresses in one instance.
+    MixedFamilyVips {
+        expected: Family,
+        found: Family,
+    },
     /// VRRPv2 (RFC 3768) is IPv4 only.
     V2RequiresIpv4,
+    /// RFC 5798 adverts carry at least one address; keepalived refuses a v3 instance without.
+    NoVipsWithV3,
+    /// Two keys that contradict each other (`accept` and `no_accept`, or two different
+    /// source addresses).
+    Conflicts {
+        other_key: &'static str,
+        other_line: usize,
+    },
     DuplicateVrid {
         vrid: u8,
         interface: String,
@@ -198,7 +211,7 @@ pub enum ErrorKind {
     },
     /// RFC 5798 removed authentication; keepalived refuses it with version 3 too.
     AuthWithV3,
-    /// IPsec AH authentication (RFC 2338) is not implemented.
+    /// IPsec AH authentication (RFC 2338, dropped by RFC 3768) is not implemented.
     AuthAhUnsupported,
     /// `auth_pass` without `auth_type = PASS`.
     AuthPassWithoutType,
@@ -288,6 +301,22 @@ impl fmt::Display for ErrorKind {
                 family_name(*found),
                 family_name(*expected)
             ),
+            ErrorKind::MixedFamilyVips { expected, found } => write!(
+                f,
+                "{} address in an {} instance: one instance advertises one family (allowed: split it in two with the same virtual_router_id, one per family; `tinyvrrp import` does this)",
+                family_name(*found),
+                family_name(*expected)
+            ),
+            ErrorKind::NoVipsWithV3 => f.write_str(
+                "no virtual_ipaddress: VRRPv3 adverts must carry at least one address (RFC 5798; keepalived refuses it too) (allowed: at least one virtual_ipaddress, or version = 2)",
+            ),
+            ErrorKind::Conflicts {
+                other_key,
+                other_line,
+            } => write!(
+                f,
+                "contradicts {other_key} at line {other_line} (allowed: one of the two)"
+            ),
             ErrorKind::V2RequiresIpv4 => f.write_str(
                 "IPv6 virtual address with VRRP version 2 (allowed: IPv4 only with version 2; set version = 3 for IPv6)",
             ),
@@ -328,7 +357,7 @@ impl fmt::Display for ErrorKind {
                 "authentication does not exist in VRRPv3 (allowed: auth_type/auth_pass with version = 2 only)",
             ),
             ErrorKind::AuthAhUnsupported => f.write_str(
-                "IPsec AH authentication is not supported (allowed: PASS, or no authentication)",
+                "AH is not supported: RFC 3768 removed IPsec AH authentication from VRRP and keepalived's AH is its own non-standard form (allowed: auth_type = PASS with version 2, which keepalived accepts on both sides, or no authentication, as version 3 requires)",
             ),
             ErrorKind::AuthPassWithoutType => {
                 f.write_str("auth_pass without auth_type (allowed: set auth_type = PASS)")
@@ -390,6 +419,20 @@ pub enum WarningKind {
     FirstIpv6VipNotLinkLocal,
     /// A `virtual_rules` line without a priority gets one, as keepalived does.
     RulePriorityAssigned { priority: u32 },
+    /// An instance without VIPs (notify-driven setups): it elects and notifies, moves nothing.
+    NoVirtualIpaddress,
+    /// The same VIP twice in one instance; keepalived ignores the repeat, so do we.
+    DuplicateVip { first_line: usize },
+    /// `no_accept`: keepalived drops traffic to the VIPs on a non-owner master with its own
+    /// firewall rules; tinyvrrp installs no rules.
+    NoAcceptNotEnforced,
+    /// A sync group and one of its members track the same thing (keepalived logs it too).
+    TrackedByInstanceAndGroup { group: String },
+    /// A weighted track on a sync group with an address-owner member: keepalived clears the
+    /// weight to 0 (a failure then puts the group in FAULT).
+    GroupWeightWithOwner { instance: String },
+    /// `use_vmac = NAME` already used by another instance: keepalived ignores the name.
+    VmacNameTaken { other_instance: String },
 }
 
 impl fmt::Display for WarningKind {
@@ -419,6 +462,28 @@ impl fmt::Display for WarningKind {
             }
             WarningKind::ChecksumAsV2Ignored => f.write_str(
                 "v3_checksum_as_v2 only affects VRRPv3 over IPv4; ignored for this instance",
+            ),
+            WarningKind::NoVirtualIpaddress => f.write_str(
+                "no virtual_ipaddress: the instance elects a master and runs its notify scripts but moves no address (as keepalived)",
+            ),
+            WarningKind::DuplicateVip { first_line } => write!(
+                f,
+                "address already listed at line {first_line}; this line is ignored (as keepalived)"
+            ),
+            WarningKind::NoAcceptNotEnforced => f.write_str(
+                "keepalived's no_accept drops packets addressed to the VIPs on a master that is not the address owner (with its iptables/nftables rules); tinyvrrp does not filter, the master accepts them: add a firewall rule if you need that",
+            ),
+            WarningKind::TrackedByInstanceAndGroup { group } => write!(
+                f,
+                "also tracked by sync group {group}; the group's weight applies unless the instance's is 0 (as keepalived): track it in one place"
+            ),
+            WarningKind::GroupWeightWithOwner { instance } => write!(
+                f,
+                "member {instance} has priority 255, which weights cannot move: weight set to 0, so a failure puts the whole group in FAULT (as keepalived)"
+            ),
+            WarningKind::VmacNameTaken { other_instance } => write!(
+                f,
+                "name already used by instance {other_instance}; the default name vrrp.VRID (vrrp6.VRID for IPv6) is used (as keepalived)"
             ),
             WarningKind::FirstIpv6VipNotLinkLocal => f.write_str(
                 "the first IPv6 virtual_ipaddress should be link-local (fe80::/10), as RFC 5798 asks",

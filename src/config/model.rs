@@ -182,14 +182,6 @@ pub struct VirtualRule {
     pub invert: bool,
 }
 
-/// `track_interface = eth1 [weight W]`: without weight, the instance goes to FAULT while the
-/// interface is down.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct TrackInterface {
-    pub name: String,
-    pub weight: Option<i32>,
-}
-
 /// `track_script`, `track_file` or `track_process = NAME [weight W]`: names a section of
 /// that kind; `weight` overrides the section's own.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -198,6 +190,9 @@ pub struct TrackRef {
     pub weight: Option<i32>,
 }
 
+/// `track_interface = eth1 [weight W]`: without weight (or 0), the instance goes to FAULT
+/// while the interface is down.
+pub type TrackInterface = TrackRef;
 pub type TrackScriptRef = TrackRef;
 pub type TrackFileRef = TrackRef;
 
@@ -217,12 +212,15 @@ pub struct InstanceConfig {
     /// False only when `nopreempt` is set and took effect (see the warnings).
     pub preempt: bool,
     pub preempt_delay_cs: u32,
+    /// Empty only with a warning (VRRPv2 adverts without addresses, as keepalived sends).
     pub vips: Vec<Vip>,
     /// `virtual_ipaddress_excluded`: follow mastership like `vips` but are not advertised;
     /// either family (as keepalived).
     pub vips_excluded: Vec<Vip>,
     pub virtual_routes: Vec<VirtualRoute>,
     pub virtual_rules: Vec<VirtualRule>,
+    /// The advert source: `unicast_src_ip` or `mcast_src_ip` (one setting in keepalived,
+    /// whatever the transport). It must be on the interface, else FAULT.
     pub unicast_src_ip: Option<IpAddr>,
     pub unicast_peers: Vec<IpAddr>,
     pub unicast_ttl: Option<u8>,
@@ -244,6 +242,11 @@ pub struct InstanceConfig {
     /// VRRPv3 over IPv4: checksum without the pseudo-header (RFC 9568, Cisco, Juniper).
     pub v3_checksum_as_v2: bool,
     pub use_vmac: bool,
+    /// `use_vmac = NAME`: the macvlan's name instead of `vrrp.VRID` / `vrrp6.VRID`.
+    pub vmac_name: Option<String>,
+    /// keepalived's `dont_track_primary`: the instance's own interface going down does not
+    /// put it in FAULT (a missing interface or source address still does).
+    pub dont_track_primary: bool,
 }
 
 /// `[vrrp_sync_group NAME]`: instances that change state together.
@@ -251,6 +254,12 @@ pub struct InstanceConfig {
 pub struct SyncGroup {
     pub name: String,
     pub instances: Vec<String>,
+    /// Tracking given on the group: merged into every member's own lists when the file is
+    /// read (keepalived's rule), kept here as written.
+    pub track_interfaces: Vec<TrackInterface>,
+    pub track_scripts: Vec<TrackScriptRef>,
+    pub track_files: Vec<TrackFileRef>,
+    pub track_processes: Vec<TrackRef>,
     pub notify_master: Option<String>,
     pub notify_backup: Option<String>,
     pub notify_fault: Option<String>,

@@ -10,6 +10,7 @@ use super::model::{
 };
 use super::syntax::RawSection;
 use super::values::{centiseconds, check_command, flag, i32_in, u32_in};
+use super::vrrp_instance::{read_track_interfaces, Known};
 use crate::packet::Version;
 
 pub(super) const GLOBAL_KEYS: &[&str] = &[
@@ -43,6 +44,10 @@ pub(super) const TRACK_PROCESS_KEYS: &[&str] = &[
 
 pub(super) const SYNC_GROUP_KEYS: &[&str] = &[
     "group",
+    "track_interface",
+    "track_script",
+    "track_file",
+    "track_process",
     "notify_master",
     "notify_backup",
     "notify_fault",
@@ -238,8 +243,16 @@ pub(super) fn read_sync_group(
     name: &str,
     instance_names: &[&str],
     group_of: &mut HashMap<String, String>,
+    known: &Known,
 ) -> SyncGroup {
-    ctx.check_keys(sec, SYNC_GROUP_KEYS, &["group"]);
+    let lists = [
+        "group",
+        "track_interface",
+        "track_script",
+        "track_file",
+        "track_process",
+    ];
+    ctx.check_keys(sec, SYNC_GROUP_KEYS, &lists);
     let mut instances: Vec<String> = Vec::new();
     let mut first_lines: Vec<usize> = Vec::new();
     for entry in all(sec, "group") {
@@ -278,6 +291,10 @@ pub(super) fn read_sync_group(
     SyncGroup {
         name: name.to_string(),
         instances,
+        track_interfaces: read_track_interfaces(ctx, sec),
+        track_scripts: known.scripts(ctx, sec),
+        track_files: known.files(ctx, sec),
+        track_processes: known.processes(ctx, sec),
         notify_master: notify(ctx, sec, "notify_master"),
         notify_backup: notify(ctx, sec, "notify_backup"),
         notify_fault: notify(ctx, sec, "notify_fault"),

@@ -148,6 +148,9 @@ pub(super) const BARE_FLAGS: &[&str] = &[
     "v3_checksum_as_v2",
     "enable_script_security",
     "full_command",
+    "dont_track_primary",
+    "accept",
+    "no_accept",
 ];
 
 fn expand_bare_flags(text: &str) -> std::borrow::Cow<'_, str> {

@@ -152,6 +152,10 @@ fn full_example() {
         vec![SyncGroup {
             name: "G1".into(),
             instances: vec!["VI_1".into(), "VI_2".into()],
+            track_interfaces: vec![],
+            track_scripts: vec![],
+            track_files: vec![],
+            track_processes: vec![],
             notify_master: Some("/bin/true group-master".into()),
             notify_backup: None,
             notify_fault: None,
@@ -359,8 +363,18 @@ fn missing_required_keys_are_all_reported_at_the_header() {
         vec![
             (2, "interface".into(), ErrorKind::Missing),
             (2, "virtual_router_id".into(), ErrorKind::Missing),
-            (2, "virtual_ipaddress".into(), ErrorKind::Missing),
         ]
+    );
+    // virtual_ipaddress is optional with VRRPv2 (a warning), required with v3.
+    assert_eq!(
+        one_err(
+            "[vrrp_instance V]
+interface = eth0
+virtual_router_id = 1
+version = 3
+"
+        ),
+        (1, "virtual_ipaddress".into(), ErrorKind::NoVipsWithV3)
     );
     assert_eq!(
         one_err("[vrrp_script s]\ninterval = 1\n"),
@@ -489,9 +503,18 @@ fn family_mismatches() {
         expected: Family::V4,
         found: Family::V6,
     };
+    let mixed = ErrorKind::MixedFamilyVips {
+        expected: Family::V4,
+        found: Family::V6,
+    };
     assert_eq!(
         one_err(&inst("version = 3\nvirtual_ipaddress = 2001:db8::1\n")),
-        (6, "virtual_ipaddress".into(), mismatch.clone())
+        (6, "virtual_ipaddress".into(), mixed.clone())
+    );
+    let text = mixed.to_string();
+    assert!(
+        text.contains("same virtual_router_id") && text.contains("tinyvrrp import"),
+        "{text}"
     );
     assert_eq!(
         one_err(&inst("unicast_src_ip = 2001:db8::2\n")),
@@ -607,6 +630,16 @@ fn authentication_rules() {
         one_err(&inst("auth_type = AH\nauth_pass = x\n")),
         (5, "auth_type".into(), ErrorKind::AuthAhUnsupported)
     );
+    // The message says why (RFC 3768, keepalived's own AH) and what to use instead.
+    let ah = ErrorKind::AuthAhUnsupported.to_string();
+    assert!(
+        ah.contains("RFC 3768") && ah.contains("non-standard"),
+        "{ah}"
+    );
+    assert!(
+        ah.contains("auth_type = PASS") && ah.contains("version 3"),
+        "{ah}"
+    );
     assert_eq!(
         one_err(&inst("auth_pass = x\n")),
         (5, "auth_pass".into(), ErrorKind::AuthPassWithoutType)
@@ -709,11 +742,13 @@ fn duplicate_sections_keys_and_values() {
         )
     );
     assert_eq!(
-        one_err(&inst("virtual_ipaddress = 192.0.2.1/32\n")),
+        one_err(&inst(
+            "unicast_peer = 192.0.2.3\nunicast_peer = 192.0.2.3/24\n"
+        )),
         (
-            5,
-            "virtual_ipaddress".into(),
-            ErrorKind::DuplicateValue { first_line: 4 }
+            6,
+            "unicast_peer".into(),
+            ErrorKind::DuplicateValue { first_line: 5 }
         )
     );
 }
@@ -1012,7 +1047,12 @@ fn generated_configs_never_panic_and_accepted_ones_are_in_range() {
         "garp_master_repeat = 0",
         "interface = 0123456789abcdef",
         "virtual_router_id = 255",
-        "use_vmac = maybe",
+        "use_vmac = a/b",
+        "use_vmac = vrrp_lan",
+        "mcast_src_ip = 192.0.2.9/24",
+        "dont_track_primary",
+        "no_accept",
+        "accept",
     ];
     let mut seed: u64 = 42;
     let mut next = |n: usize| {
@@ -1115,4 +1155,324 @@ fn track_process_sections_and_references() {
     let keys: Vec<&str> = e.iter().map(|x| x.1.as_str()).collect();
     assert!(keys.contains(&"process"), "{e:?}");
     assert!(keys.contains(&"quorum_max"), "{e:?}");
+}
+
+#[test]
+fn source_and_peer_addresses_drop_a_prefix_as_keepalived() {
+    let c = ok(&inst(
+        "unicast_src_ip = 192.0.2.10/24\nunicast_peer = 192.0.2.11/24\nunicast_peer = 192.0.2.12\n",
+    ))
+    .config;
+    let i = &c.instances[0];
+    assert_eq!(i.unicast_src_ip, Some(ip("192.0.2.10")));
+    assert_eq!(i.unicast_peers, vec![ip("192.0.2.11"), ip("192.0.2.12")]);
+    assert_eq!(
+        one_err(&inst("unicast_src_ip = 192.0.2.10/33\n")),
+        (
+            5,
+            "unicast_src_ip".into(),
+            range_err("33", "prefix 0..=32 for IPv4")
+        )
+    );
+    assert!(matches!(
+        one_err(&inst("unicast_peer = 192.0.2.11/x\n")).2,
+        ErrorKind::BadValue { .. }
+    ));
+    assert!(matches!(
+        one_err(&inst("unicast_peer = /24\n")).2,
+        ErrorKind::BadValue { .. }
+    ));
+}
+
+#[test]
+fn mcast_src_ip_is_the_source_address_like_unicast_src_ip() {
+    let i = &ok(&inst("mcast_src_ip = 192.0.2.20/24\n")).config.instances[0];
+    assert_eq!(i.unicast_src_ip, Some(ip("192.0.2.20")));
+    assert!(i.unicast_peers.is_empty());
+    // Both may be given when they agree (one setting in keepalived).
+    let both = inst("mcast_src_ip = 192.0.2.20\nunicast_src_ip = 192.0.2.20/24\n");
+    assert_eq!(
+        ok(&both).config.instances[0].unicast_src_ip,
+        Some(ip("192.0.2.20"))
+    );
+    assert_eq!(
+        one_err(&inst(
+            "unicast_src_ip = 192.0.2.20\nmcast_src_ip = 192.0.2.21\n"
+        )),
+        (
+            6,
+            "mcast_src_ip".into(),
+            ErrorKind::Conflicts {
+                other_key: "unicast_src_ip",
+                other_line: 5
+            }
+        )
+    );
+    assert_eq!(
+        one_err(&inst("mcast_src_ip = 2001:db8::2\n")),
+        (
+            5,
+            "mcast_src_ip".into(),
+            ErrorKind::FamilyMismatch {
+                expected: Family::V4,
+                found: Family::V6
+            }
+        )
+    );
+}
+
+#[test]
+fn an_instance_without_vips_is_a_warning_with_v2() {
+    let text = "[vrrp_instance VI_1]\ninterface = eth0\nvirtual_router_id = 51\n\
+                notify_master = /bin/true\n";
+    let loaded = ok(text);
+    assert!(loaded.config.instances[0].vips.is_empty());
+    assert_eq!(loaded.config.instances[0].family, Family::V4);
+    assert_eq!(
+        warnings(text),
+        vec![(
+            1,
+            "virtual_ipaddress".into(),
+            WarningKind::NoVirtualIpaddress
+        )]
+    );
+    // v2 is IPv4 only: an IPv6 source cannot make a VIP-less instance IPv6.
+    let v6 = "[vrrp_instance VI_1]\ninterface = eth0\nvirtual_router_id = 51\n\
+              unicast_src_ip = 2001:db8::1\n";
+    assert!(matches!(
+        one_err(v6),
+        (4, _, ErrorKind::FamilyMismatch { .. })
+    ));
+}
+
+#[test]
+fn a_duplicate_vip_is_ignored_with_a_warning() {
+    let text = inst("virtual_ipaddress = 192.0.2.2\nvirtual_ipaddress = 192.0.2.1/32\n");
+    let loaded = ok(&text);
+    let addrs: Vec<IpAddr> = loaded.config.instances[0]
+        .vips
+        .iter()
+        .map(|v| v.addr)
+        .collect();
+    assert_eq!(addrs, vec![ip("192.0.2.1"), ip("192.0.2.2")]);
+    // The first one's prefix is kept, as keepalived keeps the first entry.
+    assert_eq!(loaded.config.instances[0].vips[0].prefix_len, 24);
+    assert_eq!(
+        warnings(&text),
+        vec![(
+            6,
+            "virtual_ipaddress".into(),
+            WarningKind::DuplicateVip { first_line: 4 }
+        )]
+    );
+}
+
+#[test]
+fn accept_modes_follow_keepalived_without_a_firewall() {
+    // accept: keepalived's default without vrrp_strict; nothing to say.
+    assert_eq!(ok(&inst("accept\n")).warnings, vec![]);
+    assert_eq!(ok(&inst("no_accept = no\n")).warnings, vec![]);
+    assert_eq!(
+        warnings(&inst("no_accept\n")),
+        vec![(5, "no_accept".into(), WarningKind::NoAcceptNotEnforced)]
+    );
+    // The address owner always accepts (RFC 5798 §6.4.3; keepalived installs no rule).
+    assert_eq!(ok(&inst("priority = 255\nno_accept\n")).warnings, vec![]);
+    assert_eq!(
+        one_err(&inst("accept\nno_accept\n")),
+        (
+            6,
+            "no_accept".into(),
+            ErrorKind::Conflicts {
+                other_key: "accept",
+                other_line: 5
+            }
+        )
+    );
+    let text = WarningKind::NoAcceptNotEnforced.to_string();
+    assert!(text.contains("does not filter"), "{text}");
+}
+
+#[test]
+fn dont_track_primary_is_a_flag() {
+    assert!(!ok(&inst("")).config.instances[0].dont_track_primary);
+    assert!(ok(&inst("dont_track_primary\n")).config.instances[0].dont_track_primary);
+    assert!(!ok(&inst("dont_track_primary = no\n")).config.instances[0].dont_track_primary);
+    assert!(matches!(
+        one_err(&inst("dont_track_primary = eth0\n")),
+        (5, _, ErrorKind::BadValue { .. })
+    ));
+}
+
+#[test]
+fn use_vmac_takes_an_optional_name() {
+    let vmac = |extra: &str| {
+        let i = ok(&inst(extra)).config.instances.remove(0);
+        (i.use_vmac, i.vmac_name)
+    };
+    assert_eq!(vmac("use_vmac\n"), (true, None));
+    assert_eq!(vmac("use_vmac = yes\n"), (true, None));
+    assert_eq!(vmac("use_vmac = no\n"), (false, None));
+    assert_eq!(
+        vmac("use_vmac = vrrp_lan\n"),
+        (true, Some("vrrp_lan".into()))
+    );
+    for bad in ["0123456789abcdef", "a/b", "vr:1"] {
+        assert!(
+            matches!(
+                one_err(&inst(&format!("use_vmac = {bad}\n"))),
+                (5, _, ErrorKind::BadValue { .. })
+            ),
+            "{bad}"
+        );
+    }
+    // A name already taken: keepalived ignores the second one; so do we, with a warning.
+    let text = inst("use_vmac = vrrp_lan\n")
+        + "[vrrp_instance VI_2]\ninterface = eth0\nvirtual_router_id = 52\n\
+           virtual_ipaddress = 192.0.2.2\nuse_vmac = vrrp_lan\n";
+    let loaded = ok(&text);
+    assert_eq!(loaded.config.instances[1].vmac_name, None);
+    assert!(loaded.config.instances[1].use_vmac);
+    assert_eq!(
+        warnings(&text),
+        vec![(
+            10,
+            "use_vmac".into(),
+            WarningKind::VmacNameTaken {
+                other_instance: "VI_1".into()
+            }
+        )]
+    );
+}
+
+/// Two instances in a sync group: `vi1_extra` starts at line 16, `group_extra` at line 24
+/// plus the lines of `vi1_extra`.
+fn group_conf(vi1_extra: &str, vi2_priority: u8, group_extra: &str) -> String {
+    format!(
+        "[vrrp_script chk]\nscript = /bin/true\nweight = -20\n\
+         [vrrp_script hard]\nscript = /bin/true\n\
+         [vrrp_track_file f]\nfile = /tmp/x\nweight = 3\n\
+         [vrrp_track_process p]\nprocess = dnsmasq\nweight = -7\n\
+         [vrrp_instance VI_1]\ninterface = eth0\nvirtual_router_id = 1\n\
+         virtual_ipaddress = 192.0.2.1\n{vi1_extra}\
+         [vrrp_instance VI_2]\ninterface = eth0\nvirtual_router_id = 2\n\
+         virtual_ipaddress = 192.0.2.2\npriority = {vi2_priority}\n\
+         [vrrp_sync_group G]\ngroup = VI_1\ngroup = VI_2\n{group_extra}"
+    )
+}
+
+fn tref(name: &str, weight: i32) -> TrackRef {
+    TrackRef {
+        name: name.into(),
+        weight: Some(weight),
+    }
+}
+
+#[test]
+fn sync_group_tracking_applies_to_every_member() {
+    let text = group_conf(
+        "",
+        100,
+        "track_script = chk\ntrack_script = hard weight 0\ntrack_interface = eth9 weight -30\n\
+         track_interface = eth8\ntrack_file = f\ntrack_process = p weight -9\n",
+    );
+    let loaded = ok(&text);
+    assert_eq!(loaded.warnings, vec![]);
+    let g = &loaded.config.sync_groups[0];
+    assert_eq!(g.track_scripts.len(), 2);
+    assert_eq!(
+        g.track_interfaces,
+        vec![
+            tref("eth9", -30),
+            TrackRef {
+                name: "eth8".into(),
+                weight: None
+            }
+        ]
+    );
+    for i in &loaded.config.instances {
+        // Weights are resolved against their sections when merged.
+        assert_eq!(
+            i.track_scripts,
+            vec![tref("chk", -20), tref("hard", 0)],
+            "{}",
+            i.name
+        );
+        assert_eq!(i.track_interfaces, vec![tref("eth9", -30), tref("eth8", 0)]);
+        assert_eq!(i.track_files, vec![tref("f", 3)]);
+        assert_eq!(i.track_processes, vec![tref("p", -9)]);
+    }
+}
+
+#[test]
+fn sync_group_tracking_merges_with_the_members_own_like_keepalived() {
+    // VI_1 tracks chk itself (weighted): the group's weight wins, with a warning at VI_1's
+    // line; hard is unweighted (FAULT) on VI_1 and stays so.
+    let text = group_conf(
+        "track_script = chk weight -5\ntrack_script = hard\n",
+        100,
+        "track_script = chk weight -40\ntrack_script = hard weight -10\n",
+    );
+    let loaded = ok(&text);
+    let vi1 = &loaded.config.instances[0];
+    assert_eq!(
+        vi1.track_scripts,
+        vec![
+            tref("chk", -40),
+            TrackRef {
+                name: "hard".into(),
+                weight: None
+            }
+        ]
+    );
+    assert_eq!(
+        loaded.config.instances[1].track_scripts,
+        vec![tref("chk", -40), tref("hard", -10)]
+    );
+    let group = |_: ()| WarningKind::TrackedByInstanceAndGroup { group: "G".into() };
+    assert_eq!(
+        warnings(&text),
+        vec![
+            (16, "track_script".into(), group(())),
+            (17, "track_script".into(), group(()))
+        ]
+    );
+}
+
+#[test]
+fn a_group_with_an_address_owner_cannot_use_weights() {
+    let text = group_conf("", 255, "track_script = chk\ntrack_file = f weight 0\n");
+    let loaded = ok(&text);
+    for i in &loaded.config.instances {
+        assert_eq!(i.track_scripts, vec![tref("chk", 0)]);
+        assert_eq!(i.track_files, vec![tref("f", 0)]);
+    }
+    assert_eq!(
+        warnings(&text),
+        vec![(
+            24,
+            "track_script".into(),
+            WarningKind::GroupWeightWithOwner {
+                instance: "VI_2".into()
+            }
+        )]
+    );
+}
+
+#[test]
+fn sync_group_tracking_names_must_exist() {
+    let text = group_conf("", 100, "track_script = nope\ntrack_interface = a/b\n");
+    let e = errs(&text);
+    assert_eq!(
+        e[0],
+        (
+            24,
+            "track_script".into(),
+            ErrorKind::UnknownScript {
+                name: "nope".into()
+            }
+        )
+    );
+    assert!(matches!(e[1], (25, _, ErrorKind::BadValue { .. })), "{e:?}");
+    assert_eq!(e.len(), 2);
 }

@@ -47,6 +47,10 @@ pub(super) const INSTANCE_KEYS: &[&str] = &[
     "notify",
     "v3_checksum_as_v2",
     "use_vmac",
+    "mcast_src_ip",
+    "dont_track_primary",
+    "accept",
+    "no_accept",
 ];
 
 /// Keys that may repeat, one item per line.
@@ -62,11 +66,38 @@ pub(super) const INSTANCE_LIST_KEYS: &[&str] = &[
     "track_process",
 ];
 
-/// Names defined elsewhere in the file that instances may refer to.
+/// Names defined elsewhere in the file that instances and sync groups may refer to.
 pub(super) struct Known<'a> {
     pub scripts: &'a [&'a str],
     pub track_files: &'a [&'a str],
     pub track_processes: &'a [&'a str],
+}
+
+impl Known<'_> {
+    /// The section's `track_script` entries.
+    pub fn scripts(&self, ctx: &mut Ctx, sec: &RawSection) -> Vec<TrackRef> {
+        read_track_refs(ctx, sec, "track_script", self.scripts, 253, |name| {
+            ErrorKind::UnknownScript { name }
+        })
+    }
+
+    pub fn files(&self, ctx: &mut Ctx, sec: &RawSection) -> Vec<TrackRef> {
+        read_track_refs(ctx, sec, "track_file", self.track_files, 254, |name| {
+            ErrorKind::UnknownTrackFile { name }
+        })
+    }
+
+    pub fn processes(&self, ctx: &mut Ctx, sec: &RawSection) -> Vec<TrackRef> {
+        let unknown = |name| ErrorKind::UnknownTrackProcess { name };
+        read_track_refs(
+            ctx,
+            sec,
+            "track_process",
+            self.track_processes,
+            254,
+            unknown,
+        )
+    }
 }
 
 fn state(value: &str) -> Result<InitialState, ErrorKind> {
@@ -143,7 +174,7 @@ pub(super) fn read_instance(
 
     let (vips, family) = read_vips(ctx, sec, interface.as_deref(), version);
     let vips_excluded = routes::read_excluded(ctx, sec, interface.as_deref(), &vips);
-    let unicast_src_ip = ctx.one(sec, "unicast_src_ip", |v| same_family(ip(v)?, family));
+    let unicast_src_ip = read_source(ctx, sec, family);
     let unicast_peers = read_peers(ctx, sec, family);
     if family == Family::V6 && unicast_peers.is_empty() {
         let first_vip = vips.first().map(|v| v.addr);
@@ -187,6 +218,8 @@ pub(super) fn read_instance(
     };
 
     let (preempt, preempt_delay_cs) = read_preemption(ctx, sec, initial_state, priority);
+    read_accept(ctx, sec, priority);
+    let (use_vmac, vmac_name) = read_vmac(ctx, sec);
 
     InstanceConfig {
         name: name.to_string(),
@@ -203,7 +236,7 @@ pub(super) fn read_instance(
         vips_excluded,
         virtual_routes: routes::read_routes(ctx, sec),
         virtual_rules: routes::read_rules(ctx, sec),
-        unicast_src_ip: unicast_src_ip.map(|v| v.0),
+        unicast_src_ip,
         unicast_peers,
         unicast_ttl: unicast_ttl.map(|v| v.0),
         auth,
@@ -212,27 +245,20 @@ pub(super) fn read_instance(
         garp_master_refresh_s,
         garp_master_refresh_repeat,
         track_interfaces: read_track_interfaces(ctx, sec),
-        track_scripts: read_track_refs(ctx, sec, "track_script", known.scripts, 253, |name| {
-            ErrorKind::UnknownScript { name }
-        }),
-        track_files: read_track_refs(ctx, sec, "track_file", known.track_files, 254, |name| {
-            ErrorKind::UnknownTrackFile { name }
-        }),
-        track_processes: read_track_refs(
-            ctx,
-            sec,
-            "track_process",
-            known.track_processes,
-            254,
-            |name| ErrorKind::UnknownTrackProcess { name },
-        ),
+        track_scripts: known.scripts(ctx, sec),
+        track_files: known.files(ctx, sec),
+        track_processes: known.processes(ctx, sec),
         notify_master: notify(ctx, sec, "notify_master"),
         notify_backup: notify(ctx, sec, "notify_backup"),
         notify_fault: notify(ctx, sec, "notify_fault"),
         notify_stop: notify(ctx, sec, "notify_stop"),
         notify: notify(ctx, sec, "notify"),
         v3_checksum_as_v2,
-        use_vmac: ctx.one(sec, "use_vmac", flag).is_some_and(|v| v.0),
+        use_vmac,
+        vmac_name,
+        dont_track_primary: ctx
+            .one(sec, "dont_track_primary", flag)
+            .is_some_and(|v| v.0),
     }
 }
 
@@ -245,8 +271,8 @@ fn same_family(addr: IpAddr, expected: Family) -> Result<IpAddr, ErrorKind> {
     }
 }
 
-/// The VIPs and the instance's family (that of the first VIP; IPv4 when there is none, which
-/// is reported as missing).
+/// The VIPs and the instance's family: that of the first VIP, else IPv4 (no VIPs: a warning
+/// with VRRPv2, which is IPv4 only; an error with v3).
 fn read_vips(
     ctx: &mut Ctx,
     sec: &RawSection,
@@ -268,31 +294,82 @@ fn read_vips(
         let found = family_of(&parsed.addr);
         let expected = *family.get_or_insert(found);
         if found != expected {
-            ctx.at(sec, entry, ErrorKind::FamilyMismatch { expected, found });
+            ctx.at(sec, entry, ErrorKind::MixedFamilyVips { expected, found });
             continue;
         }
         if found == Family::V6 && version == Version::V2 && !reported_v2 {
             reported_v2 = true;
             ctx.at(sec, entry, ErrorKind::V2RequiresIpv4);
         }
+        // keepalived (vrrp_data.c, vip_is_duplicate) logs a repeated address and ignores it.
         if let Some(i) = vips.iter().position(|v| v.addr == parsed.addr) {
             let first_line = lines.get(i).copied().unwrap_or(0);
-            ctx.at(sec, entry, ErrorKind::DuplicateValue { first_line });
+            let kind = WarningKind::DuplicateVip { first_line };
+            ctx.warn(sec, entry.line, "virtual_ipaddress", kind);
             continue;
         }
         vips.push(parsed);
         lines.push(entry.line);
     }
     if first(sec, "virtual_ipaddress").is_none() {
-        ctx.missing(sec, "virtual_ipaddress");
+        // keepalived: "No VIP specified; at least one is sensible" with v2, an error with v3.
+        if version == Version::V3 {
+            ctx.error(sec, sec.line, "virtual_ipaddress", ErrorKind::NoVipsWithV3);
+        } else {
+            ctx.warn(
+                sec,
+                sec.line,
+                "virtual_ipaddress",
+                WarningKind::NoVirtualIpaddress,
+            );
+        }
     }
     (vips, family.unwrap_or(Family::V4))
+}
+
+/// keepalived's address form for sources and peers: a `/PREFIX` is accepted and dropped
+/// (lib/utils.c, inet_stosockaddr strips it); we still check that it is a prefix length.
+fn host_ip(value: &str) -> Result<IpAddr, ErrorKind> {
+    let (addr, prefix) = match value.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (value, None),
+    };
+    let addr = ip(addr).map_err(|_| ErrorKind::BadValue {
+        value: value.to_string(),
+        expected: "an IPv4 or IPv6 address, optionally with a /PREFIX that is ignored",
+    })?;
+    let checked = match (addr, prefix) {
+        (_, None) => Ok(0),
+        (IpAddr::V4(_), Some(p)) => u8_in(p, 0, 32, "prefix 0..=32 for IPv4"),
+        (IpAddr::V6(_), Some(p)) => u8_in(p, 0, 128, "prefix 0..=128 for IPv6"),
+    };
+    checked.map(|_| addr)
+}
+
+/// `unicast_src_ip` and `mcast_src_ip`: one setting in keepalived (both set the instance's
+/// source address, vrrp_parser.c vrrp_srcip_handler). Both may be given if they agree.
+fn read_source(ctx: &mut Ctx, sec: &RawSection, family: Family) -> Option<IpAddr> {
+    let unicast = ctx.one(sec, "unicast_src_ip", |v| same_family(host_ip(v)?, family));
+    let mcast = ctx.one(sec, "mcast_src_ip", |v| same_family(host_ip(v)?, family));
+    match (unicast, mcast) {
+        (Some((a, line)), Some((b, _))) if a != b => {
+            if let Some(entry) = first(sec, "mcast_src_ip") {
+                let kind = ErrorKind::Conflicts {
+                    other_key: "unicast_src_ip",
+                    other_line: line,
+                };
+                ctx.at(sec, entry, kind);
+            }
+            None
+        }
+        (u, m) => u.or(m).map(|v| v.0),
+    }
 }
 
 fn read_peers(ctx: &mut Ctx, sec: &RawSection, family: Family) -> Vec<IpAddr> {
     let mut peers: Vec<(IpAddr, usize)> = Vec::new();
     for entry in all(sec, "unicast_peer") {
-        match ip(&entry.value).and_then(|a| same_family(a, family)) {
+        match host_ip(&entry.value).and_then(|a| same_family(a, family)) {
             Ok(addr) => {
                 if let Some(&(_, first_line)) = peers.iter().find(|p| p.0 == addr) {
                     ctx.at(sec, entry, ErrorKind::DuplicateValue { first_line });
@@ -419,7 +496,47 @@ fn read_preemption(
     (nopreempt.is_none(), delay_cs)
 }
 
-fn read_track_interfaces(ctx: &mut Ctx, sec: &RawSection) -> Vec<TrackInterface> {
+/// `accept` / `no_accept` (RFC 5798 Accept_Mode). keepalived enforces no_accept with
+/// firewall rules dropping traffic to the VIPs on a master that is not the address owner
+/// (vrrp.c, vrrp_handle_accept_mode; without vrrp_strict its default is accept). tinyvrrp
+/// never filters, so `accept` changes nothing and `no_accept` gets a warning.
+fn read_accept(ctx: &mut Ctx, sec: &RawSection, priority: u8) {
+    let accept = ctx.one(sec, "accept", flag).filter(|v| v.0);
+    let no_accept = ctx.one(sec, "no_accept", flag).filter(|v| v.0);
+    match (accept, no_accept) {
+        (Some((_, line)), Some(_)) => {
+            if let Some(entry) = first(sec, "no_accept") {
+                let kind = ErrorKind::Conflicts {
+                    other_key: "accept",
+                    other_line: line,
+                };
+                ctx.at(sec, entry, kind);
+            }
+        }
+        (None, Some((_, line))) if priority < 255 => {
+            ctx.warn(sec, line, "no_accept", WarningKind::NoAcceptNotEnforced);
+        }
+        _ => {}
+    }
+}
+
+/// `use_vmac` as a flag, or `use_vmac = NAME` (keepalived's `use_vmac [name] NAME`): the
+/// macvlan's name.
+fn read_vmac(ctx: &mut Ctx, sec: &RawSection) -> (bool, Option<String>) {
+    let parsed = ctx.one(sec, "use_vmac", |v| match flag(v) {
+        Ok(on) => Ok((on, None)),
+        Err(_) => match interface_name(v) {
+            Ok(name) => Ok((true, Some(name))),
+            Err(_) => Err(ErrorKind::BadValue {
+                value: v.to_string(),
+                expected: "empty, yes, no, or the macvlan's name (1 to 15 characters without '/', ':' or blanks)",
+            }),
+        },
+    });
+    parsed.map_or((false, None), |v| v.0)
+}
+
+pub(super) fn read_track_interfaces(ctx: &mut Ctx, sec: &RawSection) -> Vec<TrackInterface> {
     let mut out: Vec<(TrackInterface, usize)> = Vec::new();
     for entry in all(sec, "track_interface") {
         let parsed = named_weight(
@@ -447,7 +564,7 @@ fn read_track_interfaces(ctx: &mut Ctx, sec: &RawSection) -> Vec<TrackInterface>
 
 /// `track_script`, `track_file` and `track_process` entries: `NAME [weight W]` naming a
 /// section of that kind, each name once.
-fn read_track_refs(
+pub(super) fn read_track_refs(
     ctx: &mut Ctx,
     sec: &RawSection,
     key: &str,
