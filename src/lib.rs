@@ -6,6 +6,8 @@ pub mod alloc_count;
 pub mod arp;
 pub mod config;
 pub mod daemon;
+#[cfg(feature = "import")]
+pub mod import;
 pub mod instance;
 pub mod links;
 pub mod netlink;

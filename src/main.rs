@@ -14,7 +14,8 @@ static ALLOCATOR: CountingAlloc = CountingAlloc;
 /// tinyvrrp: a small VRRP (RFC 5798 / 9568 / 3768) floating-IP daemon.
 #[derive(FromArgs)]
 struct Cli {
-    /// configuration file (default /etc/tinyvrrp.conf)
+    /// configuration file (default /etc/tinyvrrp.conf); `-` reads it from stdin (with --check;
+    /// messages then name it `-`)
     #[argh(option, short = 'f', default = "PathBuf::from(\"/etc/tinyvrrp.conf\")")]
     config: PathBuf,
     /// validate the configuration and exit: 0 when good, 1 with file:line errors
@@ -44,6 +45,25 @@ struct Cli {
 #[argh(subcommand)]
 enum Command {
     Status(StatusCmd),
+    #[cfg(feature = "import")]
+    Import(ImportCmd),
+}
+
+/// Print a keepalived configuration as tinyvrrp's INI on stdout, one warning on stderr for each
+/// thing not carried over. Exit status: 0 = behaves like the original for VRRP (only things
+/// without VRRP effect dropped), 1 = something with a VRRP effect was lost (the INI is still
+/// printed), 2 = unreadable file or syntax error.
+#[cfg(feature = "import")]
+#[derive(FromArgs)]
+#[argh(subcommand, name = "import")]
+struct ImportCmd {
+    /// keepalived's config id, for `@ID` / `@^ID` lines (default: the host name up to the
+    /// first dot, as keepalived)
+    #[argh(option)]
+    config_id: Option<String>,
+    /// the keepalived.conf to read (`-`: stdin)
+    #[argh(positional)]
+    file: String,
 }
 
 /// Print the running daemon's instances, states and counters.
@@ -84,13 +104,72 @@ fn init_logging(level: &str, to_syslog: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// `--check -f -` reads stdin, so that `tinyvrrp import FILE | tinyvrrp --check -f -` works.
+fn load_for_check(path: &std::path::Path) -> Result<config::Loaded, config::ConfigErrors> {
+    if path.as_os_str() != "-" {
+        return config::load(path);
+    }
+    let mut text = String::new();
+    match std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
+        Ok(_) => config::parse_str(&text, "-"),
+        Err(e) => Err(config::ConfigErrors(vec![config::ConfigError {
+            file: "-".into(),
+            line: 0,
+            section: String::new(),
+            key: String::new(),
+            kind: config::ErrorKind::Io {
+                kind: e.kind(),
+                detail: e.to_string(),
+            },
+        }])),
+    }
+}
+
+#[cfg(feature = "import")]
+fn import(cmd: &ImportCmd) -> ExitCode {
+    use tinyvrrp::import;
+    let config_id = cmd.config_id.clone().unwrap_or_else(|| {
+        let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        name.trim().split('.').next().unwrap_or("").to_string()
+    });
+    let result = if cmd.file == "-" {
+        let mut text = String::new();
+        match std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
+            Ok(_) => import::import_text("-", &text, &config_id, &import::FsLoader),
+            Err(e) => Err(import::ImportError::Read {
+                file: "-".into(),
+                detail: e.to_string(),
+            }),
+        }
+    } else {
+        import::import(&cmd.file, &config_id, &import::FsLoader)
+    };
+    match result {
+        Ok(outcome) => {
+            print!("{}", outcome.ini);
+            for w in &outcome.warnings {
+                eprintln!("{w}");
+            }
+            ExitCode::from(outcome.exit_status())
+        }
+        Err(e) => {
+            eprintln!("tinyvrrp import: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli: Cli = argh::from_env();
     if cli.version {
         println!("tinyvrrp {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
-    if let Some(Command::Status(cmd)) = cli.command {
+    #[cfg(feature = "import")]
+    if let Some(Command::Import(cmd)) = &cli.command {
+        return import(cmd);
+    }
+    if let Some(Command::Status(cmd)) = &cli.command {
         let text = match status::query(&cli.status_socket) {
             Ok(text) => text,
             Err(e) => {
@@ -119,7 +198,7 @@ fn main() -> ExitCode {
         };
     }
     if cli.check {
-        return match config::load(&cli.config) {
+        return match load_for_check(&cli.config) {
             Ok(loaded) => {
                 for w in &loaded.warnings {
                     eprintln!("warning: {w}");
