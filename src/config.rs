@@ -19,9 +19,9 @@ pub use error::{
     ConfigError, ConfigErrors, ConfigWarning, ErrorKind, SyntaxError, WarningKind, SECTION_TYPES,
 };
 pub use model::{
-    Config, GlobalDefs, InitialState, InstanceConfig, ParamMatch, ProcessMatch, SyncGroup,
-    TrackFileRef, TrackInterface, TrackRef, TrackScriptRef, Vip, VrrpScript, VrrpTrackFile,
-    VrrpTrackProcess,
+    Config, GlobalDefs, InitialState, InstanceConfig, NotifyFifo, ParamMatch, ProcessMatch,
+    SyncGroup, TrackFileRef, TrackInterface, TrackRef, TrackScriptRef, Vip, VrrpScript,
+    VrrpTrackFile, VrrpTrackProcess,
 };
 
 use context::Ctx;

@@ -388,6 +388,8 @@ pub enum WarningKind {
     /// RFC 5798 §5.2.9: in IPv6 multicast adverts the first address is the link-local one
     /// (keepalived logs the same; it is an error only in its strict mode).
     FirstIpv6VipNotLinkLocal,
+    /// A notify_fifo key that has no effect, and why.
+    NotifyFifoIgnored { reason: &'static str },
 }
 
 impl fmt::Display for WarningKind {
@@ -421,6 +423,7 @@ impl fmt::Display for WarningKind {
             WarningKind::FirstIpv6VipNotLinkLocal => f.write_str(
                 "the first IPv6 virtual_ipaddress should be link-local (fe80::/10), as RFC 5798 asks",
             ),
+            WarningKind::NotifyFifoIgnored { reason } => f.write_str(reason),
         }
     }
 }
