@@ -21,9 +21,9 @@ pub use error::{
     ConfigError, ConfigErrors, ConfigWarning, ErrorKind, SyntaxError, WarningKind, SECTION_TYPES,
 };
 pub use model::{
-    Config, GlobalDefs, InitialState, InstanceConfig, ParamMatch, ProcessMatch, RouteType,
-    RuleAction, SyncGroup, TrackFileRef, TrackInterface, TrackRef, TrackScriptRef, Vip,
-    VirtualRoute, VirtualRule, VrrpScript, VrrpTrackFile, VrrpTrackProcess,
+    Config, GlobalDefs, InitialState, InstanceConfig, NotifyFifo, ParamMatch, ProcessMatch,
+    RouteType, RuleAction, SyncGroup, TrackFileRef, TrackInterface, TrackRef, TrackScriptRef,
+    Vip, VirtualRoute, VirtualRule, VrrpScript, VrrpTrackFile, VrrpTrackProcess,
 };
 
 pub use routes::RTPROT_KEEPALIVED;

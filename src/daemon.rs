@@ -257,7 +257,10 @@ impl Daemon {
         let status = StatusServer::bind(&opts.status_socket).map_err(setup("status socket"))?;
         let poller = Arc::new(Poller::new().map_err(setup("poller"))?);
 
-        let notifier = Notifier::default().with_poller(poller.clone());
+        let fifos = notify::fifo::Fifos::open(&config.global);
+        let notifier = Notifier::default()
+            .with_poller(poller.clone())
+            .with_fifos(fifos);
         let mut daemon = Daemon {
             opts,
             config,
@@ -1233,6 +1236,7 @@ impl Daemon {
         }
         self.slots = new.into_iter().flatten().collect();
         self.config = loaded.config;
+        self.notifier.fifos_mut().reconfigure(&self.config.global);
         info!(
             "reloaded {}: {} kept ({} with a new priority), {} restarted, {} removed, {} added",
             self.opts.config_path.display(),

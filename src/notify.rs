@@ -5,6 +5,7 @@
 //! two scripts racing. OpenWrt's `hotplug-call` idiom gets ACTION, TYPE, NAME and PRIORITY in
 //! the environment.
 
+pub mod fifo;
 mod output;
 
 use std::collections::VecDeque;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use log::{info, warn};
 use polling::{Event as PollEvent, PollMode, Poller};
 
+use fifo::Fifos;
 use output::Output;
 
 use crate::config::{InstanceConfig, SyncGroup};
@@ -64,6 +66,8 @@ pub struct Notifier {
     /// Where the output pipes are polled; without one, scripts inherit the daemon's stdout
     /// and stderr.
     poller: Option<Arc<Poller>>,
+    /// notify_fifo / vrrp_notify_fifo: written before any script of the same transition.
+    fifos: Fifos,
 }
 
 impl Default for Notifier {
@@ -72,14 +76,7 @@ impl Default for Notifier {
     }
 }
 
-fn keepalived_state(state: State) -> &'static str {
-    match state {
-        State::Master => "MASTER",
-        State::Backup => "BACKUP",
-        State::Fault => "FAULT",
-        State::Init => "STOP",
-    }
-}
+use fifo::state_word as keepalived_state;
 
 fn spawn(job: &Job, output: Option<OwnedFd>) -> std::io::Result<Child> {
     let state = keepalived_state(job.state);
@@ -107,6 +104,7 @@ impl Notifier {
             queues: Vec::new(),
             timeout,
             poller: None,
+            fifos: Fifos::default(),
         }
     }
 
@@ -116,7 +114,18 @@ impl Notifier {
         self
     }
 
+    /// Lines for each transition also go to these FIFOs.
+    pub fn with_fifos(mut self, fifos: Fifos) -> Self {
+        self.fifos = fifos;
+        self
+    }
+
+    pub fn fifos_mut(&mut self) -> &mut Fifos {
+        &mut self.fifos
+    }
+
     pub fn transition(&mut self, cfg: &InstanceConfig, to: State, priority: u8, now: Time) {
+        self.fifos.write("INSTANCE", &cfg.name, to, priority);
         let commands = Commands {
             master: &cfg.notify_master,
             backup: &cfg.notify_backup,
@@ -130,6 +139,7 @@ impl Notifier {
     /// A sync group's members all reached `to`: its scripts run with `GROUP name STATE 0`, as
     /// keepalived calls them.
     pub fn group_transition(&mut self, group: &SyncGroup, to: State, now: Time) {
+        self.fifos.write("GROUP", &group.name, to, 0);
         let commands = Commands {
             master: &group.notify_master,
             backup: &group.notify_backup,
@@ -264,6 +274,7 @@ impl Notifier {
 
     /// Called on SIGCHLD: collects finished scripts and starts the next in each queue.
     pub fn reap(&mut self, now: Time) {
+        self.fifos.reap();
         for queue in &mut self.queues {
             if let Some((child, command, _)) = queue.running.as_mut() {
                 match child.try_wait() {

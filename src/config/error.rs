@@ -433,6 +433,8 @@ pub enum WarningKind {
     GroupWeightWithOwner { instance: String },
     /// `use_vmac = NAME` already used by another instance: keepalived ignores the name.
     VmacNameTaken { other_instance: String },
+    /// A notify_fifo key that has no effect, and why.
+    NotifyFifoIgnored { reason: &'static str },
 }
 
 impl fmt::Display for WarningKind {
@@ -492,6 +494,7 @@ impl fmt::Display for WarningKind {
                 f,
                 "rule without priority: priority {priority} assigned (as keepalived); give one"
             ),
+            WarningKind::NotifyFifoIgnored { reason } => f.write_str(reason),
         }
     }
 }

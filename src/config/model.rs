@@ -26,6 +26,20 @@ pub struct GlobalDefs {
     pub vrrp_garp_master_repeat: u32,
     pub vrrp_garp_master_refresh_s: u32,
     pub vrrp_garp_master_refresh_repeat: u32,
+    /// keepalived's `notify_fifo` and `vrrp_notify_fifo`: both get every VRRP state line.
+    pub notify_fifo: Option<NotifyFifo>,
+    pub vrrp_notify_fifo: Option<NotifyFifo>,
+}
+
+/// A FIFO the daemon writes `INSTANCE "VI_1" MASTER 150` lines to, as keepalived.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotifyFifo {
+    pub path: String,
+    /// Owner and group given to the FIFO when the daemon creates it.
+    pub user: Option<String>,
+    pub group: Option<String>,
+    /// Started at start-up with the FIFO's path as its last argument; stopped at exit.
+    pub script: Option<String>,
 }
 
 impl Default for GlobalDefs {
@@ -39,6 +53,8 @@ impl Default for GlobalDefs {
             vrrp_garp_master_repeat: 5,
             vrrp_garp_master_refresh_s: 0,
             vrrp_garp_master_refresh_repeat: 1,
+            notify_fifo: None,
+            vrrp_notify_fifo: None,
         }
     }
 }

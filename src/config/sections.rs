@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use super::context::{all, Ctx};
 use super::error::{ErrorKind, WarningKind};
 use super::model::{
-    GlobalDefs, ParamMatch, ProcessMatch, SyncGroup, VrrpScript, VrrpTrackFile, VrrpTrackProcess,
+    GlobalDefs, NotifyFifo, ParamMatch, ProcessMatch, SyncGroup, VrrpScript, VrrpTrackFile,
+    VrrpTrackProcess,
 };
 use super::syntax::RawSection;
 use super::values::{centiseconds, check_command, flag, i32_in, u32_in};
@@ -22,6 +23,10 @@ pub(super) const GLOBAL_KEYS: &[&str] = &[
     "vrrp_garp_master_repeat",
     "vrrp_garp_master_refresh",
     "vrrp_garp_master_refresh_repeat",
+    "notify_fifo",
+    "notify_fifo_script",
+    "vrrp_notify_fifo",
+    "vrrp_notify_fifo_script",
 ];
 
 pub(super) const SCRIPT_KEYS: &[&str] = &[
@@ -94,7 +99,63 @@ pub(super) fn read_global(ctx: &mut Ctx, sec: &RawSection) -> GlobalDefs {
     if let Some((v, _)) = ctx.one(sec, "vrrp_garp_master_refresh_repeat", range(GARP_REPEAT)) {
         g.vrrp_garp_master_refresh_repeat = v;
     }
+    g.notify_fifo = read_fifo(ctx, sec, "notify_fifo", "notify_fifo_script");
+    g.vrrp_notify_fifo = read_fifo(ctx, sec, "vrrp_notify_fifo", "vrrp_notify_fifo_script");
+    if let (Some(global), Some(vrrp)) = (&g.notify_fifo, &g.vrrp_notify_fifo) {
+        if global.path == vrrp.path {
+            // keepalived drops the VRRP one too: otherwise every line would come twice.
+            let line = all(sec, "vrrp_notify_fifo")
+                .next()
+                .map_or(sec.line, |e| e.line);
+            let reason =
+                "it is the notify_fifo too; ignored (as keepalived), each line is written once";
+            ctx.warn(
+                sec,
+                line,
+                "vrrp_notify_fifo",
+                WarningKind::NotifyFifoIgnored { reason },
+            );
+            g.vrrp_notify_fifo = None;
+        }
+    }
     g
+}
+
+/// `notify_fifo = PATH [USER [GROUP]]` (keepalived's form) and its script.
+fn read_fifo(
+    ctx: &mut Ctx,
+    sec: &RawSection,
+    key: &'static str,
+    script_key: &'static str,
+) -> Option<NotifyFifo> {
+    let script = notify(ctx, sec, script_key);
+    let fifo = ctx.one(sec, key, |v| {
+        let words: Vec<&str> = v.split_whitespace().collect();
+        match words.as_slice() {
+            [path, owner @ ..] if path.starts_with('/') && owner.len() <= 2 => Ok(NotifyFifo {
+                path: path.to_string(),
+                user: owner.first().map(|u| u.to_string()),
+                group: owner.get(1).map(|g| g.to_string()),
+                script: None,
+            }),
+            _ => Err(ErrorKind::BadValue {
+                value: v.to_string(),
+                expected: "an absolute path, optionally followed by a user and a group",
+            }),
+        }
+    });
+    if fifo.is_none() && all(sec, key).next().is_none() {
+        if let Some(line) = all(sec, script_key).next().map(|e| e.line) {
+            let reason = "there is no FIFO to read without its notify_fifo key; not run";
+            ctx.warn(
+                sec,
+                line,
+                script_key,
+                WarningKind::NotifyFifoIgnored { reason },
+            );
+        }
+    }
+    fifo.map(|(f, _)| NotifyFifo { script, ..f })
 }
 
 pub(super) fn read_script(ctx: &mut Ctx, sec: &RawSection, name: &str) -> VrrpScript {

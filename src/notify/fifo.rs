@@ -1,0 +1,308 @@
+//! keepalived's notify FIFOs (`notify_fifo`, `vrrp_notify_fifo`): one line per state change,
+//! `INSTANCE "VI_1" MASTER 150` or `GROUP "G1" BACKUP 0`, written by the poll loop in
+//! transition order. As keepalived: the FIFO is created (mode 0644) if missing and opened
+//! read-write and non-blocking, so opening never waits for a reader and writing never fails
+//! for want of one; a line that does not fit (a reader that is gone or slow, 64 KiB queued)
+//! is dropped. The optional script is started with the FIFO's path as its last argument
+//! before the FIFO is opened, and stopped with SIGTERM at exit, when a FIFO we created is
+//! removed.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::process::Child;
+
+use log::{info, warn};
+
+use crate::config::{GlobalDefs, NotifyFifo};
+use crate::instance::State;
+
+/// keepalived's state word; `Init` is what an instance returns to when it stops.
+pub fn state_word(state: State) -> &'static str {
+    match state {
+        State::Master => "MASTER",
+        State::Backup => "BACKUP",
+        State::Fault => "FAULT",
+        State::Init => "STOP",
+    }
+}
+
+/// Puts keepalived's line for `kind` (INSTANCE or GROUP) in `out`, replacing what was there.
+/// Allocates only while `out` grows to the longest line.
+pub fn format_line(out: &mut Vec<u8>, kind: &str, name: &str, state: State, priority: u8) {
+    out.clear();
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b" \"");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\" ");
+    out.extend_from_slice(state_word(state).as_bytes());
+    out.push(b' ');
+    let digits = [priority / 100, priority / 10 % 10, priority % 10];
+    let skip = if priority >= 100 {
+        0
+    } else if priority >= 10 {
+        1
+    } else {
+        2
+    };
+    for d in &digits[skip..] {
+        out.push(b'0' + d);
+    }
+    out.push(b'\n');
+}
+
+/// What a write did: written, or dropped because the FIFO is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Written {
+    Yes,
+    Dropped,
+}
+
+struct Fifo {
+    key: &'static str,
+    path: String,
+    fd: OwnedFd,
+    created: bool,
+    script: Option<Child>,
+    /// Lines dropped since the last one that went in (one warning per episode).
+    dropping: u64,
+    dropped_total: u64,
+}
+
+impl Fifo {
+    fn write(&mut self, line: &[u8]) -> Written {
+        loop {
+            // SAFETY: write(2) from our buffer to our fd.
+            let n = unsafe { libc::write(self.fd.as_raw_fd(), line.as_ptr().cast(), line.len()) };
+            if n >= 0 {
+                if self.dropping > 0 {
+                    info!(
+                        "{} {}: taking lines again; {} dropped while it was full",
+                        self.key, self.path, self.dropping
+                    );
+                    self.dropping = 0;
+                }
+                return Written::Yes;
+            }
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            if self.dropping == 0 {
+                warn!(
+                    "{} {}: line dropped ({e}); nobody reads it? Further drops are counted",
+                    self.key, self.path
+                );
+            }
+            self.dropping += 1;
+            self.dropped_total += 1;
+            return Written::Dropped;
+        }
+    }
+
+    fn reap(&mut self) {
+        if let Some(child) = self.script.as_mut() {
+            match child.try_wait() {
+                Ok(None) => {}
+                Ok(Some(status)) => {
+                    warn!("{} script for {} exited ({status})", self.key, self.path);
+                    self.script = None;
+                }
+                Err(e) => {
+                    warn!("{} script for {}: {e}", self.key, self.path);
+                    self.script = None;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Fifo {
+    /// keepalived's order: the name goes first, so a script that reopens the FIFO in a loop
+    /// cannot get this one again; then the script is asked to stop.
+    fn drop(&mut self) {
+        if self.created {
+            let _ = std::fs::remove_file(&self.path);
+        }
+        if let Some(mut child) = self.script.take() {
+            crate::spawn::kill_group(child.id(), libc::SIGTERM);
+            let _ = child.try_wait();
+        }
+        if self.dropped_total > 0 {
+            info!(
+                "{} {}: {} line(s) dropped in all",
+                self.key, self.path, self.dropped_total
+            );
+        }
+    }
+}
+
+fn c_path(path: &str) -> io::Result<CString> {
+    CString::new(path).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+}
+
+/// The owner a created FIFO gets: names resolved now, unknown ones are an error.
+fn owner(cfg: &NotifyFifo) -> Result<(Option<u32>, Option<u32>), String> {
+    let uid_gid = match cfg.user.as_deref() {
+        None => None,
+        Some(name) => match nix::unistd::User::from_name(name) {
+            Ok(Some(u)) => Some((u.uid.as_raw(), u.gid.as_raw())),
+            Ok(None) => return Err(format!("no user {name:?}")),
+            Err(e) => return Err(format!("looking up user {name:?}: {e}")),
+        },
+    };
+    let gid = match cfg.group.as_deref() {
+        None => uid_gid.map(|(_, g)| g),
+        Some(name) => match nix::unistd::Group::from_name(name) {
+            Ok(Some(g)) => Some(g.gid.as_raw()),
+            Ok(None) => return Err(format!("no group {name:?}")),
+            Err(e) => return Err(format!("looking up group {name:?}: {e}")),
+        },
+    };
+    Ok((uid_gid.map(|(u, _)| u), gid))
+}
+
+fn open(key: &'static str, cfg: &NotifyFifo) -> Result<Fifo, String> {
+    let path = c_path(&cfg.path).map_err(|e| e.to_string())?;
+    let (uid, gid) = owner(cfg)?;
+    // SAFETY: mkfifo on a NUL-terminated path.
+    let created = unsafe { libc::mkfifo(path.as_ptr(), 0o644) } == 0;
+    if !created {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EEXIST) {
+            return Err(format!("creating it: {e}"));
+        }
+    } else if uid.is_some() || gid.is_some() {
+        let (u, g) = (uid.unwrap_or(u32::MAX), gid.unwrap_or(u32::MAX));
+        // SAFETY: chown on a NUL-terminated path; -1 (u32::MAX) keeps that id.
+        if unsafe { libc::chown(path.as_ptr(), u, g) } != 0 {
+            warn!("{key} {}: chown: {}", cfg.path, io::Error::last_os_error());
+        }
+    }
+    let mut fifo_script = None;
+    if let Some(script) = &cfg.script {
+        match crate::spawn::command(script, &[&cfg.path], None).spawn() {
+            Ok(child) => {
+                info!("{key} {}: started {script} (pid {})", cfg.path, child.id());
+                fifo_script = Some(child);
+            }
+            Err(e) => warn!("{key} {}: starting {script}: {e}", cfg.path),
+        }
+    }
+    let flags = libc::O_RDWR | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOFOLLOW;
+    // SAFETY: open on a NUL-terminated path; the fd is owned at once.
+    let raw = unsafe { libc::open(path.as_ptr(), flags) };
+    let fd = (raw >= 0).then(|| unsafe { OwnedFd::from_raw_fd(raw) });
+    let fifo = Fifo {
+        key,
+        path: cfg.path.clone(),
+        fd: match fd {
+            Some(fd) => fd,
+            None => {
+                let e = io::Error::last_os_error();
+                if created {
+                    let _ = std::fs::remove_file(&cfg.path);
+                }
+                if let Some(mut child) = fifo_script {
+                    crate::spawn::kill_group(child.id(), libc::SIGTERM);
+                    let _ = child.try_wait();
+                }
+                return Err(format!("opening it: {e}"));
+            }
+        },
+        created,
+        script: fifo_script,
+        dropping: 0,
+        dropped_total: 0,
+    };
+    check_owned(&fifo, uid)?;
+    Ok(fifo)
+}
+
+/// Where the name already existed it may be anything someone put there: only a FIFO owned
+/// by us (or by the configured user) is written to, as keepalived 2.3 checks.
+fn check_owned(fifo: &Fifo, uid: Option<u32>) -> Result<(), String> {
+    // SAFETY: fstat into a zeroed struct on our fd.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fifo.fd.as_raw_fd(), &mut st) } != 0 {
+        return Err(format!("fstat: {}", io::Error::last_os_error()));
+    }
+    // SAFETY: geteuid cannot fail.
+    let ours = unsafe { libc::geteuid() };
+    if st.st_mode & libc::S_IFMT != libc::S_IFIFO {
+        return Err("it exists and is not a FIFO".into());
+    }
+    if st.st_uid != ours && Some(st.st_uid) != uid {
+        return Err(format!("it is owned by uid {}, not by us", st.st_uid));
+    }
+    Ok(())
+}
+
+/// The open notify FIFOs and the buffer their lines are made in.
+#[derive(Default)]
+pub struct Fifos {
+    open: Vec<Fifo>,
+    line: Vec<u8>,
+    configs: [Option<NotifyFifo>; 2],
+}
+
+impl Fifos {
+    /// Creates and opens the FIFOs `global` names (starting their scripts); one that cannot
+    /// be used is logged and left out, as keepalived does.
+    pub fn open(global: &GlobalDefs) -> Fifos {
+        let mut fifos = Fifos {
+            open: Vec::with_capacity(2),
+            line: Vec::with_capacity(128),
+            configs: [global.notify_fifo.clone(), global.vrrp_notify_fifo.clone()],
+        };
+        let keys = ["notify_fifo", "vrrp_notify_fifo"];
+        for (key, cfg) in keys.into_iter().zip(&fifos.configs) {
+            if let Some(cfg) = cfg {
+                match open(key, cfg) {
+                    Ok(f) => {
+                        info!("{key} {}: writing state lines to it", cfg.path);
+                        fifos.open.push(f);
+                    }
+                    Err(e) => warn!("{key} {}: not used: {e}", cfg.path),
+                }
+            }
+        }
+        fifos
+    }
+
+    /// SIGHUP: FIFOs whose settings did not change stay open, with their scripts running.
+    pub fn reconfigure(&mut self, global: &GlobalDefs) {
+        let new = [&global.notify_fifo, &global.vrrp_notify_fifo];
+        if self.configs.iter().zip(new).all(|(old, new)| old == new) {
+            return;
+        }
+        self.open.clear();
+        *self = Fifos::open(global);
+    }
+
+    /// Writes one line to every FIFO (INSTANCE or GROUP, as keepalived).
+    pub fn write(&mut self, kind: &str, name: &str, state: State, priority: u8) {
+        if self.open.is_empty() {
+            return;
+        }
+        format_line(&mut self.line, kind, name, state, priority);
+        for fifo in &mut self.open {
+            fifo.write(&self.line);
+        }
+    }
+
+    /// SIGCHLD: notes FIFO scripts that ended (they are not restarted, as keepalived).
+    pub fn reap(&mut self) {
+        for fifo in &mut self.open {
+            fifo.reap();
+        }
+    }
+
+    /// Lines dropped so far, over all FIFOs.
+    pub fn dropped(&self) -> u64 {
+        self.open.iter().map(|f| f.dropped_total).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests;
