@@ -1436,33 +1436,6 @@ fn sync_group_tracking_merges_with_the_members_own_like_keepalived() {
             (16, "track_script".into(), group(())),
             (17, "track_script".into(), group(()))
         ]
-// ---- notify FIFOs ----
-
-#[test]
-fn notify_fifos_take_keepalived_s_path_user_group_and_script() {
-    let text = inst("")
-        + "[global_defs]\nnotify_fifo = /run/ka.fifo\nnotify_fifo_script = /bin/true -x\n\
-           vrrp_notify_fifo = /run/vrrp.fifo nobody nogroup\n";
-    let loaded = ok(&text);
-    assert_eq!(loaded.warnings, vec![]);
-    let g = &loaded.config.global;
-    assert_eq!(
-        g.notify_fifo,
-        Some(NotifyFifo {
-            path: "/run/ka.fifo".into(),
-            user: None,
-            group: None,
-            script: Some("/bin/true -x".into()),
-        })
-    );
-    assert_eq!(
-        g.vrrp_notify_fifo,
-        Some(NotifyFifo {
-            path: "/run/vrrp.fifo".into(),
-            user: Some("nobody".into()),
-            group: Some("nogroup".into()),
-            script: None,
-        })
     );
 }
 
@@ -1502,6 +1475,39 @@ fn sync_group_tracking_names_must_exist() {
     );
     assert!(matches!(e[1], (25, _, ErrorKind::BadValue { .. })), "{e:?}");
     assert_eq!(e.len(), 2);
+}
+
+// ---- notify FIFOs ----
+
+#[test]
+fn notify_fifos_take_keepalived_s_path_user_group_and_script() {
+    let text = inst("")
+        + "[global_defs]\nnotify_fifo = /run/ka.fifo\nnotify_fifo_script = /bin/true -x\n\
+           vrrp_notify_fifo = /run/vrrp.fifo nobody nogroup\n";
+    let loaded = ok(&text);
+    assert_eq!(loaded.warnings, vec![]);
+    let g = &loaded.config.global;
+    assert_eq!(
+        g.notify_fifo,
+        Some(NotifyFifo {
+            path: "/run/ka.fifo".into(),
+            user: None,
+            group: None,
+            script: Some("/bin/true -x".into()),
+        })
+    );
+    assert_eq!(
+        g.vrrp_notify_fifo,
+        Some(NotifyFifo {
+            path: "/run/vrrp.fifo".into(),
+            user: Some("nobody".into()),
+            group: Some("nogroup".into()),
+            script: None,
+        })
+    );
+}
+
+#[test]
 fn notify_fifo_mistakes_are_named() {
     let (line, key, kind) = one_err(&(inst("") + "[global_defs]\nvrrp_notify_fifo = run/x\n"));
     assert_eq!((line, key.as_str()), (6, "vrrp_notify_fifo"));
