@@ -296,3 +296,95 @@ pub fn kill_group(pid: u32, signal: libc::c_int) {
         unsafe { libc::kill(-pid, signal) };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(line: &str) -> Vec<String> {
+        split_words(line).expect("splits")
+    }
+
+    #[test]
+    fn words_split_as_keepalived_does() {
+        assert_eq!(
+            words("  killall  -0\thaproxy "),
+            ["killall", "-0", "haproxy"]
+        );
+        assert_eq!(
+            words("sh -c 'pidof x || exit 1'"),
+            ["sh", "-c", "pidof x || exit 1"]
+        );
+        assert_eq!(words(r#"a"b c"d 'e"f' "g'h""#), ["ab cd", "e\"f", "g'h"]);
+        assert_eq!(
+            words(r#"a\ b \"c\" \x41\101\t\cA"#),
+            ["a b", "\"c\"", "AA\t\u{1}"]
+        );
+        assert_eq!(words("x || y"), ["x", "||", "y"]);
+        assert_eq!(words(r"'a\'b'"), ["a'b"]);
+        assert!(split_words("a 'b").is_err());
+        assert!(split_words("a \\").is_err());
+        assert!(split_words("   ").is_err());
+    }
+
+    #[test]
+    fn bare_names_are_found_in_path() {
+        let sh = find_program("sh").expect("sh in PATH");
+        assert!(sh.starts_with('/') && sh.ends_with("/sh"), "{sh}");
+        assert_eq!(find_program("/bin/sh"), Ok("/bin/sh".to_string()));
+        assert_eq!(
+            find_program("tinyvrrp-no-such-program"),
+            Err(CommandError::NotFound("tinyvrrp-no-such-program".into()))
+        );
+        assert_eq!(
+            find_program("./x"),
+            Err(CommandError::Relative("./x".into()))
+        );
+        assert_eq!(
+            find_program("/etc"),
+            Err(CommandError::NotExecutable("/etc".into()))
+        );
+    }
+
+    fn run(line: &str, args: &[&str]) -> (i32, String) {
+        let out = command(line, args, None)
+            .expect("runnable")
+            .stdout(Stdio::piped())
+            .output()
+            .expect("runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+
+    /// No shell unless asked for: shell operators are plain arguments, as in keepalived.
+    #[test]
+    fn commands_run_without_a_shell_unless_asked() {
+        assert_eq!(
+            run("echo a || b $HOME", &["X"]),
+            (0, "a || b $HOME X\n".into())
+        );
+        assert_eq!(
+            run("sh -c 'echo $0-$1 && exit 3'", &["p", "q"]),
+            (3, "p-q\n".into())
+        );
+        let p = Program::parse("true").expect("true");
+        assert!(p.file().0.ends_with("/true") && p.file().1 == Some("true"));
+        // keepalived's file-readable test.
+        assert_eq!(run("</etc/hostname", &[]).0, 0);
+        assert_ne!(run("</nonexistent/tinyvrrp", &[]).0, 0);
+    }
+
+    /// A script without `#!` is run by /bin/sh (keepalived: system() when libmagic says it
+    /// is no executable).
+    #[test]
+    fn a_script_without_shebang_runs_in_sh() {
+        let path = std::env::temp_dir().join(format!("tinyvrrp-noshebang-{}", std::process::id()));
+        std::fs::write(&path, "echo \"got $1\"\nexit 4\n").expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let result = run(&path.display().to_string(), &["arg"]);
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(result, (4, "got arg\n".into()));
+    }
+}

@@ -418,6 +418,8 @@ pub enum WarningKind {
     TrackScriptUnusable { detail: ErrorKind },
     /// A bare command name found by a PATH search (keepalived logs the same).
     ScriptFoundInPath { word: String, path: String },
+    /// `||`, `>`, `$(` ... in a command: no shell runs it (as in keepalived).
+    ShellSyntaxAsArgument { word: String },
     /// keepalived cuts a value at `#` or `!`; here it is kept as text.
     CommentMarkInValue { mark: char },
     /// A keepalived key with no effect on VRRP (mail, SNMP, LVS, ...): accepted, ignored.
@@ -463,6 +465,10 @@ impl fmt::Display for WarningKind {
             WarningKind::ScriptFoundInPath { word, path } => write!(
                 f,
                 "`{word}` resolved by PATH search to {path} (as keepalived; an absolute path is safer)"
+            ),
+            WarningKind::ShellSyntaxAsArgument { word } => write!(
+                f,
+                "`{word}` is passed to the program as an argument: no shell runs the command (as in keepalived; use sh -c '...' for shell syntax)"
             ),
             WarningKind::CommentMarkInValue { mark } => write!(
                 f,

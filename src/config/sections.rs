@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::context::{all, Ctx};
+use super::context::{all, first, Ctx};
 use super::error::{ErrorKind, WarningKind};
 use super::keywords::{self, Foreign};
 use super::model::{
@@ -11,7 +11,7 @@ use super::model::{
 };
 use super::syntax::RawSection;
 use super::values::{
-    centiseconds, check_command, flag, i32_in, interface_name, u32_in, CommandNote,
+    centiseconds, check_command, flag, i32_in, interface_name, shell_word, u32_in, CommandNote,
 };
 use crate::packet::Version;
 
@@ -266,6 +266,9 @@ fn note_command(
     note: CommandNote,
     unusable: fn(ErrorKind) -> WarningKind,
 ) {
+    if let Some(word) = first(sec, key).and_then(|e| shell_word(&e.value)) {
+        ctx.warn(sec, line, key, WarningKind::ShellSyntaxAsArgument { word });
+    }
     let kind = match note {
         CommandNote::Found => return,
         CommandNote::FoundInPath { word, path } => WarningKind::ScriptFoundInPath { word, path },

@@ -681,6 +681,13 @@ fn script_commands_as_keepalived_runs_them() {
         matches!(&w[0].2, WarningKind::ScriptFoundInPath { word, path } if word == "sh" && path.ends_with("/sh")),
         "{w:?}"
     );
+    // keepalived runs no shell: `||` would be an argument of pidof.
+    let w = warnings("[vrrp_script s]\nscript = /bin/pidof dnsmasq || exit 1\n");
+    assert_eq!(
+        w.first().map(|w| w.2.clone()),
+        Some(WarningKind::ShellSyntaxAsArgument { word: "||".into() }),
+        "{w:?}"
+    );
     // A relative path or a line that does not split into words can run nowhere: errors.
     assert_eq!(
         one_err("[vrrp_script s]\nscript = bin/check x\n"),

@@ -228,6 +228,16 @@ pub(super) fn check_command(command: &str) -> Result<CommandNote, ErrorKind> {
     }
 }
 
+/// The first argument that looks like shell syntax (`||`, `>`, `$(`, ...): keepalived runs no
+/// shell, so it reaches the program as a plain argument.
+pub(super) fn shell_word(command: &str) -> Option<String> {
+    let words = crate::spawn::split_words(command).ok()?;
+    words.into_iter().skip(1).find(|w| {
+        w.chars().all(|c| "|&;<>".contains(c))
+            || [">", "2>", "$(", "`"].iter().any(|p| w.starts_with(p))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

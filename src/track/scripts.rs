@@ -362,4 +362,47 @@ mod tests {
         assert_eq!(r.runs().next().map(|x| x.1), Some(0), "it must not run");
         let _ = std::fs::remove_file(&path);
     }
+
+    fn script_cfg(name: &str, script: &str) -> VrrpScript {
+        VrrpScript {
+            name: name.into(),
+            script: script.into(),
+            interval_s: 1,
+            timeout_s: 1,
+            weight: 0,
+            rise: 1,
+            fall: 1,
+            user: None,
+        }
+    }
+
+    /// keepalived disables a script it cannot find; here the check counts as failing, so the
+    /// instances tracking it see the failure instead of silently losing the check.
+    #[test]
+    fn a_missing_script_never_runs_and_counts_as_failing() {
+        let cfgs = [
+            script_cfg("gone", "/nonexistent/tinyvrrp-check arg"),
+            script_cfg("nopath", "tinyvrrp-no-such-command"),
+        ];
+        let mut r = ScriptRunner::new(&cfgs, None, false, None, Duration::ZERO);
+        assert!(r.on_timer(Duration::ZERO));
+        assert_eq!(r.health("gone"), Health::Down);
+        assert_eq!(r.health("nopath"), Health::Down);
+        assert!(r.runs().all(|(_, runs, _)| runs == 0));
+    }
+
+    /// A bare command is found in PATH and run.
+    #[test]
+    fn a_bare_command_runs_from_path() {
+        let cfgs = [script_cfg("ok", "true")];
+        let mut r = ScriptRunner::new(&cfgs, None, false, None, Duration::ZERO);
+        r.on_timer(Duration::ZERO);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while r.health("ok") != Health::Up && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+            r.reap();
+        }
+        assert_eq!(r.health("ok"), Health::Up);
+        assert_eq!(r.runs().next().map(|x| x.1), Some(1));
+    }
 }
