@@ -89,92 +89,22 @@ enum Shape {
 /// that can be read are returned even when others cannot.
 pub(super) fn read_sections(text: &str) -> Scanned {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut out = Scanned::default();
-    let mut sections: Vec<ScannedSection> = Vec::new();
-    let mut cleaned = String::with_capacity(text.len() + 16);
-    // After a bad header, its lines belong to no section: they are skipped, not reported.
-    let mut skipping = false;
+    let mut scanner = Scanner {
+        out: Scanned::default(),
+        sections: Vec::new(),
+        cleaned: String::with_capacity(text.len() + 16),
+        skipping: false,
+    };
     for (index, raw_line) in text.split('\n').enumerate() {
-        let line = index + 1;
-        let section = sections.last_mut().filter(|_| !skipping);
-        let current = section
-            .as_ref()
-            .map(|s| s.header.clone())
-            .unwrap_or_default();
-        let at = |key: &str| (line, current.clone(), key.to_string());
-        match scan_line(raw_line) {
-            Ok((shape, mark)) => {
-                if let Some(mark) = mark {
-                    let (line, section, key) = at(shape_key(&shape));
-                    let kind = WarningKind::CommentMarkInValue { mark };
-                    out.warnings.push(Located {
-                        line,
-                        section,
-                        key,
-                        kind,
-                    });
-                }
-                match shape {
-                    Shape::Blank => {}
-                    Shape::Header(header) => {
-                        skipping = false;
-                        cleaned.push('[');
-                        cleaned.push_str(&header);
-                        cleaned.push(']');
-                        sections.push(ScannedSection {
-                            header,
-                            line,
-                            keys: Vec::new(),
-                            unread: Vec::new(),
-                        });
-                    }
-                    Shape::Entry(_) if skipping => {}
-                    Shape::Entry(entry) => match section {
-                        Some(s) => {
-                            let key = entry_key(&entry).to_string();
-                            cleaned.push_str(&entry);
-                            s.keys.push(ScannedKey { key, line });
-                        }
-                        None => {
-                            let (line, section, key) = at(entry_key(&entry));
-                            let kind = ErrorKind::Syntax(SyntaxError::KeyOutsideSection);
-                            out.errors.push(Located {
-                                line,
-                                section,
-                                key,
-                                kind,
-                            });
-                        }
-                    },
-                }
-            }
-            Err((key, e)) => {
-                let kind = ErrorKind::Syntax(e);
-                if raw_line.trim_start().starts_with('[') {
-                    skipping = true;
-                    let section = String::new();
-                    out.errors.push(Located {
-                        line,
-                        section,
-                        key,
-                        kind,
-                    });
-                } else if !skipping {
-                    if let (Some(s), false) = (section, key.is_empty()) {
-                        s.unread.push(key.clone());
-                    }
-                    let (line, section, key) = at(&key);
-                    out.errors.push(Located {
-                        line,
-                        section,
-                        key,
-                        kind,
-                    });
-                }
-            }
-        }
-        cleaned.push('\n');
+        scanner.line(index + 1, raw_line);
+        scanner.cleaned.push('\n');
     }
+    let Scanner {
+        mut out,
+        sections,
+        cleaned,
+        ..
+    } = scanner;
     match Ini::load_from_str_opt(&cleaned, parse_option()) {
         Ok(ini) => match zip(&ini, sections) {
             Ok(s) => out.sections = s,
@@ -190,6 +120,98 @@ pub(super) fn read_sections(text: &str) -> Scanned {
         }),
     }
     out
+}
+
+struct Scanner {
+    out: Scanned,
+    sections: Vec<ScannedSection>,
+    /// What rust-ini reads: the same lines, cleaned or blanked.
+    cleaned: String,
+    /// After a bad header, its lines belong to no section: skipped, not reported.
+    skipping: bool,
+}
+
+impl Scanner {
+    fn current(&self) -> String {
+        match self.sections.last() {
+            Some(s) if !self.skipping => s.header.clone(),
+            _ => String::new(),
+        }
+    }
+
+    fn line(&mut self, line: usize, raw_line: &str) {
+        let (shape, mark) = match scan_line(raw_line) {
+            Ok(scanned) => scanned,
+            Err((key, e)) => return self.bad_line(line, raw_line, key, e),
+        };
+        if self.skipping && !matches!(shape, Shape::Header(_)) {
+            return;
+        }
+        if let Some(mark) = mark {
+            let (section, key) = (self.current(), shape_key(&shape).to_string());
+            let kind = WarningKind::CommentMarkInValue { mark };
+            self.out.warnings.push(Located {
+                line,
+                section,
+                key,
+                kind,
+            });
+        }
+        match shape {
+            Shape::Blank => {}
+            Shape::Header(header) => {
+                self.skipping = false;
+                self.cleaned.push('[');
+                self.cleaned.push_str(&header);
+                self.cleaned.push(']');
+                self.sections.push(ScannedSection {
+                    header,
+                    line,
+                    keys: Vec::new(),
+                    unread: Vec::new(),
+                });
+            }
+            Shape::Entry(entry) => {
+                let key = entry_key(&entry).to_string();
+                match self.sections.last_mut() {
+                    Some(s) => {
+                        self.cleaned.push_str(&entry);
+                        s.keys.push(ScannedKey { key, line });
+                    }
+                    None => self.out.errors.push(Located {
+                        line,
+                        section: String::new(),
+                        key,
+                        kind: ErrorKind::Syntax(SyntaxError::KeyOutsideSection),
+                    }),
+                }
+            }
+        }
+    }
+
+    fn bad_line(&mut self, line: usize, raw_line: &str, key: String, e: SyntaxError) {
+        let kind = ErrorKind::Syntax(e);
+        let section = if raw_line.trim_start().starts_with('[') {
+            self.skipping = true;
+            String::new()
+        } else if self.skipping {
+            return;
+        } else {
+            self.current()
+        };
+        if let (Some(s), false) = (
+            self.sections.last_mut(),
+            key.is_empty() || section.is_empty(),
+        ) {
+            s.unread.push(key.clone());
+        }
+        self.out.errors.push(Located {
+            line,
+            section,
+            key,
+            kind,
+        });
+    }
 }
 
 fn shape_key(shape: &Shape) -> &str {
