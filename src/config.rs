@@ -7,6 +7,7 @@
 mod context;
 mod error;
 mod group_tracking;
+mod keywords;
 mod model;
 mod routes;
 mod sections;
@@ -22,8 +23,8 @@ pub use error::{
 };
 pub use model::{
     Config, GlobalDefs, InitialState, InstanceConfig, NotifyFifo, ParamMatch, ProcessMatch,
-    RouteType, RuleAction, SyncGroup, TrackFileRef, TrackInterface, TrackRef, TrackScriptRef,
-    Vip, VirtualRoute, VirtualRule, VrrpScript, VrrpTrackFile, VrrpTrackProcess,
+    RouteType, RuleAction, SyncGroup, TrackFileRef, TrackInterface, TrackRef, TrackScriptRef, Vip,
+    VirtualRoute, VirtualRule, VrrpScript, VrrpTrackFile, VrrpTrackProcess,
 };
 
 pub use routes::RTPROT_KEEPALIVED;
@@ -56,31 +57,38 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigErrors> {
     }
 }
 
-/// Validates `text`; `file` is the name used in messages.
+/// Validates `text`; `file` is the name used in messages. Lines that cannot be read are
+/// reported together with the errors of the lines that can.
 pub fn parse_str(text: &str, file: &str) -> Result<Loaded, ConfigErrors> {
-    let raw = syntax::read_sections(text).map_err(|errors| {
-        ConfigErrors(
-            errors
-                .into_iter()
-                .map(|e| ConfigError {
-                    file: file.to_string(),
-                    line: e.line,
-                    section: e.section,
-                    key: e.key,
-                    kind: e.kind,
-                })
-                .collect(),
-        )
-    })?;
+    let scanned = syntax::read_sections(text);
     let mut ctx = Ctx::new(file);
-    let config = build(&mut ctx, &raw);
+    for e in scanned.errors {
+        ctx.errors.push(ConfigError {
+            file: file.to_string(),
+            line: e.line,
+            section: e.section,
+            key: e.key,
+            kind: e.kind,
+        });
+    }
+    for w in scanned.warnings {
+        ctx.warnings.push(ConfigWarning {
+            file: file.to_string(),
+            line: w.line,
+            section: w.section,
+            key: w.key,
+            message: w.kind,
+        });
+    }
+    let config = build(&mut ctx, &scanned.sections);
+    // Stable: problems of one line keep the order in which they were found.
+    ctx.warnings.sort_by_key(|w| w.line);
     if ctx.errors.is_empty() {
         Ok(Loaded {
             config,
             warnings: ctx.warnings,
         })
     } else {
-        // Stable: errors of one line keep the order in which they were found.
         ctx.errors.sort_by_key(|e| e.line);
         Err(ConfigErrors(ctx.errors))
     }

@@ -86,7 +86,8 @@ fn spawn(job: &Job, output: Option<OwnedFd>) -> std::io::Result<Child> {
     } else {
         &[]
     };
-    let mut cmd = crate::spawn::command(&job.command, args, None);
+    let mut cmd = crate::spawn::command(&job.command, args, None)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::NotFound, e.to_string()))?;
     if let Some(fd) = output {
         cmd.stdout(Stdio::from(fd.try_clone()?))
             .stderr(Stdio::from(fd));

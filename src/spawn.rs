@@ -1,15 +1,242 @@
-//! Starting the commands the daemon runs (notify and track scripts): without a shell unless
-//! the line needs one, with the signals the daemon blocks unblocked again, in a process group
-//! of their own so a timeout can kill everything they started, optionally as another user.
+//! Starting the commands the daemon runs (notify and track scripts) as keepalived does: the
+//! line is split into words (keepalived's quoting: `"..."`, `'...'` and `\` escapes), a first
+//! word without `/` is looked up in PATH, and the program is executed directly with the other
+//! words as arguments, without a shell (so `|`, `&&` or `$X` are plain arguments, as in
+//! keepalived; `sh -c '...'` runs a shell line). A file that is neither `#!` script nor ELF
+//! binary is run by /bin/sh (keepalived does that through system() when libmagic says so),
+//! and a first word `</path` is handed to /bin/sh (keepalived's file-readable test). Children
+//! get the signals the daemon blocks unblocked again and a process group of their own, so a
+//! timeout can kill everything they started; optionally they run as another user.
 
+use std::fmt;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
-/// Characters that need a shell; without them the line is split on white space and run
-/// directly.
-const SHELL_CHARS: &[char] = &[
-    '|', '&', ';', '<', '>', '(', ')', '$', '`', '"', '\'', '*', '?', '[', '~', '\\',
-];
+/// Why a command line cannot run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CommandError {
+    /// Not splittable into words: an open quote, a `\` at the end, or no word at all.
+    Syntax(&'static str),
+    /// A path with `/` that does not start with `/`.
+    Relative(String),
+    /// No such file, or a bare name not found in PATH.
+    NotFound(String),
+    /// Not a regular file with an x bit.
+    NotExecutable(String),
+}
+
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CommandError::Syntax(why) => write!(f, "bad command line: {why}"),
+            CommandError::Relative(p) => write!(f, "{p} is a relative path"),
+            CommandError::NotFound(p) if p.contains('/') => write!(f, "{p} does not exist"),
+            CommandError::NotFound(p) => write!(f, "{p} is not found in PATH"),
+            CommandError::NotExecutable(p) => write!(f, "{p} is not an executable file"),
+        }
+    }
+}
+
+/// keepalived's word splitting (lib/parser.c, alloc_strvec_quoted_escaped): words are
+/// separated by blanks; `"` and `'` quote anywhere in a word; `\` escapes the next character,
+/// with C's `\n`, `\t`, ..., `\xHH`, octal `\NNN` and `\cX` (control) forms.
+pub fn split_words(line: &str) -> Result<Vec<String>, CommandError> {
+    let mut words = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_ascii_whitespace()).is_some() {}
+        if chars.peek().is_none() {
+            break;
+        }
+        let mut word = String::new();
+        let mut quote = None;
+        while let Some(c) = chars.next() {
+            match (quote, c) {
+                (_, '\\') => word.push(escaped(&mut chars)?),
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), c) => word.push(c),
+                (None, '"' | '\'') => quote = Some(c),
+                (None, c) if c.is_ascii_whitespace() => break,
+                (None, c) => word.push(c),
+            }
+        }
+        if quote.is_some() {
+            return Err(CommandError::Syntax("quote not closed"));
+        }
+        words.push(word);
+    }
+    if words.is_empty() {
+        return Err(CommandError::Syntax("no command"));
+    }
+    Ok(words)
+}
+
+/// The character a `\` escape stands for; `chars` is just after the `\`.
+fn escaped(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<char, CommandError> {
+    let Some(c) = chars.next() else {
+        return Err(CommandError::Syntax("`\\` at the end"));
+    };
+    let digits = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>, radix, max, first| {
+        let mut n: u32 = first;
+        for _ in 1..max {
+            match chars.peek().and_then(|d| d.to_digit(radix)) {
+                Some(d) => {
+                    n = n * radix + d;
+                    chars.next();
+                }
+                None => break,
+            }
+        }
+        char::from(u8::try_from(n & 0xff).unwrap_or(0))
+    };
+    Ok(match c {
+        'x' if chars.peek().is_some_and(char::is_ascii_hexdigit) => {
+            let first = chars.next().and_then(|d| d.to_digit(16)).unwrap_or(0);
+            digits(chars, 16, 2, first)
+        }
+        'c' if chars.peek().is_some() => {
+            char::from(u8::try_from(u32::from(chars.next().unwrap_or('@')) & 0x1f).unwrap_or(0))
+        }
+        '0'..='7' => digits(chars, 8, 3, c.to_digit(8).unwrap_or(0)),
+        'a' => '\u{7}',
+        'b' => '\u{8}',
+        'E' => '\u{1b}',
+        'f' => '\u{c}',
+        'n' => '\n',
+        'r' => '\r',
+        't' => '\t',
+        'v' => '\u{b}',
+        c => c,
+    })
+}
+
+/// The file `word` names: a path with `/` as is, a bare name searched in PATH (keepalived's
+/// find_path; /bin:/usr/bin without PATH). The file must be a regular file with an x bit.
+pub fn find_program(word: &str) -> Result<String, CommandError> {
+    if word.contains('/') {
+        if !word.starts_with('/') {
+            return Err(CommandError::Relative(word.to_string()));
+        }
+        let meta = std::fs::metadata(word).map_err(|_| CommandError::NotFound(word.to_string()))?;
+        if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+            return Err(CommandError::NotExecutable(word.to_string()));
+        }
+        return Ok(word.to_string());
+    }
+    let path = std::env::var("PATH").unwrap_or_else(|_| "/bin:/usr/bin".to_string());
+    for dir in path.split(':').filter(|d| !d.is_empty()) {
+        let candidate = format!("{}/{word}", dir.trim_end_matches('/'));
+        let executable = std::fs::metadata(&candidate)
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+        if executable {
+            return Ok(candidate);
+        }
+    }
+    Err(CommandError::NotFound(word.to_string()))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum How {
+    Exec,
+    /// Neither `#!` nor ELF: `/bin/sh FILE ARGS`.
+    ShellScript,
+    /// `</path`: the line goes to `/bin/sh -c`.
+    ShellLine,
+}
+
+/// A command line ready to run: words, the first one resolved to a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Program {
+    argv: Vec<String>,
+    how: How,
+    /// The word a PATH search resolved (argv[0] is the file found).
+    searched: Option<String>,
+}
+
+impl Program {
+    pub fn parse(line: &str) -> Result<Program, CommandError> {
+        let mut argv = split_words(line)?;
+        let first = argv.first().map_or("", String::as_str);
+        if first
+            .strip_prefix('<')
+            .is_some_and(|rest| rest.trim_start().starts_with('/'))
+        {
+            return Ok(Program {
+                argv,
+                how: How::ShellLine,
+                searched: None,
+            });
+        }
+        let file = find_program(first)?;
+        let searched = (file != first).then(|| first.to_string());
+        let how = if runs_directly(&file) {
+            How::Exec
+        } else {
+            How::ShellScript
+        };
+        if let Some(slot) = argv.first_mut() {
+            *slot = file;
+        }
+        Ok(Program {
+            argv,
+            how,
+            searched,
+        })
+    }
+
+    /// The file run, and the bare name it was found for when a PATH search found it.
+    pub fn file(&self) -> (&str, Option<&str>) {
+        let file = self.argv.first().map_or("", String::as_str);
+        (file, self.searched.as_deref())
+    }
+
+    /// A command for the program plus `args`.
+    pub fn command(&self, args: &[&str], run_as: Option<RunAs>) -> Command {
+        let mut words = self
+            .argv
+            .iter()
+            .map(String::as_str)
+            .chain(args.iter().copied());
+        let mut cmd = match self.how {
+            How::Exec => {
+                let mut c = Command::new(words.next().unwrap_or("/bin/true"));
+                c.args(words);
+                c
+            }
+            How::ShellScript => {
+                let mut c = Command::new("/bin/sh");
+                c.args(words);
+                c
+            }
+            How::ShellLine => {
+                let mut line = words.next().unwrap_or("").to_string();
+                for w in words {
+                    line.push_str(" '");
+                    line.push_str(&w.replace('\'', r"'\''"));
+                    line.push('\'');
+                }
+                let mut c = Command::new("/bin/sh");
+                c.arg("-c").arg(line);
+                c
+            }
+        };
+        prepare(&mut cmd, run_as);
+        cmd
+    }
+}
+
+/// Whether the kernel can exec `file` itself: a `#!` script or an ELF binary (or a file we
+/// cannot read, which only exec can tell).
+fn runs_directly(file: &str) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 4];
+    let read = std::fs::File::open(file).and_then(|mut f| f.read(&mut head));
+    match read {
+        Ok(n) => head[..n].starts_with(b"#!") || head[..n] == *b"\x7fELF",
+        Err(_) => true,
+    }
+}
 
 /// A user to run as, resolved before the fork (no lookups between fork and exec).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,24 +262,12 @@ impl RunAs {
     }
 }
 
-/// A command for `line` plus `args` (appended as words, or quoted into the shell line).
-pub fn command(line: &str, args: &[&str], run_as: Option<RunAs>) -> Command {
-    let mut cmd = if line.contains(SHELL_CHARS) {
-        let mut full = line.to_string();
-        for a in args {
-            full.push_str(" '");
-            full.push_str(&a.replace('\'', r"'\''"));
-            full.push('\'');
-        }
-        let mut c = Command::new("/bin/sh");
-        c.arg("-c").arg(full);
-        c
-    } else {
-        let mut words = line.split_whitespace();
-        let mut c = Command::new(words.next().unwrap_or("/bin/true"));
-        c.args(words).args(args);
-        c
-    };
+/// A command for `line` plus `args` (see [`Program`]).
+pub fn command(line: &str, args: &[&str], run_as: Option<RunAs>) -> Result<Command, CommandError> {
+    Ok(Program::parse(line)?.command(args, run_as))
+}
+
+fn prepare(cmd: &mut Command, run_as: Option<RunAs>) {
     cmd.stdin(Stdio::null());
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
@@ -72,7 +287,6 @@ pub fn command(line: &str, args: &[&str], run_as: Option<RunAs>) -> Command {
             Ok(())
         });
     }
-    cmd
 }
 
 /// Signals a whole process group started by [`command`].
@@ -80,5 +294,97 @@ pub fn kill_group(pid: u32, signal: libc::c_int) {
     if let Ok(pid) = libc::pid_t::try_from(pid) {
         // SAFETY: plain kill(2) on a process group we created.
         unsafe { libc::kill(-pid, signal) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(line: &str) -> Vec<String> {
+        split_words(line).expect("splits")
+    }
+
+    #[test]
+    fn words_split_as_keepalived_does() {
+        assert_eq!(
+            words("  killall  -0\thaproxy "),
+            ["killall", "-0", "haproxy"]
+        );
+        assert_eq!(
+            words("sh -c 'pidof x || exit 1'"),
+            ["sh", "-c", "pidof x || exit 1"]
+        );
+        assert_eq!(words(r#"a"b c"d 'e"f' "g'h""#), ["ab cd", "e\"f", "g'h"]);
+        assert_eq!(
+            words(r#"a\ b \"c\" \x41\101\t\cA"#),
+            ["a b", "\"c\"", "AA\t\u{1}"]
+        );
+        assert_eq!(words("x || y"), ["x", "||", "y"]);
+        assert_eq!(words(r"'a\'b'"), ["a'b"]);
+        assert!(split_words("a 'b").is_err());
+        assert!(split_words("a \\").is_err());
+        assert!(split_words("   ").is_err());
+    }
+
+    #[test]
+    fn bare_names_are_found_in_path() {
+        let sh = find_program("sh").expect("sh in PATH");
+        assert!(sh.starts_with('/') && sh.ends_with("/sh"), "{sh}");
+        assert_eq!(find_program("/bin/sh"), Ok("/bin/sh".to_string()));
+        assert_eq!(
+            find_program("tinyvrrp-no-such-program"),
+            Err(CommandError::NotFound("tinyvrrp-no-such-program".into()))
+        );
+        assert_eq!(
+            find_program("./x"),
+            Err(CommandError::Relative("./x".into()))
+        );
+        assert_eq!(
+            find_program("/etc"),
+            Err(CommandError::NotExecutable("/etc".into()))
+        );
+    }
+
+    fn run(line: &str, args: &[&str]) -> (i32, String) {
+        let out = command(line, args, None)
+            .expect("runnable")
+            .stdout(Stdio::piped())
+            .output()
+            .expect("runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+
+    /// No shell unless asked for: shell operators are plain arguments, as in keepalived.
+    #[test]
+    fn commands_run_without_a_shell_unless_asked() {
+        assert_eq!(
+            run("echo a || b $HOME", &["X"]),
+            (0, "a || b $HOME X\n".into())
+        );
+        assert_eq!(
+            run("sh -c 'echo $0-$1 && exit 3'", &["p", "q"]),
+            (3, "p-q\n".into())
+        );
+        let p = Program::parse("true").expect("true");
+        assert!(p.file().0.ends_with("/true") && p.file().1 == Some("true"));
+        // keepalived's file-readable test.
+        assert_eq!(run("</etc/hostname", &[]).0, 0);
+        assert_ne!(run("</nonexistent/tinyvrrp", &[]).0, 0);
+    }
+
+    /// A script without `#!` is run by /bin/sh (keepalived: system() when libmagic says it
+    /// is no executable).
+    #[test]
+    fn a_script_without_shebang_runs_in_sh() {
+        let path = std::env::temp_dir().join(format!("tinyvrrp-noshebang-{}", std::process::id()));
+        std::fs::write(&path, "echo \"got $1\"\nexit 4\n").expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let result = run(&path.display().to_string(), &["arg"]);
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(result, (4, "got arg\n".into()));
     }
 }

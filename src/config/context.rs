@@ -2,6 +2,7 @@
 //! "which entries does this section have for key K".
 
 use super::error::{ConfigError, ConfigWarning, ErrorKind, WarningKind};
+use super::keywords::{listed, suggest, Foreign};
 use super::syntax::{RawEntry, RawSection};
 
 pub(super) struct Ctx<'f> {
@@ -38,9 +39,12 @@ impl<'f> Ctx<'f> {
         self.error(section, entry.line, &entry.key, kind);
     }
 
-    /// A required key is absent: reported at the section header.
+    /// A required key is absent: reported at the section header (unless its line was
+    /// reported as unreadable).
     pub fn missing(&mut self, section: &RawSection, key: &str) {
-        self.error(section, section.line, key, ErrorKind::Missing);
+        if !section.unread.iter().any(|k| k == key) {
+            self.error(section, section.line, key, ErrorKind::Missing);
+        }
     }
 
     pub fn warn(&mut self, section: &RawSection, line: usize, key: &str, message: WarningKind) {
@@ -53,16 +57,36 @@ impl<'f> Ctx<'f> {
         });
     }
 
-    /// Reports keys not in `allowed` and repeats of keys not in `lists`.
+    /// Reports keys not in `allowed` and repeats of keys not in `lists`; keepalived's keys
+    /// without effect are accepted with a warning.
     pub fn check_keys(
         &mut self,
         section: &RawSection,
         allowed: &'static [&'static str],
         lists: &[&str],
+        foreign: Foreign,
     ) {
         for (i, entry) in section.entries.iter().enumerate() {
-            if !allowed.contains(&entry.key.as_str()) {
-                self.at(section, entry, ErrorKind::UnknownKey { allowed });
+            let key = entry.key.as_str();
+            if listed(foreign.no_effect, key) {
+                let kind = WarningKind::NoEffect {
+                    key: key.to_string(),
+                };
+                self.warn(section, entry.line, key, kind);
+                continue;
+            }
+            if !allowed.contains(&key) {
+                let keepalived = listed(foreign.keepalived, key);
+                let kind = ErrorKind::UnknownKey {
+                    key: key.to_string(),
+                    keepalived,
+                    suggestion: if keepalived {
+                        None
+                    } else {
+                        suggest(key, allowed)
+                    },
+                };
+                self.at(section, entry, kind);
                 continue;
             }
             if lists.contains(&entry.key.as_str()) {

@@ -74,8 +74,10 @@ pub enum SyntaxError {
     UnclosedSection,
     /// `[section] something`: rust-ini would read the rest as the start of a key.
     TextAfterSection,
-    /// `  # comment`: rust-ini only knows comments that start in column 1.
-    IndentedComment,
+    /// keepalived's `key value` without `=`.
+    MissingEquals,
+    /// keepalived's `name {` ... `}` blocks.
+    KeepalivedBlock,
     /// A quote opened in a value and not closed on the same line.
     UnterminatedQuote,
     /// A value ending in `\`, which rust-ini would join with the next line.
@@ -92,6 +94,12 @@ impl fmt::Display for SyntaxError {
             SyntaxError::NoSeparator => {
                 "expected `key = value`, `[section]` or a comment (a flag is written alone, like `nopreempt`, or as `key =`)"
             }
+            SyntaxError::MissingEquals => {
+                "missing `=` between key and value (keepalived's `key value` is `key = value` here)"
+            }
+            SyntaxError::KeepalivedBlock => {
+                "keepalived's `{ }` block (allowed: a [section] header and one `key = value` per line; `tinyvrrp import` converts keepalived.conf)"
+            }
             SyntaxError::EmptyKey => "missing key name before `=`",
             SyntaxError::BadKeyName => {
                 "bad key name (allowed: letters, digits and `_`, then `=` or `:`)"
@@ -100,10 +108,9 @@ impl fmt::Display for SyntaxError {
             SyntaxError::TextAfterSection => {
                 "text after `]` (comments must be on a line of their own)"
             }
-            SyntaxError::IndentedComment => {
-                "comment not in column 1 (`#` and `;` start a comment only at the start of a line)"
+            SyntaxError::UnterminatedQuote => {
+                "quote not closed on the same line (a lone ' or \" goes inside the other quote)"
             }
-            SyntaxError::UnterminatedQuote => "quote not closed on the same line",
             SyntaxError::LineContinuation => {
                 "value ends with `\\` (line continuation is not supported)"
             }
@@ -142,8 +149,12 @@ pub enum ErrorKind {
     DuplicateSection {
         first_line: usize,
     },
+    /// `keepalived` when keepalived has this key in this section; `suggestion` is a key of
+    /// the section one or two typos away.
     UnknownKey {
-        allowed: &'static [&'static str],
+        key: String,
+        keepalived: bool,
+        suggestion: Option<&'static str>,
     },
     /// A single-valued key given twice.
     DuplicateKey {
@@ -215,8 +226,13 @@ pub enum ErrorKind {
     AuthAhUnsupported,
     /// `auth_pass` without `auth_type = PASS`.
     AuthPassWithoutType,
+    /// A relative path with a `/` (a bare name is looked up in PATH).
     ScriptNotAbsolute {
         path: String,
+    },
+    /// The command line does not split into words (keepalived's quoting rules).
+    BadCommand {
+        detail: &'static str,
     },
     ScriptNotFound {
         path: String,
@@ -273,9 +289,18 @@ impl fmt::Display for ErrorKind {
             ErrorKind::DuplicateSection { first_line } => {
                 write!(f, "section defined twice (first at line {first_line})")
             }
-            ErrorKind::UnknownKey { allowed } => {
-                f.write_str("unknown key")?;
-                write_list(f, allowed)
+            ErrorKind::UnknownKey {
+                key,
+                keepalived,
+                suggestion,
+            } => {
+                if *keepalived {
+                    write!(f, "keepalived's {key} is not supported by tinyvrrp")
+                } else if let Some(s) = suggestion {
+                    write!(f, "unknown key (did you mean {s}?)")
+                } else {
+                    f.write_str("unknown key (see the README's Configuration reference)")
+                }
             }
             ErrorKind::DuplicateKey { first_line } => write!(
                 f,
@@ -364,10 +389,15 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::ScriptNotAbsolute { path } => write!(
                 f,
-                "{path:?} is not an absolute path (allowed: a command starting with /, e.g. /usr/bin/pidof dnsmasq)"
+                "{path:?} is a relative path (allowed: an absolute path, or a bare command name looked up in PATH)"
             ),
+            ErrorKind::BadCommand { detail } => write!(f, "bad command line: {detail}"),
             ErrorKind::ScriptNotFound { path } => {
-                write!(f, "{path} does not exist (allowed: an existing executable file)")
+                if path.contains('/') {
+                    write!(f, "{path} does not exist")
+                } else {
+                    write!(f, "{path} is not found in PATH")
+                }
             }
             ErrorKind::ScriptNotExecutable { path } => write!(
                 f,
@@ -412,6 +442,19 @@ pub enum WarningKind {
     SyncGroupSingleInstance,
     /// A notify script that cannot run; the transition still happens, the script is skipped.
     NotifyScriptUnusable { detail: ErrorKind },
+    /// A vrrp_script that cannot run here (it may exist on the target): the daemon counts
+    /// the check as failing.
+    TrackScriptUnusable { detail: ErrorKind },
+    /// A bare command name found by a PATH search (keepalived logs the same).
+    ScriptFoundInPath { word: String, path: String },
+    /// `||`, `>`, `$(` ... in a command: no shell runs it (as in keepalived).
+    ShellSyntaxAsArgument { word: String },
+    /// keepalived cuts a value at `#` or `!`; here it is kept as text.
+    CommentMarkInValue { mark: char },
+    /// A keepalived key with no effect on VRRP (mail, SNMP, LVS, ...): accepted, ignored.
+    NoEffect { key: String },
+    /// keepalived's `state` takes MASTER or BACKUP and defaults anything else to BACKUP.
+    UnknownStateIsBackup { value: String },
     /// v3_checksum_as_v2 only changes VRRPv3 over IPv4.
     ChecksumAsV2Ignored,
     /// RFC 5798 §5.2.9: in IPv6 multicast adverts the first address is the link-local one
@@ -462,6 +505,29 @@ impl fmt::Display for WarningKind {
             WarningKind::NotifyScriptUnusable { detail } => {
                 write!(f, "notify script will not run: {detail}")
             }
+            WarningKind::TrackScriptUnusable { detail } => write!(
+                f,
+                "{detail}; if so on the target, the check counts as failing"
+            ),
+            WarningKind::ScriptFoundInPath { word, path } => write!(
+                f,
+                "`{word}` resolved by PATH search to {path} (as keepalived; an absolute path is safer)"
+            ),
+            WarningKind::ShellSyntaxAsArgument { word } => write!(
+                f,
+                "`{word}` is passed to the program as an argument: no shell runs the command (as in keepalived; use sh -c '...' for shell syntax)"
+            ),
+            WarningKind::CommentMarkInValue { mark } => write!(
+                f,
+                "`{mark}` inside a value is kept as text; keepalived would start a comment there (quote the value to keep it silently)"
+            ),
+            WarningKind::NoEffect { key } => {
+                write!(f, "keepalived's {key} has no effect on VRRP; ignored")
+            }
+            WarningKind::UnknownStateIsBackup { value } => write!(
+                f,
+                "unknown state {value:?}; BACKUP is used, as keepalived does (allowed: MASTER, BACKUP)"
+            ),
             WarningKind::ChecksumAsV2Ignored => f.write_str(
                 "v3_checksum_as_v2 only affects VRRPv3 over IPv4; ignored for this instance",
             ),

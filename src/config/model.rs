@@ -18,6 +18,9 @@ pub struct Config {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GlobalDefs {
     pub router_id: Option<String>,
+    /// keepalived's interface for addresses that name none; here also the `interface` of
+    /// instances that name none.
+    pub default_interface: Option<String>,
     pub script_user: Option<String>,
     pub enable_script_security: bool,
     /// Default `version` of instances; VRRPv2 when unset, as keepalived.
@@ -46,6 +49,7 @@ impl Default for GlobalDefs {
     fn default() -> Self {
         GlobalDefs {
             router_id: None,
+            default_interface: None,
             script_user: None,
             enable_script_security: false,
             vrrp_version: None,
@@ -64,7 +68,7 @@ impl Default for GlobalDefs {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VrrpScript {
     pub name: String,
-    /// The command line; its first word is an absolute path to an executable.
+    /// The command line as written (see `spawn::Program` for how it runs).
     pub script: String,
     pub interval_s: u32,
     pub timeout_s: u32,

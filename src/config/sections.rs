@@ -3,19 +3,23 @@
 
 use std::collections::HashMap;
 
-use super::context::{all, Ctx};
+use super::context::{all, first, Ctx};
 use super::error::{ErrorKind, WarningKind};
+use super::keywords::{self, Foreign};
 use super::model::{
     GlobalDefs, NotifyFifo, ParamMatch, ProcessMatch, SyncGroup, VrrpScript, VrrpTrackFile,
     VrrpTrackProcess,
 };
 use super::syntax::RawSection;
-use super::values::{centiseconds, check_command, flag, i32_in, u32_in};
+use super::values::{
+    centiseconds, check_command, flag, i32_in, interface_name, shell_word, u32_in, CommandNote,
+};
 use super::vrrp_instance::{read_track_interfaces, Known};
 use crate::packet::Version;
 
 pub(super) const GLOBAL_KEYS: &[&str] = &[
     "router_id",
+    "default_interface",
     "script_user",
     "enable_script_security",
     "vrrp_version",
@@ -77,11 +81,18 @@ pub(super) fn version(value: &str) -> Result<Version, ErrorKind> {
 }
 
 pub(super) fn read_global(ctx: &mut Ctx, sec: &RawSection) -> GlobalDefs {
-    ctx.check_keys(sec, GLOBAL_KEYS, &[]);
+    let foreign = Foreign {
+        no_effect: keywords::GLOBAL_NO_EFFECT,
+        keepalived: keywords::KEEPALIVED_GLOBAL,
+    };
+    ctx.check_keys(sec, GLOBAL_KEYS, &[], foreign);
     let mut g = GlobalDefs::default();
     let range =
         |(min, max, allowed): (u32, u32, &'static str)| move |v: &str| u32_in(v, min, max, allowed);
     g.router_id = ctx.text(sec, "router_id").map(|v| v.0);
+    g.default_interface = ctx
+        .one(sec, "default_interface", interface_name)
+        .map(|v| v.0);
     g.script_user = ctx.text(sec, "script_user").map(|v| v.0);
     if let Some((v, _)) = ctx.one(sec, "enable_script_security", flag) {
         g.enable_script_security = v;
@@ -159,11 +170,18 @@ fn read_fifo(
 }
 
 pub(super) fn read_script(ctx: &mut Ctx, sec: &RawSection, name: &str) -> VrrpScript {
-    ctx.check_keys(sec, SCRIPT_KEYS, &[]);
+    let foreign = Foreign {
+        no_effect: "",
+        keepalived: keywords::KEEPALIVED_SCRIPT,
+    };
+    ctx.check_keys(sec, SCRIPT_KEYS, &[], foreign);
     let script = match ctx.text(sec, "script") {
         Some((s, line)) => {
-            if let Err(kind) = check_command(&s) {
-                ctx.error(sec, line, "script", kind);
+            match check_command(&s) {
+                Ok(note) => note_command(ctx, sec, line, "script", note, |detail| {
+                    WarningKind::TrackScriptUnusable { detail }
+                }),
+                Err(kind) => ctx.error(sec, line, "script", kind),
             }
             s
         }
@@ -192,7 +210,11 @@ pub(super) fn read_script(ctx: &mut Ctx, sec: &RawSection, name: &str) -> VrrpSc
 }
 
 pub(super) fn read_track_file(ctx: &mut Ctx, sec: &RawSection, name: &str) -> VrrpTrackFile {
-    ctx.check_keys(sec, TRACK_FILE_KEYS, &[]);
+    let foreign = Foreign {
+        no_effect: "",
+        keepalived: keywords::KEEPALIVED_TRACK_FILE,
+    };
+    ctx.check_keys(sec, TRACK_FILE_KEYS, &[], foreign);
     let file = ctx.one(sec, "file", |v| {
         if v.starts_with('/') {
             Ok(v.to_string())
@@ -216,7 +238,11 @@ pub(super) fn read_track_file(ctx: &mut Ctx, sec: &RawSection, name: &str) -> Vr
 }
 
 pub(super) fn read_track_process(ctx: &mut Ctx, sec: &RawSection, name: &str) -> VrrpTrackProcess {
-    ctx.check_keys(sec, TRACK_PROCESS_KEYS, &[]);
+    let foreign = Foreign {
+        no_effect: "",
+        keepalived: keywords::KEEPALIVED_TRACK_PROCESS,
+    };
+    ctx.check_keys(sec, TRACK_PROCESS_KEYS, &[], foreign);
     let words = ctx.one(sec, "process", |v| {
         let words: Vec<String> = v.split_whitespace().map(str::to_string).collect();
         if words.is_empty() {
@@ -291,10 +317,30 @@ pub(super) fn read_track_process(ctx: &mut Ctx, sec: &RawSection, name: &str) ->
 /// unlike a `vrrp_script`, whose failure to run would move priorities.
 pub(super) fn notify(ctx: &mut Ctx, sec: &RawSection, key: &str) -> Option<String> {
     let (command, line) = ctx.text(sec, key)?;
-    if let Err(detail) = check_command(&command) {
-        ctx.warn(sec, line, key, WarningKind::NotifyScriptUnusable { detail });
-    }
+    let unusable = |detail| WarningKind::NotifyScriptUnusable { detail };
+    let note = check_command(&command).unwrap_or_else(CommandNote::Unusable);
+    note_command(ctx, sec, line, key, note, unusable);
     Some(command)
+}
+
+/// The warning a command's note calls for, if any.
+fn note_command(
+    ctx: &mut Ctx,
+    sec: &RawSection,
+    line: usize,
+    key: &str,
+    note: CommandNote,
+    unusable: fn(ErrorKind) -> WarningKind,
+) {
+    if let Some(word) = first(sec, key).and_then(|e| shell_word(&e.value)) {
+        ctx.warn(sec, line, key, WarningKind::ShellSyntaxAsArgument { word });
+    }
+    let kind = match note {
+        CommandNote::Found => return,
+        CommandNote::FoundInPath { word, path } => WarningKind::ScriptFoundInPath { word, path },
+        CommandNote::Unusable(detail) => unusable(detail),
+    };
+    ctx.warn(sec, line, key, kind);
 }
 
 /// `group_of` maps instance names to the sync group (and its line) that already claimed them.
@@ -313,7 +359,11 @@ pub(super) fn read_sync_group(
         "track_file",
         "track_process",
     ];
-    ctx.check_keys(sec, SYNC_GROUP_KEYS, &lists);
+    let foreign = Foreign {
+        no_effect: keywords::SYNC_GROUP_NO_EFFECT,
+        keepalived: keywords::KEEPALIVED_SYNC_GROUP,
+    };
+    ctx.check_keys(sec, SYNC_GROUP_KEYS, &lists, foreign);
     let mut instances: Vec<String> = Vec::new();
     let mut first_lines: Vec<usize> = Vec::new();
     for entry in all(sec, "group") {

@@ -1,16 +1,18 @@
 //! From text to sections of `key = value` entries with their line numbers.
 //!
 //! rust-ini parses the text but keeps no line numbers, so we scan the lines ourselves. The scan
-//! also rejects every line shape that rust-ini 0.21 would silently misread (it reads a line
-//! without `=` as the start of a key that runs on into the next line, an indented `#` as a key,
-//! text after `]` as a key, a value ending in `\` as joined with the next line, a quote as
-//! running across lines). Only when the scan finds nothing wrong does rust-ini parse the text,
-//! and its sections and keys are then zipped with the scanned ones; any disagreement is
-//! reported, never guessed around.
+//! removes comments (`#`, `;` and keepalived's `!` at the start of a line or after a blank,
+//! outside quotes), turns a lone word into `word =` (keepalived writes flags that way), and
+//! reports every line shape that rust-ini 0.21 would silently misread (a line without `=` read
+//! as the start of a key that runs on into the next line, text after `]` read as a key, a value
+//! ending in `\` joined with the next line, a quote running across lines). A bad line is
+//! reported and blanked; rust-ini then parses the cleaned text (only headers, `key = value`
+//! and blank lines, at the same line numbers) and its sections and keys are zipped with the
+//! scanned ones; any disagreement is reported, never guessed around.
 
 use ini::{Ini, ParseOption};
 
-use super::error::{ErrorKind, SyntaxError};
+use super::error::{ErrorKind, SyntaxError, WarningKind};
 
 /// One `key = value`; `value` as rust-ini returns it (trimmed, quotes removed).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,15 +29,29 @@ pub(super) struct RawSection {
     pub header: String,
     pub line: usize,
     pub entries: Vec<RawEntry>,
+    /// Keys of this section's lines that could not be read (already reported): a "missing"
+    /// error for them would only repeat that.
+    pub unread: Vec<String>,
 }
 
-/// A located problem found before any section is interpreted.
+/// A located problem (or, in `warnings`, a suspicious line) found before any section is
+/// interpreted.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct LineError {
+pub(super) struct Located<K> {
     pub line: usize,
     pub section: String,
     pub key: String,
-    pub kind: ErrorKind,
+    pub kind: K,
+}
+
+pub(super) type LineError = Located<ErrorKind>;
+
+/// What the scan found: the sections it could read and every problem, all at once.
+#[derive(Debug, Default)]
+pub(super) struct Scanned {
+    pub sections: Vec<RawSection>,
+    pub errors: Vec<LineError>,
+    pub warnings: Vec<Located<WarningKind>>,
 }
 
 /// rust-ini's options: all repeated keys and sections are kept by rust-ini itself (it appends);
@@ -59,123 +75,226 @@ struct ScannedSection {
     header: String,
     line: usize,
     keys: Vec<ScannedKey>,
+    unread: Vec<String>,
 }
 
-/// Splits `text` into sections, or returns every line that cannot be read safely.
-pub(super) fn read_sections(text: &str) -> Result<Vec<RawSection>, Vec<LineError>> {
+/// One line after the scan: what rust-ini gets, and what it must find there.
+enum Shape {
+    Blank,
+    Header(String),
+    Entry(String),
+}
+
+/// Splits `text` into sections and reports every line that cannot be read safely; the lines
+/// that can be read are returned even when others cannot.
+pub(super) fn read_sections(text: &str) -> Scanned {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let expanded = expand_bare_flags(text);
-    let text = expanded.as_ref();
-    let scanned = scan(text)?;
-    let ini = Ini::load_from_str_opt(text, parse_option()).map_err(|e| {
-        vec![LineError {
+    let mut scanner = Scanner {
+        out: Scanned::default(),
+        sections: Vec::new(),
+        cleaned: String::with_capacity(text.len() + 16),
+        skipping: false,
+    };
+    for (index, raw_line) in text.split('\n').enumerate() {
+        scanner.line(index + 1, raw_line);
+        scanner.cleaned.push('\n');
+    }
+    let Scanner {
+        mut out,
+        sections,
+        cleaned,
+        ..
+    } = scanner;
+    match Ini::load_from_str_opt(&cleaned, parse_option()) {
+        Ok(ini) => match zip(&ini, sections) {
+            Ok(s) => out.sections = s,
+            Err(e) => out.errors.push(e),
+        },
+        Err(e) => out.errors.push(Located {
             line: e.line,
             section: String::new(),
             key: String::new(),
             kind: ErrorKind::IniParser {
                 detail: e.msg.into_owned(),
             },
-        }]
-    })?;
-    zip(&ini, scanned)
+        }),
+    }
+    out
 }
 
-fn scan(text: &str) -> Result<Vec<ScannedSection>, Vec<LineError>> {
-    let mut sections: Vec<ScannedSection> = Vec::new();
-    let mut errors = Vec::new();
-    for (index, raw_line) in text.split('\n').enumerate() {
-        let line = index + 1;
-        let current = sections
-            .last()
-            .map(|s| s.header.clone())
-            .unwrap_or_default();
-        let mut fail = |key: &str, e: SyntaxError| {
-            errors.push(LineError {
-                line,
-                section: current.clone(),
-                key: key.to_string(),
-                kind: ErrorKind::Syntax(e),
-            })
+struct Scanner {
+    out: Scanned,
+    sections: Vec<ScannedSection>,
+    /// What rust-ini reads: the same lines, cleaned or blanked.
+    cleaned: String,
+    /// After a bad header, its lines belong to no section: skipped, not reported.
+    skipping: bool,
+}
+
+impl Scanner {
+    fn current(&self) -> String {
+        match self.sections.last() {
+            Some(s) if !self.skipping => s.header.clone(),
+            _ => String::new(),
+        }
+    }
+
+    fn line(&mut self, line: usize, raw_line: &str) {
+        let (shape, mark) = match scan_line(raw_line) {
+            Ok(scanned) => scanned,
+            Err((key, e)) => return self.bad_line(line, raw_line, key, e),
         };
-        let content = raw_line.strip_suffix('\r').unwrap_or(raw_line);
-        if content.contains('\r') {
-            fail("", SyntaxError::StrayCarriageReturn);
-            continue;
+        if self.skipping && !matches!(shape, Shape::Header(_)) {
+            return;
         }
-        let body = content.trim_start();
-        if body.is_empty() {
-            continue;
+        if let Some(mark) = mark {
+            let (section, key) = (self.current(), shape_key(&shape).to_string());
+            let kind = WarningKind::CommentMarkInValue { mark };
+            self.out.warnings.push(Located {
+                line,
+                section,
+                key,
+                kind,
+            });
         }
-        let indented = body.len() != content.len();
-        if body.starts_with('#') || body.starts_with(';') {
-            if indented {
-                fail("", SyntaxError::IndentedComment);
-            }
-            continue;
-        }
-        if let Some(after_bracket) = body.strip_prefix('[') {
-            match scan_header(after_bracket) {
-                Ok(header) => sections.push(ScannedSection {
+        match shape {
+            Shape::Blank => {}
+            Shape::Header(header) => {
+                self.skipping = false;
+                self.cleaned.push('[');
+                self.cleaned.push_str(&header);
+                self.cleaned.push(']');
+                self.sections.push(ScannedSection {
                     header,
                     line,
                     keys: Vec::new(),
-                }),
-                Err(e) => fail("", e),
+                    unread: Vec::new(),
+                });
             }
-            continue;
-        }
-        match scan_entry(body) {
-            Ok(key) => match sections.last_mut() {
-                Some(section) => section.keys.push(ScannedKey { key, line }),
-                None => fail(&key, SyntaxError::KeyOutsideSection),
-            },
-            Err((key, e)) => fail(&key, e),
+            Shape::Entry(entry) => {
+                let key = entry_key(&entry).to_string();
+                match self.sections.last_mut() {
+                    Some(s) => {
+                        self.cleaned.push_str(&entry);
+                        s.keys.push(ScannedKey { key, line });
+                    }
+                    None => self.out.errors.push(Located {
+                        line,
+                        section: String::new(),
+                        key,
+                        kind: ErrorKind::Syntax(SyntaxError::KeyOutsideSection),
+                    }),
+                }
+            }
         }
     }
-    if errors.is_empty() {
-        Ok(sections)
-    } else {
-        Err(errors)
+
+    fn bad_line(&mut self, line: usize, raw_line: &str, key: String, e: SyntaxError) {
+        let kind = ErrorKind::Syntax(e);
+        let section = if raw_line.trim_start().starts_with('[') {
+            self.skipping = true;
+            String::new()
+        } else if self.skipping {
+            return;
+        } else {
+            self.current()
+        };
+        if let (Some(s), false) = (
+            self.sections.last_mut(),
+            key.is_empty() || section.is_empty(),
+        ) {
+            s.unread.push(key.clone());
+        }
+        self.out.errors.push(Located {
+            line,
+            section,
+            key,
+            kind,
+        });
     }
 }
 
-/// keepalived writes its flags as a bare word (`nopreempt`), and its users will too; INI
-/// needs `key = value`. A line holding only one of these words becomes `word =` (flags read
-/// an empty value as on), keeping the line count so every line number stays right.
-pub(super) const BARE_FLAGS: &[&str] = &[
-    "nopreempt",
-    "use_vmac",
-    "v3_checksum_as_v2",
-    "enable_script_security",
-    "full_command",
-    "dont_track_primary",
-    "accept",
-    "no_accept",
-];
+fn shape_key(shape: &Shape) -> &str {
+    match shape {
+        Shape::Entry(e) => entry_key(e),
+        _ => "",
+    }
+}
 
-fn expand_bare_flags(text: &str) -> std::borrow::Cow<'_, str> {
-    let is_bare = |line: &str| BARE_FLAGS.contains(&line.trim());
-    if !text.lines().any(is_bare) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 16);
-    for piece in text.split_inclusive('\n') {
-        let (line, end) = match piece.strip_suffix('\n') {
-            Some(l) => (l, "\n"),
-            None => (piece, ""),
-        };
-        let (line, cr) = match line.strip_suffix('\r') {
-            Some(l) => (l, "\r"),
-            None => (line, ""),
-        };
-        out.push_str(line);
-        if is_bare(line) {
-            out.push_str(" =");
+/// The key of a cleaned `key = value` line.
+fn entry_key(entry: &str) -> &str {
+    entry.split(['=', ':']).next().unwrap_or("").trim()
+}
+
+/// keepalived's flags are a bare word (`nopreempt`, `smtp_alert`), and its users will write
+/// them so; INI needs `key = value`. A line holding one key-like word becomes `word =` (flags
+/// read an empty value as on; other keys report the empty value, naming the key).
+fn is_key_name(word: &str) -> bool {
+    !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// One raw line to its shape, with the first `#` or `!` kept inside a value (keepalived would
+/// start a comment there), or the error and the key it is about.
+fn scan_line(raw_line: &str) -> Result<(Shape, Option<char>), (String, SyntaxError)> {
+    let content = raw_line.strip_suffix('\r').unwrap_or(raw_line);
+    let first_word = || {
+        let w = content.split_whitespace().next().unwrap_or("");
+        if is_key_name(w) {
+            w.to_string()
+        } else {
+            String::new()
         }
-        out.push_str(cr);
-        out.push_str(end);
+    };
+    if content.contains('\r') {
+        return Err((String::new(), SyntaxError::StrayCarriageReturn));
     }
-    std::borrow::Cow::Owned(out)
+    let (kept, mark) = strip_comment(content).map_err(|e| (first_word(), e))?;
+    let body = kept.trim();
+    if body.is_empty() {
+        return Ok((Shape::Blank, None));
+    }
+    if body == "}" || body.ends_with('{') {
+        return Err((first_word(), SyntaxError::KeepalivedBlock));
+    }
+    if let Some(after_bracket) = body.strip_prefix('[') {
+        let header = scan_header(after_bracket).map_err(|e| (String::new(), e))?;
+        return Ok((Shape::Header(header), None));
+    }
+    if is_key_name(body) {
+        return Ok((Shape::Entry(format!("{body} =")), mark));
+    }
+    scan_entry(body)?;
+    Ok((Shape::Entry(body.to_string()), mark))
+}
+
+/// The line up to its comment, if any: `#`, `;` or `!` at the start or after a blank, outside
+/// quotes (`"` or `'`, anywhere in the line, as keepalived's word splitter reads them). A `\`
+/// keeps the next character from starting a comment or a quote.
+fn strip_comment(line: &str) -> Result<(&str, Option<char>), SyntaxError> {
+    let mut quote = None;
+    let mut after_blank = true;
+    let mut mark = None;
+    let mut chars = line.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match (quote, c) {
+            (_, '\\') => {
+                chars.next();
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '#' | ';' | '!') if after_blank => return Ok((&line[..i], mark)),
+            (None, '#' | '!') => {
+                mark.get_or_insert(c);
+            }
+            _ => {}
+        }
+        after_blank = c == ' ' || c == '\t';
+    }
+    if quote.is_some() {
+        return Err(SyntaxError::UnterminatedQuote);
+    }
+    Ok((line, mark))
 }
 
 /// The header after `[`: up to `]`, nothing but blanks after it.
@@ -194,20 +313,27 @@ fn scan_header(after_bracket: &str) -> Result<String, SyntaxError> {
     Ok(inside.trim().to_string())
 }
 
-/// A `key = value` line (leading blanks removed); returns the key.
-fn scan_entry(body: &str) -> Result<String, (String, SyntaxError)> {
+/// A `key = value` line without its comment, trimmed.
+fn scan_entry(body: &str) -> Result<(), (String, SyntaxError)> {
+    let first = body.split_whitespace().next().unwrap_or("");
     let Some(sep) = body.find(['=', ':']) else {
+        if is_key_name(first) {
+            return Err((first.to_string(), SyntaxError::MissingEquals));
+        }
         return Err((String::new(), SyntaxError::NoSeparator));
     };
     let key = body[..sep].trim();
     if key.is_empty() {
         return Err((String::new(), SyntaxError::EmptyKey));
     }
-    if !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+    if !is_key_name(key) {
+        // keepalived's `unicast_peer 2001:db8::1`: a key, a blank, a value with a `:`.
+        if body[sep..].starts_with(':') && is_key_name(first) && key.contains([' ', '\t']) {
+            return Err((first.to_string(), SyntaxError::MissingEquals));
+        }
         return Err((key.to_string(), SyntaxError::BadKeyName));
     }
-    scan_value(&body[sep + 1..]).map_err(|e| (key.to_string(), e))?;
-    Ok(key.to_string())
+    scan_value(&body[sep + 1..]).map_err(|e| (key.to_string(), e))
 }
 
 /// Mirrors rust-ini's value reader enough to know the value ends on this line: quoted parts
@@ -239,16 +365,14 @@ fn scan_value(value: &str) -> Result<(), SyntaxError> {
     Ok(())
 }
 
-fn zip(ini: &Ini, scanned: Vec<ScannedSection>) -> Result<Vec<RawSection>, Vec<LineError>> {
-    let disagree = |line: usize, section: &str, detail: &str| {
-        vec![LineError {
-            line,
-            section: section.to_string(),
-            key: String::new(),
-            kind: ErrorKind::IniParser {
-                detail: format!("rust-ini read this differently ({detail})"),
-            },
-        }]
+fn zip(ini: &Ini, scanned: Vec<ScannedSection>) -> Result<Vec<RawSection>, LineError> {
+    let disagree = |line: usize, section: &str, detail: &str| LineError {
+        line,
+        section: section.to_string(),
+        key: String::new(),
+        kind: ErrorKind::IniParser {
+            detail: format!("rust-ini read this differently ({detail})"),
+        },
     };
     let mut parsed = ini
         .iter()
@@ -277,6 +401,7 @@ fn zip(ini: &Ini, scanned: Vec<ScannedSection>) -> Result<Vec<RawSection>, Vec<L
             header: section.header,
             line: section.line,
             entries,
+            unread: section.unread,
         });
     }
     if parsed.next().is_some() {
@@ -289,6 +414,12 @@ fn zip(ini: &Ini, scanned: Vec<ScannedSection>) -> Result<Vec<RawSection>, Vec<L
 mod tests {
     use super::*;
 
+    fn ok(text: &str) -> Vec<RawSection> {
+        let scanned = read_sections(text);
+        assert_eq!(scanned.errors, vec![], "{text:?}");
+        scanned.sections
+    }
+
     fn keys(s: &RawSection) -> Vec<(&str, &str, usize)> {
         s.entries
             .iter()
@@ -298,8 +429,8 @@ mod tests {
 
     #[test]
     fn lines_follow_comments_blanks_and_indentation() {
-        let text = "# top\n; also\n\n[a]\n  k = 1\n\tk = 2\n# mid\nj: x y \n   \n [b x]  \nk=\n";
-        let s = read_sections(text).unwrap();
+        let text = "# top\n; also\n\n[a]\n  k = 1\n\tk = 2\n  # mid\nj: x y \n   \n [b x]  \nk=\n";
+        let s = ok(text);
         assert_eq!(s.len(), 2);
         assert_eq!((s[0].header.as_str(), s[0].line), ("a", 4));
         assert_eq!(
@@ -313,7 +444,7 @@ mod tests {
     #[test]
     fn repeated_sections_and_interleaved_keys_keep_file_order() {
         let text = "[a]\nx=1\ny=2\nx=3\n[b]\n[a]\nx=4\n";
-        let s = read_sections(text).unwrap();
+        let s = ok(text);
         let headers: Vec<_> = s.iter().map(|s| (s.header.as_str(), s.line)).collect();
         assert_eq!(headers, vec![("a", 1), ("b", 5), ("a", 6)]);
         assert_eq!(
@@ -327,7 +458,7 @@ mod tests {
     fn crlf_bom_quotes_and_backslashes() {
         let text =
             "\u{feff}[a]\r\ns = \"/bin/true x\"\r\nt = 'q' rest\r\nu = a\\b\r\nv = C:\\\\\r\n";
-        let s = read_sections(text).unwrap();
+        let s = ok(text);
         assert_eq!(
             keys(&s[0]),
             vec![
@@ -340,7 +471,7 @@ mod tests {
     }
 
     fn first_error(text: &str) -> (usize, String, ErrorKind) {
-        let errors = read_sections(text).unwrap_err();
+        let errors = read_sections(text).errors;
         let e = &errors[0];
         (e.line, e.key.clone(), e.kind.clone())
     }
@@ -349,12 +480,26 @@ mod tests {
     fn misreadable_lines_are_rejected_with_their_line() {
         use SyntaxError::*;
         let cases: &[(&str, usize, &str, SyntaxError)] = &[
-            ("[a]\nnopreemptx\nx = 1\n", 2, "", NoSeparator),
+            ("[a]\nno-preempt\nx = 1\n", 2, "", NoSeparator),
+            ("[a]\npriority 100\n", 2, "priority", MissingEquals),
+            (
+                "[a]\nunicast_peer 2001:db8::1\n",
+                2,
+                "unicast_peer",
+                MissingEquals,
+            ),
+            (
+                "[a]\nvirtual_ipaddress {\n",
+                2,
+                "virtual_ipaddress",
+                KeepalivedBlock,
+            ),
+            ("[a]\n}\n", 2, "", KeepalivedBlock),
+            ("[a]\nx = it's\n", 2, "x", UnterminatedQuote),
             ("[a]\n = 1\n", 2, "", EmptyKey),
             ("[a]\ntrack script = x\n", 2, "track script", BadKeyName),
             ("[a\nx = 1]\n", 1, "", UnclosedSection),
-            ("[a] # c\n", 1, "", TextAfterSection),
-            ("[a]\nx = 1\n  # c\n", 3, "", IndentedComment),
+            ("[a] x\n", 1, "", TextAfterSection),
             ("[a]\nx = \"abc\ny = 1\"\n", 2, "x", UnterminatedQuote),
             ("[a]\nx = abc \\\ny = 1\n", 2, "x", LineContinuation),
             ("[a]\nx = 1\ry = 2\n", 2, "", StrayCarriageReturn),
@@ -407,6 +552,18 @@ mod tests {
             "k = \"a\\\"b\"",
             "[]",
             "k = [x]",
+            "k = v ; c",
+            "k = 'a # b' # c",
+            "k = \"x ! y\"",
+            "! c",
+            "  ; c",
+            "[e] # c",
+            "k = it's",
+            "smtp_alert",
+            "two words",
+            "x {",
+            "}",
+            "k = a#b",
         ];
         let mut seed: u64 = 0x5eed;
         let mut next = |n: usize| {
@@ -426,26 +583,25 @@ mod tests {
             if next(3) == 0 {
                 text.pop();
             }
-            match read_sections(&text) {
-                Ok(sections) => {
-                    accepted += 1;
-                    let file_lines: Vec<&str> = text.split('\n').collect();
-                    for s in &sections {
-                        let header = file_lines[s.line - 1].trim_start();
-                        assert!(header.starts_with('['), "{text:?}");
-                        for e in &s.entries {
-                            let line = file_lines[e.line - 1].trim_start();
-                            assert!(line.starts_with(&e.key), "{text:?}");
-                        }
-                    }
-                }
-                Err(errors) => {
-                    for e in errors {
-                        assert!(
-                            !matches!(e.kind, ErrorKind::IniParser { .. }),
-                            "scan and rust-ini disagree on {text:?}: {e:?}"
-                        );
-                    }
+            let scanned = read_sections(&text);
+            for e in &scanned.errors {
+                assert!(
+                    !matches!(e.kind, ErrorKind::IniParser { .. }),
+                    "scan and rust-ini disagree on {text:?}: {e:?}"
+                );
+            }
+            if scanned.errors.is_empty() {
+                accepted += 1;
+            }
+            let file_lines: Vec<&str> = text.split('\n').collect();
+            for s in &scanned.sections {
+                let header = file_lines[s.line - 1].trim_start();
+                assert!(header.starts_with('['), "{text:?}");
+                for e in &s.entries {
+                    let line = file_lines[e.line - 1].trim_start();
+                    assert!(line.starts_with(&e.key), "{text:?}");
+                    let comment = ["# c", "; c", "! c"].iter().any(|c| e.value.contains(c));
+                    assert!(!comment, "comment kept in {text:?}");
                 }
             }
         }
@@ -453,9 +609,52 @@ mod tests {
     }
 
     #[test]
-    fn every_bad_line_is_reported() {
-        let errors = read_sections("k = 1\n[a]\nbad\nworse\n").unwrap_err();
-        let lines: Vec<_> = errors.iter().map(|e| e.line).collect();
+    fn every_bad_line_is_reported_and_the_good_ones_read() {
+        let scanned = read_sections("k = 1\n[a]\nbad line\nworse line\nx = 2\n");
+        let lines: Vec<_> = scanned.errors.iter().map(|e| e.line).collect();
         assert_eq!(lines, vec![1, 3, 4]);
+        assert_eq!(keys(&scanned.sections[0]), vec![("x", "2", 5)]);
+        assert_eq!(scanned.sections[0].unread, vec!["bad", "worse"]);
+    }
+
+    /// After a header that cannot be read, its lines are skipped (they would otherwise land
+    /// in the section before it), and the next good header starts over.
+    #[test]
+    fn lines_under_a_bad_header_are_skipped() {
+        let scanned = read_sections("[a]\nx = 1\n[b\ny = 2\nbad line\n[c]\nz = 3\n");
+        let lines: Vec<_> = scanned.errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![3]);
+        let headers: Vec<_> = scanned.sections.iter().map(|s| s.header.as_str()).collect();
+        assert_eq!(headers, vec!["a", "c"]);
+        assert_eq!(keys(&scanned.sections[0]), vec![("x", "1", 2)]);
+    }
+
+    #[test]
+    fn comments_start_at_a_blank_outside_quotes() {
+        let text =
+            "! keepalived\n[a] # c\n\t; c\nk = 1111 # note\nl = \"a # b\" ! c\nm = 'x ; y'\n\
+                    n = a#b!c;d\no = \"it's\"\np = a\\ #b\nsmtp_alert ! flag\n";
+        let scanned = read_sections(text);
+        assert_eq!(scanned.errors, vec![]);
+        assert_eq!(
+            keys(&scanned.sections[0]),
+            vec![
+                ("k", "1111", 4),
+                ("l", "a # b", 5),
+                ("m", "x ; y", 6),
+                ("n", "a#b!c;d", 7),
+                ("o", "it's", 8),
+                ("p", "a\\ #b", 9),
+                ("smtp_alert", "", 10),
+            ]
+        );
+        // keepalived would cut `a#b!c;d` at `#`: said once for the line.
+        let marks: Vec<_> = scanned
+            .warnings
+            .iter()
+            .map(|w| (w.line, w.key.as_str(), w.kind.clone()))
+            .collect();
+        let mark = |mark| WarningKind::CommentMarkInValue { mark };
+        assert_eq!(marks, vec![(7, "n", mark('#')), (9, "p", mark('#'))]);
     }
 }

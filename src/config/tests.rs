@@ -334,9 +334,42 @@ fn unknown_section_and_key() {
             }
         )
     );
-    let (line, key, kind) = one_err(&inst("\nprio = 1\n"));
-    assert_eq!((line, key.as_str()), (6, "prio"));
-    assert!(matches!(kind, ErrorKind::UnknownKey { allowed } if allowed.contains(&"priority")));
+    let unknown = |key: &str, keepalived, suggestion| ErrorKind::UnknownKey {
+        key: key.into(),
+        keepalived,
+        suggestion,
+    };
+    assert_eq!(
+        one_err(&inst("\nprio = 1\n")),
+        (6, "prio".into(), unknown("prio", false, None))
+    );
+    assert_eq!(
+        one_err(&inst("priorty = 1\n")),
+        (
+            5,
+            "priorty".into(),
+            unknown("priorty", false, Some("priority"))
+        )
+    );
+    // A keepalived keyword tinyvrrp lacks says so, in one short line.
+    let e = one_err(&inst("track_bfd = b1\n"));
+    assert_eq!(e, (5, "track_bfd".into(), unknown("track_bfd", true, None)));
+    assert_eq!(
+        e.2.to_string(),
+        "keepalived's track_bfd is not supported by tinyvrrp"
+    );
+    assert_eq!(
+        one_err("[global_defs]\nvrrp_strict\n").2,
+        unknown("vrrp_strict", true, None)
+    );
+    assert_eq!(
+        one_err("[vrrp_script s]\nscript = /bin/true\ninit_fail\n").2,
+        unknown("init_fail", true, None)
+    );
+    assert_eq!(
+        unknown("prio", false, None).to_string(),
+        "unknown key (see the README's Configuration reference)"
+    );
 }
 
 #[test]
@@ -451,10 +484,10 @@ fn advert_int_depends_on_version_given_anywhere() {
         one_err(&inst("advert_int = 0.001\nversion = 3\n")).2,
         ErrorKind::BadValue { .. }
     ));
-    assert!(matches!(
-        one_err(&inst("advert_int = 1 # one\n")).2,
-        ErrorKind::BadValue { .. }
-    ));
+    assert_eq!(
+        ok(&inst("advert_int = 2 # two\n")).config.instances[0].advert_int_cs,
+        200
+    );
     assert_eq!(
         ok(&inst("advert_int = 40.95\nversion = 3\n"))
             .config
@@ -676,41 +709,75 @@ fn weight_ranges() {
 }
 
 #[test]
-fn script_must_be_an_absolute_executable() {
+fn script_commands_as_keepalived_runs_them() {
+    // A bare name is looked up in PATH, as keepalived does, and said so.
+    let text = "[vrrp_script s]\nscript = sh -c 'pidof dnsmasq || exit 1'\n";
+    let w = warnings(text);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        matches!(&w[0].2, WarningKind::ScriptFoundInPath { word, path } if word == "sh" && path.ends_with("/sh")),
+        "{w:?}"
+    );
+    // keepalived runs no shell: `||` would be an argument of pidof.
+    let w = warnings("[vrrp_script s]\nscript = /bin/pidof dnsmasq || exit 1\n");
     assert_eq!(
-        one_err("[vrrp_script s]\nscript = pidof dnsmasq\n"),
+        w.first().map(|w| w.2.clone()),
+        Some(WarningKind::ShellSyntaxAsArgument { word: "||".into() }),
+        "{w:?}"
+    );
+    // A relative path or a line that does not split into words can run nowhere: errors.
+    assert_eq!(
+        one_err("[vrrp_script s]\nscript = bin/check x\n"),
         (
             2,
             "script".into(),
             ErrorKind::ScriptNotAbsolute {
-                path: "pidof".into()
+                path: "bin/check".into()
             }
         )
     );
+    assert!(matches!(
+        one_err("[vrrp_script s]\nscript = /bin/true \"open\n").2,
+        ErrorKind::Syntax(SyntaxError::UnterminatedQuote)
+    ));
+    // Missing or not executable here: a warning, it may exist on the target.
     assert_eq!(
-        one_err("[vrrp_script s]\n\nscript = /nonexistent/tinyvrrp-check x\n"),
-        (
+        warnings("[vrrp_script s]\n\nscript = /nonexistent/tinyvrrp-check x\n"),
+        vec![(
             3,
             "script".into(),
-            ErrorKind::ScriptNotFound {
-                path: "/nonexistent/tinyvrrp-check".into()
+            WarningKind::TrackScriptUnusable {
+                detail: ErrorKind::ScriptNotFound {
+                    path: "/nonexistent/tinyvrrp-check".into()
+                }
             }
-        )
+        )]
     );
     let path = std::env::temp_dir().join(format!("tinyvrrp-config-test-{}", std::process::id()));
     std::fs::write(&path, "#!/bin/sh\n").unwrap();
     let text = format!("[vrrp_script s]\nscript = {}\n", path.display());
-    let result = errs(&text);
+    let result = warnings(&text);
     let _ = std::fs::remove_file(&path);
     assert_eq!(
         result,
         vec![(
             2,
             "script".into(),
-            ErrorKind::ScriptNotExecutable {
-                path: path.display().to_string()
+            WarningKind::TrackScriptUnusable {
+                detail: ErrorKind::ScriptNotExecutable {
+                    path: path.display().to_string()
+                }
             }
         )]
+    );
+    let w = WarningKind::TrackScriptUnusable {
+        detail: ErrorKind::ScriptNotFound {
+            path: "chk_haproxy".into(),
+        },
+    };
+    assert_eq!(
+        w.to_string(),
+        "chk_haproxy is not found in PATH; if so on the target, the check counts as failing"
     );
 }
 
@@ -763,14 +830,167 @@ fn syntax_errors_come_with_lines() {
             ErrorKind::Syntax(SyntaxError::KeyOutsideSection)
         )
     );
+    // A lone word is read as a flag, so a misspelt one is an unknown key, named.
     assert_eq!(
         one_err(&inst("nopremept\n")),
+        (
+            5,
+            "nopremept".into(),
+            ErrorKind::UnknownKey {
+                key: "nopremept".into(),
+                keepalived: false,
+                suggestion: Some("nopreempt")
+            }
+        )
+    );
+    assert_eq!(
+        one_err(&inst("no-preempt\n")),
         (
             5,
             String::new(),
             ErrorKind::Syntax(SyntaxError::NoSeparator)
         )
     );
+    // keepalived's `key value`: the key is named, and its absence is not reported again.
+    let e = one_err("[vrrp_instance VI_1]\ninterface eth0\nvirtual_router_id = 51\nvirtual_ipaddress = 192.0.2.1\n");
+    assert_eq!(
+        (e.0, e.1.as_str(), e.2),
+        (
+            2,
+            "interface",
+            ErrorKind::Syntax(SyntaxError::MissingEquals)
+        )
+    );
+    let err = parse_str(&inst("smtp_alert {\n"), "k.conf").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "k.conf:5: [vrrp_instance VI_1] smtp_alert: keepalived's `{ }` block (allowed: a [section] \
+         header and one `key = value` per line; `tinyvrrp import` converts keepalived.conf)"
+    );
+}
+
+/// Syntax errors and the errors of the lines that could be read come in one run, in line
+/// order.
+#[test]
+fn syntax_and_semantic_errors_come_together() {
+    let text = inst("priority = 300\nbad line here\n[vrrp_script s\nscript = ./x\n[global_defs]\nvrrp_version = 4\n");
+    let got: Vec<(usize, String)> = errs(&text).into_iter().map(|(l, k, _)| (l, k)).collect();
+    let want: Vec<(usize, String)> = [(5, "priority"), (6, "bad"), (7, ""), (10, "vrrp_version")]
+        .iter()
+        .map(|(l, k)| (*l, k.to_string()))
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn inline_comments_never_change_a_value() {
+    let text = inst(
+        "auth_type = PASS ! keepalived's mark\nauth_pass = 1111 # note\npriority = 150 ; high\n\
+         ! a keepalived comment\n    # indented\nnotify = \"/bin/echo a # b\"\n",
+    );
+    let loaded = ok(&text);
+    let i = &loaded.config.instances[0];
+    assert_eq!(i.auth, Some(*b"1111\0\0\0\0"));
+    assert_eq!(i.priority, 150);
+    assert_eq!(i.notify.as_deref(), Some("/bin/echo a # b"));
+    assert_eq!(loaded.warnings, vec![]);
+    // keepalived would cut at a `#` inside a word; kept here, with a warning.
+    let w = warnings(&inst("auth_type = PASS\nauth_pass = ab#cd\n"));
+    assert_eq!(
+        w,
+        vec![(
+            6,
+            "auth_pass".into(),
+            WarningKind::CommentMarkInValue { mark: '#' }
+        )]
+    );
+    assert_eq!(
+        ok(&inst("auth_type = PASS\nauth_pass = \"ab#cd\"\n")).warnings,
+        vec![]
+    );
+}
+
+#[test]
+fn keepalived_keys_without_effect_warn_once_each() {
+    let text =
+        "[global_defs]\nnotification_email = a@example.org\nnotification_email = b@example.org\n\
+                notification_email_from = k@example.org\nsmtp_server = 192.0.2.25\n\
+                smtp_connect_timeout = 30\nenable_traps\nlvs_sync_daemon = eth0 VI_1\n\
+                dynamic_interfaces\n"
+            .to_string()
+            + &inst("smtp_alert\ndebug = 2\n").replace("[vrrp", "\n[vrrp");
+    let w = warnings(&text);
+    let keys: Vec<(usize, &str)> = w.iter().map(|(l, k, _)| (*l, k.as_str())).collect();
+    assert_eq!(
+        keys,
+        vec![
+            (2, "notification_email"),
+            (3, "notification_email"),
+            (4, "notification_email_from"),
+            (5, "smtp_server"),
+            (6, "smtp_connect_timeout"),
+            (7, "enable_traps"),
+            (8, "lvs_sync_daemon"),
+            (9, "dynamic_interfaces"),
+            (15, "smtp_alert"),
+            (16, "debug"),
+        ]
+    );
+    assert_eq!(
+        w[0].2,
+        WarningKind::NoEffect {
+            key: "notification_email".into()
+        }
+    );
+    assert_eq!(
+        w[0].2.to_string(),
+        "keepalived's notification_email has no effect on VRRP; ignored"
+    );
+    let group = inst("")
+        + "[vrrp_instance VI_2]\ninterface = eth0\nvirtual_router_id = 52\n\
+                 virtual_ipaddress = 192.0.2.2\n[vrrp_sync_group G]\ngroup = VI_1\ngroup = VI_2\n\
+                 smtp_alert = yes\n";
+    assert_eq!(warnings(&group).len(), 1);
+}
+
+#[test]
+fn unknown_state_is_backup_with_a_warning() {
+    let text = inst("state = SLAVE\n");
+    assert_eq!(
+        warnings(&text),
+        vec![(
+            5,
+            "state".into(),
+            WarningKind::UnknownStateIsBackup {
+                value: "SLAVE".into()
+            }
+        )]
+    );
+    assert_eq!(
+        ok(&text).config.instances[0].initial_state,
+        InitialState::Backup
+    );
+}
+
+#[test]
+fn default_interface_serves_instances_without_one() {
+    let text = "[global_defs]\ndefault_interface = br-lan\n[vrrp_instance VI_1]\n\
+                virtual_router_id = 51\nvirtual_ipaddress = 192.0.2.1/24\n\
+                [vrrp_instance VI_2]\ninterface = eth1\nvirtual_router_id = 52\n\
+                virtual_ipaddress = 192.0.2.2/24\n";
+    let c = ok(text).config;
+    assert_eq!(c.global.default_interface.as_deref(), Some("br-lan"));
+    assert_eq!(c.instances[0].interface, "br-lan");
+    assert_eq!(c.instances[1].interface, "eth1");
+    // Without it, interface stays required.
+    assert_eq!(
+        one_err("[vrrp_instance VI_1]\nvirtual_router_id = 51\nvirtual_ipaddress = 192.0.2.1\n"),
+        (1, "interface".into(), ErrorKind::Missing)
+    );
+    assert!(matches!(
+        one_err("[global_defs]\ndefault_interface = a/b\n").2,
+        ErrorKind::BadValue { .. }
+    ));
 }
 
 #[test]
@@ -788,7 +1008,7 @@ fn bare_keepalived_flags_are_accepted_and_keep_line_numbers() {
 
 #[test]
 fn all_errors_are_reported_together_in_line_order() {
-    let text = "[vrrp_script s]\nscript = relative\n\
+    let text = "[vrrp_script s]\nscript = ./relative\n\
                 [vrrp_instance VI_1]\ninterface = eth0\nvirtual_router_id = 300\n\
                 priority = 0\nvirtual_ipaddress = 192.0.2.1\nfoo = bar\ntrack_script = nope\n";
     let e = errs(text);
@@ -807,15 +1027,11 @@ fn all_errors_are_reported_together_in_line_order() {
 
 #[test]
 fn display_names_file_line_section_key_and_allowed() {
-    let err = parse_str(
-        &inst("priority = 0\nstate = LEADER\n"),
-        "/etc/tinyvrrp.conf",
-    )
-    .unwrap_err();
+    let err = parse_str(&inst("priority = 0\nversion = 4\n"), "/etc/tinyvrrp.conf").unwrap_err();
     assert_eq!(
         err.to_string(),
         "/etc/tinyvrrp.conf:5: [vrrp_instance VI_1] priority: \"0\" is out of range (allowed: 1..=255)\n\
-         /etc/tinyvrrp.conf:6: [vrrp_instance VI_1] state: bad value \"LEADER\" (allowed: MASTER, BACKUP)"
+         /etc/tinyvrrp.conf:6: [vrrp_instance VI_1] version: bad value \"4\" (allowed: 2, 3)"
     );
     let err = parse_str("[foo]\n", "f").unwrap_err();
     assert!(err
@@ -980,10 +1196,12 @@ fn broken_files_report_every_error() {
         lines_and_keys("bad-syntax.conf"),
         expect(&[
             (1, "router_id"),
-            (2, ""),
-            (4, ""),
-            (5, ""),
-            (6, "virtual_ipaddress")
+            // The lines that can be read are checked too: no virtual_router_id.
+            (3, "virtual_router_id"),
+            (4, "interface"),
+            (6, "virtual_ipaddress"),
+            (7, "track_script"),
+            (8, "")
         ])
     );
     assert_eq!(

@@ -2,12 +2,11 @@
 //! caller adds the location.
 
 use std::net::IpAddr;
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 
 use super::error::ErrorKind;
 use super::model::Vip;
 use crate::packet::Family;
+use crate::spawn::{CommandError, Program};
 
 fn bad(value: &str, expected: &'static str) -> ErrorKind {
     ErrorKind::BadValue {
@@ -200,28 +199,51 @@ pub(super) fn named_weight(
     }
 }
 
-/// The first word of a command line must be an absolute path to an executable regular file.
-pub(super) fn check_command(command: &str) -> Result<(), ErrorKind> {
-    let Some(program) = command.split_whitespace().next() else {
-        return Err(bad(
-            command,
-            "a command line starting with an absolute path",
-        ));
-    };
-    if !program.starts_with('/') {
-        return Err(ErrorKind::ScriptNotAbsolute {
-            path: program.to_string(),
-        });
+/// What a command line that can run somewhere means on this machine.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum CommandNote {
+    Found,
+    /// A bare name found by a PATH search.
+    FoundInPath {
+        word: String,
+        path: String,
+    },
+    /// Missing or not executable here (it may be there on the target).
+    Unusable(ErrorKind),
+}
+
+/// Checks a command line as the daemon will run it (see `spawn::Program`): `Err` when it can
+/// run nowhere (bad quoting, a relative path).
+pub(super) fn check_command(command: &str) -> Result<CommandNote, ErrorKind> {
+    match Program::parse(command) {
+        Ok(p) => Ok(match p.file() {
+            (path, Some(word)) => CommandNote::FoundInPath {
+                word: word.to_string(),
+                path: path.to_string(),
+            },
+            _ => CommandNote::Found,
+        }),
+        Err(CommandError::Syntax(detail)) => Err(ErrorKind::BadCommand { detail }),
+        Err(CommandError::Relative(path)) => Err(ErrorKind::ScriptNotAbsolute { path }),
+        Err(CommandError::NotFound(path)) => {
+            Ok(CommandNote::Unusable(ErrorKind::ScriptNotFound { path }))
+        }
+        Err(CommandError::NotExecutable(path)) => {
+            Ok(CommandNote::Unusable(ErrorKind::ScriptNotExecutable {
+                path,
+            }))
+        }
     }
-    let meta = std::fs::metadata(Path::new(program)).map_err(|_| ErrorKind::ScriptNotFound {
-        path: program.to_string(),
-    })?;
-    if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
-        return Err(ErrorKind::ScriptNotExecutable {
-            path: program.to_string(),
-        });
-    }
-    Ok(())
+}
+
+/// The first argument that looks like shell syntax (`||`, `>`, `$(`, ...): keepalived runs no
+/// shell, so it reaches the program as a plain argument.
+pub(super) fn shell_word(command: &str) -> Option<String> {
+    let words = crate::spawn::split_words(command).ok()?;
+    words.into_iter().skip(1).find(|w| {
+        w.chars().all(|c| "|&;<>".contains(c))
+            || [">", "2>", "$(", "`"].iter().any(|p| w.starts_with(p))
+    })
 }
 
 #[cfg(test)]
@@ -270,18 +292,32 @@ mod tests {
 
     #[test]
     fn command_checks() {
-        assert_eq!(check_command("/bin/true --x"), Ok(()));
+        assert_eq!(check_command("/bin/true --x"), Ok(CommandNote::Found));
         assert!(matches!(
             check_command("true"),
+            Ok(CommandNote::FoundInPath { word, path }) if word == "true" && path.ends_with("/true")
+        ));
+        assert!(matches!(
+            check_command("bin/true"),
             Err(ErrorKind::ScriptNotAbsolute { .. })
         ));
         assert!(matches!(
+            check_command("/bin/true 'open"),
+            Err(ErrorKind::BadCommand { .. })
+        ));
+        assert!(matches!(
             check_command("/nonexistent/tinyvrrp-test"),
-            Err(ErrorKind::ScriptNotFound { .. })
+            Ok(CommandNote::Unusable(ErrorKind::ScriptNotFound { .. }))
+        ));
+        assert!(matches!(
+            check_command("tinyvrrp-no-such-command-anywhere"),
+            Ok(CommandNote::Unusable(ErrorKind::ScriptNotFound { .. }))
         ));
         assert!(matches!(
             check_command("/"),
-            Err(ErrorKind::ScriptNotExecutable { .. })
+            Ok(CommandNote::Unusable(ErrorKind::ScriptNotExecutable { .. }))
         ));
+        // keepalived's file-readable test is not a program.
+        assert_eq!(check_command("</etc/hostname"), Ok(CommandNote::Found));
     }
 }

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use super::context::{all, first, Ctx};
 use super::error::{ErrorKind, WarningKind};
+use super::keywords::{self, Foreign};
 use super::model::{GlobalDefs, InitialState, InstanceConfig, TrackInterface, TrackRef, Vip};
 use super::routes;
 use super::sections::{notify, version, GARP_DELAY, GARP_REFRESH, GARP_REPEAT};
@@ -100,14 +101,22 @@ impl Known<'_> {
     }
 }
 
-fn state(value: &str) -> Result<InitialState, ErrorKind> {
-    match value.to_ascii_uppercase().as_str() {
-        "MASTER" => Ok(InitialState::Master),
-        "BACKUP" => Ok(InitialState::Backup),
-        _ => Err(ErrorKind::BadValue {
-            value: value.to_string(),
-            expected: "MASTER, BACKUP",
-        }),
+/// keepalived (vrrp_state_handler) reads any word other than MASTER and BACKUP as BACKUP,
+/// with a log line; so do we, with a warning.
+fn read_state(ctx: &mut Ctx, sec: &RawSection) -> InitialState {
+    let Some(entry) = first(sec, "state") else {
+        return InitialState::Backup;
+    };
+    match entry.value.to_ascii_uppercase().as_str() {
+        "MASTER" => InitialState::Master,
+        "BACKUP" => InitialState::Backup,
+        _ => {
+            let kind = WarningKind::UnknownStateIsBackup {
+                value: entry.value.clone(),
+            };
+            ctx.warn(sec, entry.line, "state", kind);
+            InitialState::Backup
+        }
     }
 }
 
@@ -146,19 +155,28 @@ pub(super) fn read_instance(
     global: &GlobalDefs,
     known: &Known,
 ) -> InstanceConfig {
-    ctx.check_keys(sec, INSTANCE_KEYS, INSTANCE_LIST_KEYS);
+    let foreign = Foreign {
+        no_effect: keywords::INSTANCE_NO_EFFECT,
+        keepalived: keywords::KEEPALIVED_INSTANCE,
+    };
+    ctx.check_keys(sec, INSTANCE_KEYS, INSTANCE_LIST_KEYS, foreign);
     let required = |ctx: &mut Ctx, key: &str| {
         if first(sec, key).is_none() {
             ctx.missing(sec, key);
         }
     };
     let interface = ctx.one(sec, "interface", interface_name).map(|v| v.0);
-    required(ctx, "interface");
+    let interface = match interface {
+        Some(name) => Some(name),
+        None if first(sec, "interface").is_some() => None,
+        None => global.default_interface.clone(),
+    };
+    if interface.is_none() {
+        required(ctx, "interface");
+    }
     let vrid = ctx.one(sec, "virtual_router_id", |v| u8_in(v, 1, 255, "1..=255"));
     required(ctx, "virtual_router_id");
-    let initial_state = ctx
-        .one(sec, "state", state)
-        .map_or(InitialState::Backup, |v| v.0);
+    let initial_state = read_state(ctx, sec);
     let priority = ctx.one(sec, "priority", |v| u8_in(v, 1, 255, "1..=255"));
     let priority = priority.map_or(100, |v| v.0);
     let version = ctx.one(sec, "version", version).map(|v| v.0);

@@ -181,7 +181,10 @@ fn open(key: &'static str, cfg: &NotifyFifo) -> Result<Fifo, String> {
     }
     let mut fifo_script = None;
     if let Some(script) = &cfg.script {
-        match crate::spawn::command(script, &[&cfg.path], None).spawn() {
+        let started = crate::spawn::command(script, &[&cfg.path], None)
+            .map_err(|e| e.to_string())
+            .and_then(|mut cmd| cmd.spawn().map_err(|e| e.to_string()));
+        match started {
             Ok(child) => {
                 info!("{key} {}: started {script} (pid {})", cfg.path, child.id());
                 fifo_script = Some(child);

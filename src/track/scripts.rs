@@ -12,7 +12,7 @@ use log::{debug, info, warn};
 use super::{Check, Health};
 use crate::config::VrrpScript;
 use crate::instance::Time;
-use crate::spawn::{self, RunAs};
+use crate::spawn::{self, Program, RunAs};
 
 const KILL_GRACE: Duration = Duration::from_secs(1);
 
@@ -25,6 +25,9 @@ struct Running {
 
 struct Script {
     cfg: VrrpScript,
+    /// Resolved at (re)load, as keepalived does; `None` when it cannot run (logged): never
+    /// run, always failing, until a reload finds it.
+    program: Option<Program>,
     run_as: Option<RunAs>,
     check: Check,
     next_run: Time,
@@ -69,9 +72,11 @@ impl ScriptRunner {
                     );
                     None
                 });
-                let why = (security && run_as.is_none())
-                    .then(|| insecure(&cfg.script))
-                    .flatten();
+                let program = resolve(cfg);
+                let why = match &program {
+                    Some(p) if security && run_as.is_none() => insecure(p.file().0),
+                    _ => None,
+                };
                 if let Some(why) = &why {
                     warn!(
                         "vrrp_script {}: refused by enable_script_security ({why}); it counts \
@@ -82,6 +87,7 @@ impl ScriptRunner {
                 let refused = why.is_some();
                 let mut s = kept.unwrap_or_else(|| Script {
                     cfg: cfg.clone(),
+                    program: None,
                     run_as,
                     check: Check::default(),
                     next_run: now,
@@ -90,7 +96,8 @@ impl ScriptRunner {
                     refused,
                 });
                 s.run_as = run_as;
-                s.refused = refused;
+                s.refused = refused || program.is_none();
+                s.program = program;
                 s
             })
             .collect();
@@ -143,7 +150,11 @@ impl ScriptRunner {
                     changed |= record(s, false);
                 }
                 None if s.next_run <= now => {
-                    let started = spawn::command(&s.cfg.script, &[], s.run_as)
+                    let Some(program) = &s.program else {
+                        continue;
+                    };
+                    let started = program
+                        .command(&[], s.run_as)
                         .stdout(Stdio::null())
                         .stderr(Stdio::null())
                         .spawn();
@@ -201,14 +212,37 @@ impl ScriptRunner {
     }
 }
 
+/// The script's program, with keepalived's log lines: the file a PATH search found, or why
+/// it cannot run (then it counts as failing).
+fn resolve(cfg: &VrrpScript) -> Option<Program> {
+    match Program::parse(&cfg.script) {
+        Ok(p) => {
+            if let (file, Some(word)) = p.file() {
+                info!(
+                    "vrrp_script {}: `{word}` resolved by PATH search to {file}",
+                    cfg.name
+                );
+            }
+            Some(p)
+        }
+        Err(e) => {
+            warn!(
+                "vrrp_script {}: {e}; it counts as failing until a reload finds it",
+                cfg.name
+            );
+            None
+        }
+    }
+}
+
 /// enable_script_security (keepalived): a script run as root must not be changeable by anyone
 /// else. The file and every directory above it must be owned by root and not writable by
 /// others, nor by their group unless that is root's; a world-writable directory with the
 /// sticky bit (/tmp) is fine, since nobody else can replace root's file in it. Returns why
 /// not.
-fn insecure(line: &str) -> Option<String> {
+fn insecure(file: &str) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
-    let path = std::path::Path::new(line.split_whitespace().next().unwrap_or(""));
+    let path = std::path::Path::new(file);
     let mut at = Some(path);
     while let Some(p) = at.filter(|p| !p.as_os_str().is_empty()) {
         let m = match std::fs::metadata(p) {
@@ -276,7 +310,7 @@ mod tests {
     fn script_security_refuses_files_others_can_write() {
         assert_eq!(insecure("/bin/true"), None);
         let path = temp_script("insecure", 0o777);
-        assert!(insecure(&format!("{} arg", path.display())).is_some());
+        assert!(insecure(&path.display().to_string()).is_some());
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         // Owned by the test's user: insecure unless that is root. /tmp above it is sticky.
         let root = nix::unistd::Uid::effective().is_root();
@@ -327,5 +361,48 @@ mod tests {
         assert_eq!(r.health("chk"), Health::Down);
         assert_eq!(r.runs().next().map(|x| x.1), Some(0), "it must not run");
         let _ = std::fs::remove_file(&path);
+    }
+
+    fn script_cfg(name: &str, script: &str) -> VrrpScript {
+        VrrpScript {
+            name: name.into(),
+            script: script.into(),
+            interval_s: 1,
+            timeout_s: 1,
+            weight: 0,
+            rise: 1,
+            fall: 1,
+            user: None,
+        }
+    }
+
+    /// keepalived disables a script it cannot find; here the check counts as failing, so the
+    /// instances tracking it see the failure instead of silently losing the check.
+    #[test]
+    fn a_missing_script_never_runs_and_counts_as_failing() {
+        let cfgs = [
+            script_cfg("gone", "/nonexistent/tinyvrrp-check arg"),
+            script_cfg("nopath", "tinyvrrp-no-such-command"),
+        ];
+        let mut r = ScriptRunner::new(&cfgs, None, false, None, Duration::ZERO);
+        assert!(r.on_timer(Duration::ZERO));
+        assert_eq!(r.health("gone"), Health::Down);
+        assert_eq!(r.health("nopath"), Health::Down);
+        assert!(r.runs().all(|(_, runs, _)| runs == 0));
+    }
+
+    /// A bare command is found in PATH and run.
+    #[test]
+    fn a_bare_command_runs_from_path() {
+        let cfgs = [script_cfg("ok", "true")];
+        let mut r = ScriptRunner::new(&cfgs, None, false, None, Duration::ZERO);
+        r.on_timer(Duration::ZERO);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while r.health("ok") != Health::Up && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+            r.reap();
+        }
+        assert_eq!(r.health("ok"), Health::Up);
+        assert_eq!(r.runs().next().map(|x| x.1), Some(1));
     }
 }
