@@ -113,6 +113,14 @@ const SYNC_GROUP: &[(&str, Kind)] = &[
     ("notify", Value),
 ];
 
+/// Sections whose keepalived keywords are all carried over (or noted).
+const CLOSED: &[&str] = &[
+    "vrrp_script",
+    "vrrp_track_file",
+    "track_file",
+    "vrrp_track_process",
+];
+
 /// One `[header]` with its `key = value` lines (None: a flag, written `key =`).
 pub(super) struct Section {
     pub header: String,
@@ -273,6 +281,8 @@ fn carry(
         }
         match notes::note(keyword) {
             Some(cat) => ctx.note(node, cat),
+            // keepalived knows no more keywords in these sections than tinyvrrp carries.
+            None if CLOSED.contains(&within) => ctx.note(node, Cat::Ignored),
             None => ctx.unsupported(node, &format!(" in {within}")),
         }
         return;
