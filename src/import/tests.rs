@@ -401,3 +401,61 @@ fn a_typical_import_passes_the_checker() {
     assert_eq!(loaded.config.instances.len(), 1);
     assert_eq!(loaded.config.instances[0].priority, 150);
 }
+
+/// A small stand-in for the fuzz target (fuzz/fuzz_targets/import.rs) that runs with the unit
+/// tests: mutated keepalived snippets never panic, errors and warnings name lines of the text,
+/// and the INI written always gets past the checker's syntax layer.
+#[test]
+fn mutated_input_never_breaks_the_invariants() {
+    let seeds = [
+        include_str!("../../tests/data/keepalived/own-comments-quotes.conf"),
+        include_str!("../../tests/data/keepalived/own-definitions-conditionals.conf"),
+        include_str!("../../tests/data/keepalived/own-mixed-families.conf"),
+        "vrrp_instance V { virtual_ipaddress { 192.0.2.1 } authentication { auth_type AH } }\n",
+    ];
+    let pieces = [
+        "{", "}", "\"", "#", "!", "@", "$", "\\", "\n", " ", "'", ";", "\r", "[", "]", "=", "x",
+    ];
+    let mut state: u32 = 12345;
+    let mut next = |n: usize| {
+        state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        (state >> 8) as usize % n.max(1)
+    };
+    for round in 0..3000 {
+        let mut text: Vec<char> = seeds[round % seeds.len()].chars().collect();
+        for _ in 0..1 + next(4) {
+            let at = next(text.len() + 1);
+            if next(2) == 0 && at < text.len() {
+                text.remove(at);
+            } else {
+                text.insert(at, pieces[next(pieces.len())].chars().next().unwrap_or('x'));
+            }
+        }
+        let text: String = text.into_iter().collect();
+        let lines = text.split('\n').count();
+        match import_text("m.conf", &text, "east", &NoFiles) {
+            Ok(out) => {
+                assert!(
+                    out.warnings.iter().all(|w| (1..=lines).contains(&w.line)),
+                    "{text}"
+                );
+                if let Err(errors) = crate::config::parse_str(&out.ini, "-") {
+                    let syntax = errors.0.iter().find(|e| {
+                        matches!(
+                            e.kind,
+                            crate::config::ErrorKind::Syntax(_)
+                                | crate::config::ErrorKind::IniParser { .. }
+                        )
+                    });
+                    assert!(
+                        syntax.is_none(),
+                        "{syntax:?}\n--- from:\n{text}\n--- ini:\n{}",
+                        out.ini
+                    );
+                }
+            }
+            Err(ImportError::Syntax { line, .. }) => assert!((1..=lines).contains(&line), "{text}"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
