@@ -419,22 +419,16 @@ fn render(sections: &[Section]) -> String {
     out
 }
 
-/// `value` as INI reads it back unchanged: quoted when it holds a comment mark after a blank,
-/// starts with one or a quote, or has blanks at either end.
+/// `value` as INI reads it back unchanged: quoted when INI would see a comment, a quote, a
+/// keepalived block or blanks at either end in it (tinyvrrp's INI takes `#`, `;` and `!` after a
+/// blank as a comment, pairs quotes anywhere in a line, and warns of a `#` or `!` inside a
+/// word); None when no quoting can carry it.
 pub(super) fn ini_value(value: &str) -> Option<String> {
     if value.contains(|c: char| c != '\t' && c.is_control()) {
         return None;
     }
-    let bytes = value.as_bytes();
-    let mark = |b: u8| matches!(b, b'#' | b';' | b'!');
-    let blank = |b: u8| b == b' ' || b == b'\t';
-    let needs = bytes
-        .first()
-        .is_some_and(|&b| mark(b) || blank(b) || b == b'"' || b == b'\'')
-        || bytes.last().is_some_and(|&b| blank(b))
-        || bytes.windows(2).any(|w| blank(w[0]) && mark(w[1]));
-    if !needs {
-        return (!value.ends_with('\\')).then(|| value.to_string());
+    if reads_back_plain(value) {
+        return Some(value.to_string());
     }
     if value.contains('\\') {
         return None;
@@ -447,4 +441,34 @@ pub(super) fn ini_value(value: &str) -> Option<String> {
         return None;
     };
     Some(format!("{quote}{value}{quote}"))
+}
+
+/// Whether `key = value` gives back `value` as it is, mirroring the INI reader.
+fn reads_back_plain(value: &str) -> bool {
+    let blank = |c: char| c == ' ' || c == '\t';
+    let edges = value.starts_with(blank)
+        || value.ends_with(blank)
+        || value.starts_with(['"', '\''])
+        || value.ends_with(['{', '\\']);
+    if edges {
+        return false;
+    }
+    let mut quote = None;
+    let mut after_blank = true;
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (_, '\\') => {
+                chars.next();
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '#' | '!') => return false,
+            (None, ';') if after_blank => return false,
+            _ => {}
+        }
+        after_blank = blank(c);
+    }
+    quote.is_none()
 }
