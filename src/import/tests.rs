@@ -187,9 +187,9 @@ fn glob_matching() {
 fn instance_keys_blocks_and_flags() {
     let text = "vrrp_instance VI_1 {\n state BACKUP\n interface eth0\n virtual_router_id 51\n priority 100\n\
         advert_int 1\n nopreempt\n preempt_delay 5\n unicast_src_ip 192.0.2.1/24\n\
-        unicast_peer {\n  192.0.2.2\n  192.0.2.3 min_ttl 250\n }\n\
+        unicast_peer {\n  192.0.2.2/24\n  192.0.2.3 min_ttl 250\n }\n\
         authentication {\n  auth_type PASS\n  auth_pass \"se cret\"\n }\n\
-        virtual_ipaddress {\n  192.0.2.10/24 brd 192.0.2.255 scope global label eth0:1\n  192.0.2.11 broadcast 192.0.2.255 no_track\n }\n\
+        virtual_ipaddress {\n  192.0.2.10/24 brd 192.0.2.255 scope global label eth0:1\n  192.0.2.11 broadcast 192.0.2.255 no_track\n  192.0.2.10/32\n }\n\
         virtual_ipaddress_excluded {\n  192.0.2.20/24\n }\n\
         virtual_routes {\n  src 192.0.2.10 to 198.51.100.0/24 via 192.0.2.254 dev eth0\n }\n\
         virtual_rules {\n  from 192.0.2.10 table 100\n }\n\
@@ -199,7 +199,7 @@ fn instance_keys_blocks_and_flags() {
     assert_eq!(
         ini(text),
         "\n[vrrp_instance VI_1]\nstate = BACKUP\ninterface = eth0\nvirtual_router_id = 51\npriority = 100\n\
-         advert_int = 1\nnopreempt =\npreempt_delay = 5\nunicast_src_ip = 192.0.2.1/24\n\
+         advert_int = 1\nnopreempt =\npreempt_delay = 5\nunicast_src_ip = 192.0.2.1\n\
          unicast_peer = 192.0.2.2\nunicast_peer = 192.0.2.3\n\
          auth_type = PASS\nauth_pass = se cret\n\
          virtual_ipaddress = 192.0.2.10/24 brd 192.0.2.255 scope global label eth0:1\n\
@@ -212,7 +212,11 @@ fn instance_keys_blocks_and_flags() {
          dont_track_primary =\naccept =\nuse_vmac = vrrp51\nmcast_src_ip = 192.0.2.1\n"
     );
     let w = warnings(text);
-    assert_eq!(w.len(), 2, "{w:?}");
+    assert_eq!(w.len(), 3, "{w:?}");
+    assert_eq!(
+        w[2],
+        "k.conf:21: 192.0.2.10/32: keepalived ignores a VIP given twice; dropped"
+    );
     assert!(
         w[0].starts_with("k.conf:12: 192.0.2.3: keepalived checks the TTL"),
         "{w:?}"
@@ -464,4 +468,19 @@ fn mutated_input_never_breaks_the_invariants() {
             Err(e) => panic!("{e}"),
         }
     }
+}
+
+#[test]
+fn ipv6_instances_without_version_get_version_3_as_in_keepalived() {
+    let text = "global_defs {\n vrrp_version 2\n}\nvrrp_instance A {\n virtual_ipaddress {\n  fe80::1\n  2001:db8::1\n }\n}\n\
+        vrrp_instance B {\n version 3\n virtual_ipaddress {\n  2001:db8::2\n }\n}\n\
+        vrrp_instance C {\n virtual_ipaddress {\n  192.0.2.3\n }\n}\nvrrp_instance D {\n}\n";
+    assert_eq!(
+        ini(text),
+        "\n[global_defs]\nvrrp_version = 2\n\n[vrrp_instance A]\nvirtual_ipaddress = fe80::1\n\
+         virtual_ipaddress = 2001:db8::1\nversion = 3\n\n[vrrp_instance B]\nversion = 3\n\
+         virtual_ipaddress = 2001:db8::2\n\n[vrrp_instance C]\nvirtual_ipaddress = 192.0.2.3\n\n\
+         [vrrp_instance D]\n"
+    );
+    assert!(run(text).warnings.is_empty());
 }

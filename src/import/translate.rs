@@ -9,6 +9,8 @@ use super::{Warn, Warnings};
 enum Kind {
     /// `key value...` (or a flag, without value) → `key = value`.
     Value,
+    /// `key ADDRESS[/PREFIX]` → `key = ADDRESS` (keepalived drops the prefix).
+    Addr,
     /// A block of lines → one repeated key per line.
     List,
     /// As List, for VIP lines (options checked).
@@ -75,7 +77,7 @@ const INSTANCE: &[(&str, Kind)] = &[
     ("virtual_ipaddress_excluded", Vip),
     ("virtual_routes", List),
     ("virtual_rules", List),
-    ("unicast_src_ip", Value),
+    ("unicast_src_ip", Addr),
     ("unicast_peer", Peer),
     ("unicast_ttl", Value),
     ("mcast_src_ip", Value),
@@ -247,6 +249,7 @@ fn top(ctx: &mut Ctx, node: &Node, out: &mut Vec<Section>, splits: &mut Vec<(Str
             out.push(v6);
             return;
         }
+        super::families::ipv6_version(&mut section);
     }
     match out
         .iter_mut()
@@ -288,11 +291,15 @@ fn carry(
         return;
     };
     match (kind, &node.block) {
+        (Addr, None) => {
+            let value = node.args().first().map(|a| strip_prefix_len(a).to_string());
+            ctx.push(sec, node, key, value);
+        }
         (Value, None) => {
             let value = (!node.args().is_empty()).then(|| join(node.args()));
             ctx.push(sec, node, key, value);
         }
-        (Value, Some(_)) => {
+        (Value | Addr, Some(_)) => {
             let text = "takes a value, not a block: dropped".to_string();
             ctx.warn(node, keyword, text, true);
         }
@@ -336,6 +343,11 @@ fn list(ctx: &mut Ctx, sec: &mut Section, node: &Node, key: &'static str, kind: 
             ctx.warn(item, item.keyword(), text, true);
             continue;
         }
+        if kind == Vip && duplicate(sec, key, item.keyword()) {
+            let text = "keepalived ignores a VIP given twice; dropped".to_string();
+            ctx.warn(item, item.keyword(), text, false);
+            continue;
+        }
         let value = match kind {
             Vip => vip(ctx, item),
             Peer => peer(ctx, item),
@@ -343,6 +355,17 @@ fn list(ctx: &mut Ctx, sec: &mut Section, node: &Node, key: &'static str, kind: 
         };
         ctx.push(sec, item, key, Some(value));
     }
+}
+
+/// Whether `sec` has `key` for the address of `vip` already (prefixes aside, as keepalived).
+fn duplicate(sec: &Section, key: &str, vip: &str) -> bool {
+    let address = strip_prefix_len(vip);
+    sec.entries.iter().any(|(k, v)| {
+        *k == key
+            && v.as_deref().is_some_and(|v| {
+                strip_prefix_len(v.split([' ', '\t']).next().unwrap_or("")) == address
+            })
+    })
 }
 
 /// A VIP line keeps `dev`, `label`, `brd` (`broadcast`) and `scope`; other options go.
@@ -377,7 +400,12 @@ fn peer(ctx: &mut Ctx, item: &Node) -> String {
         let text = "keepalived checks the TTL of this peer's adverts (`min_ttl`/`max_ttl`); tinyvrrp does not: options dropped".to_string();
         ctx.warn(item, item.keyword(), text, true);
     }
-    item.keyword().to_string()
+    strip_prefix_len(item.keyword()).to_string()
+}
+
+/// keepalived reads `192.0.2.1/24` as a unicast address and drops the `/24`.
+fn strip_prefix_len(address: &str) -> &str {
+    address.split_once('/').map_or(address, |(a, _)| a)
 }
 
 fn auth(ctx: &mut Ctx, sec: &mut Section, node: &Node) {
