@@ -61,7 +61,7 @@ struct ImportCmd {
     /// first dot, as keepalived)
     #[argh(option)]
     config_id: Option<String>,
-    /// the keepalived.conf to read (`-`: stdin)
+    /// the keepalived.conf to read (`-- -` reads stdin)
     #[argh(positional)]
     file: String,
 }

@@ -81,6 +81,21 @@ pub(super) fn split(ctx: &mut Ctx, node: &Node, sec: &mut Section) -> Option<Sec
     Some(copy)
 }
 
+/// keepalived runs an IPv6 instance without `version` as version 3, whatever `vrrp_version`
+/// says; tinyvrrp's INI takes `vrrp_version` (else 2), so the import writes it out.
+pub(super) fn ipv6_version(sec: &mut Section) {
+    let mut vips = sec
+        .entries
+        .iter()
+        .filter(|(k, _)| *k == "virtual_ipaddress")
+        .filter_map(|(_, v)| v.as_deref())
+        .peekable();
+    let ipv6 = vips.peek().is_some() && vips.all(is_v6);
+    if ipv6 && !sec.entries.iter().any(|(k, _)| *k == "version") {
+        sec.entries.push(("version", Some("3".to_string())));
+    }
+}
+
 /// Puts each split-off instance in its original's sync group, or both in a new group.
 pub(super) fn join_groups(sections: &mut Vec<Section>, splits: &[(String, String)]) {
     for (original, copy) in splits {

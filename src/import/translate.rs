@@ -9,6 +9,8 @@ use super::{Warn, Warnings};
 enum Kind {
     /// `key value...` (or a flag, without value) → `key = value`.
     Value,
+    /// `key ADDRESS[/PREFIX]` → `key = ADDRESS` (keepalived drops the prefix).
+    Addr,
     /// A block of lines → one repeated key per line.
     List,
     /// As List, for VIP lines (options checked).
@@ -75,7 +77,7 @@ const INSTANCE: &[(&str, Kind)] = &[
     ("virtual_ipaddress_excluded", Vip),
     ("virtual_routes", List),
     ("virtual_rules", List),
-    ("unicast_src_ip", Value),
+    ("unicast_src_ip", Addr),
     ("unicast_peer", Peer),
     ("unicast_ttl", Value),
     ("mcast_src_ip", Value),
@@ -111,6 +113,14 @@ const SYNC_GROUP: &[(&str, Kind)] = &[
     ("notify_fault", Value),
     ("notify_stop", Value),
     ("notify", Value),
+];
+
+/// Sections whose keepalived keywords are all carried over (or noted).
+const CLOSED: &[&str] = &[
+    "vrrp_script",
+    "vrrp_track_file",
+    "track_file",
+    "vrrp_track_process",
 ];
 
 /// One `[header]` with its `key = value` lines (None: a flag, written `key =`).
@@ -239,6 +249,7 @@ fn top(ctx: &mut Ctx, node: &Node, out: &mut Vec<Section>, splits: &mut Vec<(Str
             out.push(v6);
             return;
         }
+        super::families::ipv6_version(&mut section);
     }
     match out
         .iter_mut()
@@ -273,16 +284,22 @@ fn carry(
         }
         match notes::note(keyword) {
             Some(cat) => ctx.note(node, cat),
+            // keepalived knows no more keywords in these sections than tinyvrrp carries.
+            None if CLOSED.contains(&within) => ctx.note(node, Cat::Ignored),
             None => ctx.unsupported(node, &format!(" in {within}")),
         }
         return;
     };
     match (kind, &node.block) {
+        (Addr, None) => {
+            let value = node.args().first().map(|a| strip_prefix_len(a).to_string());
+            ctx.push(sec, node, key, value);
+        }
         (Value, None) => {
             let value = (!node.args().is_empty()).then(|| join(node.args()));
             ctx.push(sec, node, key, value);
         }
-        (Value, Some(_)) => {
+        (Value | Addr, Some(_)) => {
             let text = "takes a value, not a block: dropped".to_string();
             ctx.warn(node, keyword, text, true);
         }
@@ -326,6 +343,11 @@ fn list(ctx: &mut Ctx, sec: &mut Section, node: &Node, key: &'static str, kind: 
             ctx.warn(item, item.keyword(), text, true);
             continue;
         }
+        if kind == Vip && duplicate(sec, key, item.keyword()) {
+            let text = "keepalived ignores a VIP given twice; dropped".to_string();
+            ctx.warn(item, item.keyword(), text, false);
+            continue;
+        }
         let value = match kind {
             Vip => vip(ctx, item),
             Peer => peer(ctx, item),
@@ -333,6 +355,17 @@ fn list(ctx: &mut Ctx, sec: &mut Section, node: &Node, key: &'static str, kind: 
         };
         ctx.push(sec, item, key, Some(value));
     }
+}
+
+/// Whether `sec` has `key` for the address of `vip` already (prefixes aside, as keepalived).
+fn duplicate(sec: &Section, key: &str, vip: &str) -> bool {
+    let address = strip_prefix_len(vip);
+    sec.entries.iter().any(|(k, v)| {
+        *k == key
+            && v.as_deref().is_some_and(|v| {
+                strip_prefix_len(v.split([' ', '\t']).next().unwrap_or("")) == address
+            })
+    })
 }
 
 /// A VIP line keeps `dev`, `label`, `brd` (`broadcast`) and `scope`; other options go.
@@ -367,7 +400,12 @@ fn peer(ctx: &mut Ctx, item: &Node) -> String {
         let text = "keepalived checks the TTL of this peer's adverts (`min_ttl`/`max_ttl`); tinyvrrp does not: options dropped".to_string();
         ctx.warn(item, item.keyword(), text, true);
     }
-    item.keyword().to_string()
+    strip_prefix_len(item.keyword()).to_string()
+}
+
+/// keepalived reads `192.0.2.1/24` as a unicast address and drops the `/24`.
+fn strip_prefix_len(address: &str) -> &str {
+    address.split_once('/').map_or(address, |(a, _)| a)
 }
 
 fn auth(ctx: &mut Ctx, sec: &mut Section, node: &Node) {
@@ -409,22 +447,16 @@ fn render(sections: &[Section]) -> String {
     out
 }
 
-/// `value` as INI reads it back unchanged: quoted when it holds a comment mark after a blank,
-/// starts with one or a quote, or has blanks at either end.
+/// `value` as INI reads it back unchanged: quoted when INI would see a comment, a quote, a
+/// keepalived block or blanks at either end in it (tinyvrrp's INI takes `#`, `;` and `!` after a
+/// blank as a comment, pairs quotes anywhere in a line, and warns of a `#` or `!` inside a
+/// word); None when no quoting can carry it.
 pub(super) fn ini_value(value: &str) -> Option<String> {
     if value.contains(|c: char| c != '\t' && c.is_control()) {
         return None;
     }
-    let bytes = value.as_bytes();
-    let mark = |b: u8| matches!(b, b'#' | b';' | b'!');
-    let blank = |b: u8| b == b' ' || b == b'\t';
-    let needs = bytes
-        .first()
-        .is_some_and(|&b| mark(b) || blank(b) || b == b'"' || b == b'\'')
-        || bytes.last().is_some_and(|&b| blank(b))
-        || bytes.windows(2).any(|w| blank(w[0]) && mark(w[1]));
-    if !needs {
-        return (!value.ends_with('\\')).then(|| value.to_string());
+    if reads_back_plain(value) {
+        return Some(value.to_string());
     }
     if value.contains('\\') {
         return None;
@@ -437,4 +469,34 @@ pub(super) fn ini_value(value: &str) -> Option<String> {
         return None;
     };
     Some(format!("{quote}{value}{quote}"))
+}
+
+/// Whether `key = value` gives back `value` as it is, mirroring the INI reader.
+fn reads_back_plain(value: &str) -> bool {
+    let blank = |c: char| c == ' ' || c == '\t';
+    let edges = value.starts_with(blank)
+        || value.ends_with(blank)
+        || value.starts_with(['"', '\''])
+        || value.ends_with(['{', '\\']);
+    if edges {
+        return false;
+    }
+    let mut quote = None;
+    let mut after_blank = true;
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (_, '\\') => {
+                chars.next();
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '#' | '!') => return false,
+            (None, ';') if after_blank => return false,
+            _ => {}
+        }
+        after_blank = blank(c);
+    }
+    quote.is_none()
 }
