@@ -243,3 +243,73 @@ fn fifo_lines_match_keepalived_s() {
         "tinyvrrp's FIFO lines differ from keepalived's"
     );
 }
+
+fn tx_adverts(d: &lab::DaemonHandle) -> u64 {
+    d.parsed_status().counter("VI_1", "tx_adverts")
+}
+
+/// A FIFO that is full (its reader never reads: here the test, holding 64 KiB in it) holds
+/// nothing back: adverts go on every second, transitions happen at once, the lines are
+/// dropped with one warning, and once the reader catches up the next line goes in.
+#[test]
+fn a_full_fifo_does_not_hold_adverts_back() {
+    let Some(lab) = Lab::new("netns_fifo_full", 2) else {
+        return;
+    };
+    let path = lab.dir().join("full.fifo");
+    let c = std::ffi::CString::new(path.to_string_lossy().as_bytes()).expect("path");
+    // SAFETY: mkfifo on a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let mut reader = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&path)
+        .expect("open FIFO");
+    let mut filled = 0;
+    while let Ok(n) = std::io::Write::write(&mut reader, &[b'x'; 4096]) {
+        filled += n;
+    }
+    assert!(filled >= 4096, "filled {filled}");
+
+    let conf = format!(
+        "[global_defs]\nvrrp_notify_fifo = {}\n{}",
+        path.display(),
+        tinyvrrp_instance(1, 200)
+    );
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    let tv = n1.spawn_daemon(&conf);
+    let log = || tv.log_text();
+    let backup = n2.spawn_daemon(&tinyvrrp_instance(1, 100));
+    wait_held(n1, 0b001, "node 1 master with its FIFO full", log);
+    let before = tx_adverts(&tv);
+    std::thread::sleep(Duration::from_secs(5));
+    tv.assert_running("full FIFO");
+    let sent = tx_adverts(&tv) - before;
+    assert!((4..=6).contains(&sent), "{sent} adverts in 5 s");
+    assert_eq!(held(n2), 0, "the backup took over: adverts were held back");
+    backup.stop();
+
+    // A preempting peer and its departure: two more transitions, at once.
+    let peer = n2.spawn_daemon(&tinyvrrp_instance(1, 250));
+    wait_held(n1, 0, "node 1 backup to 250", log);
+    peer.kill(libc::SIGTERM);
+    wait_held(n1, 0b001, "node 1 master again", log);
+    assert_eq!(log().matches("line dropped").count(), 1, "{}", log());
+
+    let mut sink = vec![0u8; 1 << 17];
+    while reader.read(&mut sink).is_ok_and(|n| n > 0) {}
+    tv.kill(libc::SIGTERM);
+    assert!(tv.wait(Duration::from_secs(5)).is_some(), "{}", log());
+    let mut rest = [0u8; 256];
+    let n = reader.read(&mut rest).unwrap_or(0);
+    assert_eq!(
+        String::from_utf8_lossy(&rest[..n]),
+        "INSTANCE \"VI_1\" STOP 200\n"
+    );
+    assert!(log().contains("taking lines again; "), "{}", log());
+    assert!(
+        path.exists(),
+        "a FIFO the daemon did not create is left in place"
+    );
+}
