@@ -724,6 +724,11 @@ impl Daemon {
             Action::AddVips => self.set_vips(idx, true),
             Action::RemoveVips => self.set_vips(idx, false),
             Action::SendGarp { count } => self.send_garps(idx, count),
+            Action::MasterRxLowerPri => {
+                let slot = &self.slots[idx];
+                let priority = slot.inst.effective_priority();
+                self.notifier.master_rx_lower_pri(&slot.cfg.name, priority);
+            }
             Action::Transition {
                 from, to, reason, ..
             } => {

@@ -7,7 +7,9 @@
 //! 2. a peer (tinyvrrp) with priority 250 for VI_1 comes: VI_1 and, by its group, VI_2 go
 //!    BACKUP; VI_3 stays MASTER;
 //! 3. the peer stops (priority 0): VI_1 and VI_2 are MASTER again;
-//! 4. the node stops (SIGTERM).
+//! 4. an advert from a lower-priority master of VI_3 (sent from the client): keepalived's
+//!    MASTER_RX_LOWER_PRI event line;
+//! 5. the node stops (SIGTERM).
 //!
 //! One difference is allowed, and it is not the FIFO's: when one member of a sync group
 //! becomes master, keepalived pulls the others to master at once and writes their lines
@@ -133,6 +135,19 @@ fn peer_comes_and_goes(lab: &Lab, log: &dyn Fn() -> String) {
     });
     peer.stop();
     wait_held(subject, 0b111, "peer gone", log);
+    let lower = lab::Advert {
+        version: 2,
+        vrid: 53,
+        priority: 50,
+        interval: 1,
+        addrs: vec![VIPS[2].parse().expect("VIP")],
+    };
+    let src = "192.0.2.100".parse().expect("client address");
+    lab.client
+        .send_raw_ipv4(&lower.ipv4_packet(src, 255))
+        .expect("send the lower-priority advert");
+    std::thread::sleep(Duration::from_millis(500));
+    wait_held(subject, 0b111, "lower-priority master heard", log);
 }
 
 fn keepalived_lines(lab: &Lab) -> Vec<String> {

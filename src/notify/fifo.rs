@@ -27,15 +27,19 @@ pub fn state_word(state: State) -> &'static str {
     }
 }
 
-/// Puts keepalived's line for `kind` (INSTANCE or GROUP) in `out`, replacing what was there.
-/// Allocates only while `out` grows to the longest line.
-pub fn format_line(out: &mut Vec<u8>, kind: &str, name: &str, state: State, priority: u8) {
+/// keepalived's event word for [`crate::instance::Action::MasterRxLowerPri`].
+pub const MASTER_RX_LOWER_PRI: &str = "MASTER_RX_LOWER_PRI";
+
+/// Puts keepalived's line for `kind` (INSTANCE or GROUP) in `out`, replacing what was there;
+/// `word` is a [`state_word`] or [`MASTER_RX_LOWER_PRI`]. Allocates only while `out` grows
+/// to the longest line.
+pub fn format_line(out: &mut Vec<u8>, kind: &str, name: &str, word: &str, priority: u8) {
     out.clear();
     out.extend_from_slice(kind.as_bytes());
     out.extend_from_slice(b" \"");
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b"\" ");
-    out.extend_from_slice(state_word(state).as_bytes());
+    out.extend_from_slice(word.as_bytes());
     out.push(b' ');
     let digits = [priority / 100, priority / 10 % 10, priority % 10];
     let skip = if priority >= 100 {
@@ -281,11 +285,11 @@ impl Fifos {
     }
 
     /// Writes one line to every FIFO (INSTANCE or GROUP, as keepalived).
-    pub fn write(&mut self, kind: &str, name: &str, state: State, priority: u8) {
+    pub fn write(&mut self, kind: &str, name: &str, word: &str, priority: u8) {
         if self.open.is_empty() {
             return;
         }
-        format_line(&mut self.line, kind, name, state, priority);
+        format_line(&mut self.line, kind, name, word, priority);
         for fifo in &mut self.open {
             fifo.write(&self.line);
         }
