@@ -371,8 +371,27 @@ impl Daemon {
                 warn!("{}: removing a leftover VMAC: {e}", slot.cfg.name);
             }
         }
-        self.refresh(now);
+        self.apply_tracking(now);
+        self.announce_sync_groups(now);
+        self.reevaluate(now);
         Ok(())
+    }
+
+    /// keepalived announces every sync group at start, before its members: FAULT when a
+    /// member cannot run, else BACKUP (nothing when every member is an address owner).
+    fn announce_sync_groups(&mut self, now: Time) {
+        for gi in 0..self.config.sync_groups.len() {
+            let members = || self.slots.iter().filter(move |s| s.group == Some(gi));
+            if members().all(|s| s.cfg.priority == 255) {
+                continue;
+            }
+            let fault = members().any(|s| s.tracked_fault || self.link_usable(s).is_none());
+            let state = if fault { State::Fault } else { State::Backup };
+            let group = &self.config.sync_groups[gi];
+            info!("sync group {}: {state}", group.name);
+            self.group_states.push((group.name.clone(), state));
+            self.notifier.group_transition(group, state, now);
+        }
     }
 
     /// A VIP still configured after a crash would answer ARP from a node that is not master:
@@ -719,6 +738,11 @@ impl Daemon {
                 self.set_vips(idx, false);
             }
             Action::SendGarp { count } => self.send_garps(idx, count),
+            Action::MasterRxLowerPri => {
+                let slot = &self.slots[idx];
+                let priority = slot.inst.effective_priority();
+                self.notifier.master_rx_lower_pri(&slot.cfg.name, priority);
+            }
             Action::Transition {
                 from, to, reason, ..
             } => {

@@ -199,6 +199,9 @@ pub enum Action {
     SendGarp {
         count: u32,
     },
+    /// keepalived's MASTER_RX_LOWER_PRI event: as master, an advert from a lower-priority
+    /// master came in (a split brain ending); written to the notify FIFOs.
+    MasterRxLowerPri,
     /// The state changed; the daemon logs it and runs the notify scripts.
     Transition {
         from: State,
@@ -671,6 +674,7 @@ impl Instance {
         self.send_advert(now, out);
         let count = self.params.garp.repeat.max(1);
         out.push(Action::SendGarp { count });
+        out.push(Action::MasterRxLowerPri);
     }
 
     fn on_priority(&mut self, now: Time, priority: u8, out: &mut Vec<Action>) {

@@ -125,8 +125,16 @@ impl Notifier {
         &mut self.fifos
     }
 
+    /// keepalived's event line for a master that heard a lower-priority master (FIFOs only:
+    /// tinyvrrp has no notify_master_rx_lower_pri script).
+    pub fn master_rx_lower_pri(&mut self, name: &str, priority: u8) {
+        self.fifos
+            .write("INSTANCE", name, fifo::MASTER_RX_LOWER_PRI, priority);
+    }
+
     pub fn transition(&mut self, cfg: &InstanceConfig, to: State, priority: u8, now: Time) {
-        self.fifos.write("INSTANCE", &cfg.name, to, priority);
+        self.fifos
+            .write("INSTANCE", &cfg.name, keepalived_state(to), priority);
         let commands = Commands {
             master: &cfg.notify_master,
             backup: &cfg.notify_backup,
@@ -140,7 +148,8 @@ impl Notifier {
     /// A sync group's members all reached `to`: its scripts run with `GROUP name STATE 0`, as
     /// keepalived calls them.
     pub fn group_transition(&mut self, group: &SyncGroup, to: State, now: Time) {
-        self.fifos.write("GROUP", &group.name, to, 0);
+        self.fifos
+            .write("GROUP", &group.name, keepalived_state(to), 0);
         let commands = Commands {
             master: &group.notify_master,
             backup: &group.notify_backup,

@@ -395,7 +395,8 @@ fn rfc9568_6_4_3_master_answers_lower_priority_at_once_with_advert_and_garp() {
         out,
         vec![
             Action::SendAdvert { priority: 150 },
-            Action::SendGarp { count: 5 }
+            Action::SendGarp { count: 5 },
+            Action::MasterRxLowerPri,
         ]
     );
 }

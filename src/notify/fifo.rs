@@ -27,15 +27,19 @@ pub fn state_word(state: State) -> &'static str {
     }
 }
 
-/// Puts keepalived's line for `kind` (INSTANCE or GROUP) in `out`, replacing what was there.
-/// Allocates only while `out` grows to the longest line.
-pub fn format_line(out: &mut Vec<u8>, kind: &str, name: &str, state: State, priority: u8) {
+/// keepalived's event word for [`crate::instance::Action::MasterRxLowerPri`].
+pub const MASTER_RX_LOWER_PRI: &str = "MASTER_RX_LOWER_PRI";
+
+/// Puts keepalived's line for `kind` (INSTANCE or GROUP) in `out`, replacing what was there;
+/// `word` is a [`state_word`] or [`MASTER_RX_LOWER_PRI`]. Allocates only while `out` grows
+/// to the longest line.
+pub fn format_line(out: &mut Vec<u8>, kind: &str, name: &str, word: &str, priority: u8) {
     out.clear();
     out.extend_from_slice(kind.as_bytes());
     out.extend_from_slice(b" \"");
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b"\" ");
-    out.extend_from_slice(state_word(state).as_bytes());
+    out.extend_from_slice(word.as_bytes());
     out.push(b' ');
     let digits = [priority / 100, priority / 10 % 10, priority % 10];
     let skip = if priority >= 100 {
@@ -141,25 +145,22 @@ fn c_path(path: &str) -> io::Result<CString> {
     CString::new(path).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
 }
 
-/// The owner a created FIFO gets: names resolved now, unknown ones are an error.
-fn owner(cfg: &NotifyFifo) -> Result<(Option<u32>, Option<u32>), String> {
-    let uid_gid = match cfg.user.as_deref() {
-        None => None,
-        Some(name) => match nix::unistd::User::from_name(name) {
-            Ok(Some(u)) => Some((u.uid.as_raw(), u.gid.as_raw())),
-            Ok(None) => return Err(format!("no user {name:?}")),
-            Err(e) => return Err(format!("looking up user {name:?}: {e}")),
-        },
-    };
-    let gid = match cfg.group.as_deref() {
-        None => uid_gid.map(|(_, g)| g),
-        Some(name) => match nix::unistd::Group::from_name(name) {
-            Ok(Some(g)) => Some(g.gid.as_raw()),
-            Ok(None) => return Err(format!("no group {name:?}")),
-            Err(e) => return Err(format!("looking up group {name:?}: {e}")),
-        },
-    };
-    Ok((uid_gid.map(|(u, _)| u), gid))
+/// The owner a created FIFO gets (`u32::MAX`: unchanged); an unknown name is an error.
+fn owner(cfg: &NotifyFifo) -> Result<(u32, u32), String> {
+    let user = crate::spawn::RunAs::lookup(cfg.user.as_deref())?;
+    let (uid, mut gid) = user.map_or((u32::MAX, u32::MAX), |u| (u.uid, u.gid));
+    if let Some(name) = cfg.group.as_deref() {
+        let c = c_path(name).map_err(|e| e.to_string())?;
+        // SAFETY: getgrnam on a NUL-terminated name; the daemon has no other threads, and
+        // the entry is read before any other call.
+        let entry = unsafe { libc::getgrnam(c.as_ptr()) };
+        if entry.is_null() {
+            return Err(format!("no group {name:?}"));
+        }
+        // SAFETY: a non-null entry from getgrnam.
+        gid = unsafe { (*entry).gr_gid };
+    }
+    Ok((uid, gid))
 }
 
 fn open(key: &'static str, cfg: &NotifyFifo) -> Result<Fifo, String> {
@@ -172,14 +173,35 @@ fn open(key: &'static str, cfg: &NotifyFifo) -> Result<Fifo, String> {
         if e.raw_os_error() != Some(libc::EEXIST) {
             return Err(format!("creating it: {e}"));
         }
-    } else if uid.is_some() || gid.is_some() {
-        let (u, g) = (uid.unwrap_or(u32::MAX), gid.unwrap_or(u32::MAX));
+    } else if (uid, gid) != (u32::MAX, u32::MAX) {
         // SAFETY: chown on a NUL-terminated path; -1 (u32::MAX) keeps that id.
-        if unsafe { libc::chown(path.as_ptr(), u, g) } != 0 {
+        if unsafe { libc::chown(path.as_ptr(), uid, gid) } != 0 {
             warn!("{key} {}: chown: {}", cfg.path, io::Error::last_os_error());
         }
     }
-    let mut fifo_script = None;
+    let flags = libc::O_RDWR | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOFOLLOW;
+    // SAFETY: open on a NUL-terminated path.
+    let raw = unsafe { libc::open(path.as_ptr(), flags) };
+    if raw < 0 {
+        let e = io::Error::last_os_error();
+        if created {
+            let _ = std::fs::remove_file(&cfg.path);
+        }
+        return Err(format!("opening it: {e}"));
+    }
+    let mut fifo = Fifo {
+        key,
+        path: cfg.path.clone(),
+        // SAFETY: a fresh fd from open, owned from here on.
+        fd: unsafe { OwnedFd::from_raw_fd(raw) },
+        created,
+        script: None,
+        dropping: 0,
+        dropped_total: 0,
+    };
+    check_owned(&fifo, uid)?;
+    // keepalived starts the script just before it opens the FIFO; the order makes no
+    // difference to the script, which finds the FIFO in place either way.
     if let Some(script) = &cfg.script {
         let started = crate::spawn::command(script, &[&cfg.path], None)
             .map_err(|e| e.to_string())
@@ -187,58 +209,28 @@ fn open(key: &'static str, cfg: &NotifyFifo) -> Result<Fifo, String> {
         match started {
             Ok(child) => {
                 info!("{key} {}: started {script} (pid {})", cfg.path, child.id());
-                fifo_script = Some(child);
+                fifo.script = Some(child);
             }
             Err(e) => warn!("{key} {}: starting {script}: {e}", cfg.path),
         }
     }
-    let flags = libc::O_RDWR | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOFOLLOW;
-    // SAFETY: open on a NUL-terminated path; the fd is owned at once.
-    let raw = unsafe { libc::open(path.as_ptr(), flags) };
-    let fd = (raw >= 0).then(|| unsafe { OwnedFd::from_raw_fd(raw) });
-    let fifo = Fifo {
-        key,
-        path: cfg.path.clone(),
-        fd: match fd {
-            Some(fd) => fd,
-            None => {
-                let e = io::Error::last_os_error();
-                if created {
-                    let _ = std::fs::remove_file(&cfg.path);
-                }
-                if let Some(mut child) = fifo_script {
-                    crate::spawn::kill_group(child.id(), libc::SIGTERM);
-                    let _ = child.try_wait();
-                }
-                return Err(format!("opening it: {e}"));
-            }
-        },
-        created,
-        script: fifo_script,
-        dropping: 0,
-        dropped_total: 0,
-    };
-    check_owned(&fifo, uid)?;
     Ok(fifo)
 }
 
 /// Where the name already existed it may be anything someone put there: only a FIFO owned
 /// by us (or by the configured user) is written to, as keepalived 2.3 checks.
-fn check_owned(fifo: &Fifo, uid: Option<u32>) -> Result<(), String> {
-    // SAFETY: fstat into a zeroed struct on our fd.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstat(fifo.fd.as_raw_fd(), &mut st) } != 0 {
-        return Err(format!("fstat: {}", io::Error::last_os_error()));
+fn check_owned(fifo: &Fifo, uid: u32) -> Result<(), String> {
+    // SAFETY: fstat into a zeroed struct on our fd; geteuid cannot fail.
+    let (mut st, ours): (libc::stat, _) = unsafe { (std::mem::zeroed(), libc::geteuid()) };
+    // SAFETY: as above.
+    let ok = unsafe { libc::fstat(fifo.fd.as_raw_fd(), &mut st) } == 0
+        && st.st_mode & libc::S_IFMT == libc::S_IFIFO
+        && (st.st_uid == ours || st.st_uid == uid);
+    if ok {
+        Ok(())
+    } else {
+        Err("it is not a FIFO we own".into())
     }
-    // SAFETY: geteuid cannot fail.
-    let ours = unsafe { libc::geteuid() };
-    if st.st_mode & libc::S_IFMT != libc::S_IFIFO {
-        return Err("it exists and is not a FIFO".into());
-    }
-    if st.st_uid != ours && Some(st.st_uid) != uid {
-        return Err(format!("it is owned by uid {}, not by us", st.st_uid));
-    }
-    Ok(())
 }
 
 /// The open notify FIFOs and the buffer their lines are made in.
@@ -284,11 +276,11 @@ impl Fifos {
     }
 
     /// Writes one line to every FIFO (INSTANCE or GROUP, as keepalived).
-    pub fn write(&mut self, kind: &str, name: &str, state: State, priority: u8) {
+    pub fn write(&mut self, kind: &str, name: &str, word: &str, priority: u8) {
         if self.open.is_empty() {
             return;
         }
-        format_line(&mut self.line, kind, name, state, priority);
+        format_line(&mut self.line, kind, name, word, priority);
         for fifo in &mut self.open {
             fifo.write(&self.line);
         }

@@ -350,7 +350,7 @@ impl World {
                 Action::SendAdvert { .. } => live.last_advert = Some(now),
                 Action::AddVips => live.holds_vips = true,
                 Action::RemoveVips => live.holds_vips = false,
-                Action::SendGarp { .. } => {}
+                Action::SendGarp { .. } | Action::MasterRxLowerPri => {}
                 Action::Transition {
                     from,
                     to,

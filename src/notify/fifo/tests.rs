@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 fn line(kind: &str, name: &str, state: State, priority: u8) -> String {
     let mut out = Vec::new();
-    format_line(&mut out, kind, name, state, priority);
+    format_line(&mut out, kind, name, state_word(state), priority);
     String::from_utf8(out).expect("ascii")
 }
 
@@ -39,6 +39,9 @@ fn lines_are_keepalived_s() {
         "GROUP \"G1\" MASTER 0\n"
     );
     assert_eq!(line("GROUP", "G1", State::Init, 0), "GROUP \"G1\" STOP 0\n");
+    let mut out = Vec::new();
+    format_line(&mut out, "INSTANCE", "VI_1", MASTER_RX_LOWER_PRI, 150);
+    assert_eq!(out, b"INSTANCE \"VI_1\" MASTER_RX_LOWER_PRI 150\n");
     for p in [1u8, 9, 10, 42, 99, 100, 101, 199, 200, 254] {
         assert_eq!(
             line("INSTANCE", "x", State::Master, p),
@@ -50,10 +53,10 @@ fn lines_are_keepalived_s() {
 #[test]
 fn the_line_buffer_is_reused() {
     let mut out = Vec::with_capacity(128);
-    format_line(&mut out, "INSTANCE", "VI_1", State::Master, 150);
+    format_line(&mut out, "INSTANCE", "VI_1", "MASTER", 150);
     let (ptr, cap) = (out.as_ptr(), out.capacity());
     for p in 0..=255u8 {
-        format_line(&mut out, "GROUP", "a_sync_group", State::Backup, p);
+        format_line(&mut out, "INSTANCE", "a_long_name", MASTER_RX_LOWER_PRI, p);
     }
     assert_eq!((out.as_ptr(), out.capacity()), (ptr, cap));
 }
@@ -102,7 +105,7 @@ fn a_fifo_nobody_reads_never_blocks_and_drops_what_does_not_fit() {
     let t0 = Instant::now();
     // 20 000 lines of 26 bytes: far more than a pipe holds (64 KiB).
     for _ in 0..20_000 {
-        fifos.write("INSTANCE", "VI_1", State::Master, 150);
+        fifos.write("INSTANCE", "VI_1", state_word(State::Master), 150);
     }
     assert!(t0.elapsed() < Duration::from_secs(2), "writes blocked");
     let dropped = fifos.dropped();
@@ -127,15 +130,15 @@ fn a_reader_that_never_reads_does_not_block_and_one_that_reads_sees_every_line_i
         .open(&path)
         .expect("open reader");
     for _ in 0..10_000 {
-        fifos.write("GROUP", "G1", State::Backup, 0);
+        fifos.write("GROUP", "G1", state_word(State::Backup), 0);
     }
     assert!(fifos.dropped() > 0);
     let mut sink = vec![0u8; 1 << 20];
     while reader.read(&mut sink).is_ok_and(|n| n > 0) {}
     let before = fifos.dropped();
-    fifos.write("INSTANCE", "VI_1", State::Backup, 100);
-    fifos.write("INSTANCE", "VI_1", State::Master, 100);
-    fifos.write("GROUP", "G1", State::Master, 0);
+    fifos.write("INSTANCE", "VI_1", state_word(State::Backup), 100);
+    fifos.write("INSTANCE", "VI_1", state_word(State::Master), 100);
+    fifos.write("GROUP", "G1", state_word(State::Master), 0);
     assert_eq!(
         fifos.dropped(),
         before,
@@ -161,7 +164,7 @@ fn something_else_at_the_path_is_refused_and_left_alone() {
     let path = dir.path("vrrp.fifo");
     std::fs::write(&path, "not a fifo").expect("write");
     let mut fifos = Fifos::open(&global(&path, None));
-    fifos.write("INSTANCE", "VI_1", State::Master, 150);
+    fifos.write("INSTANCE", "VI_1", state_word(State::Master), 150);
     assert_eq!(fifos.open.len(), 0);
     drop(fifos);
     assert_eq!(
@@ -202,8 +205,8 @@ fn the_script_gets_the_path_reads_the_lines_and_is_stopped_at_exit() {
         .as_ref()
         .map(Child::id)
         .expect("started");
-    fifos.write("INSTANCE", "VI_1", State::Backup, 100);
-    fifos.write("INSTANCE", "VI_1", State::Master, 100);
+    fifos.write("INSTANCE", "VI_1", state_word(State::Backup), 100);
+    fifos.write("INSTANCE", "VI_1", state_word(State::Master), 100);
     let want = "INSTANCE \"VI_1\" BACKUP 100\nINSTANCE \"VI_1\" MASTER 100\n";
     let t0 = Instant::now();
     while std::fs::read_to_string(&out).unwrap_or_default() != want {
