@@ -429,6 +429,9 @@ pub enum WarningKind {
     /// A weighted track on a sync group with an address-owner member: keepalived clears the
     /// weight to 0 (a failure then puts the group in FAULT).
     GroupWeightWithOwner { instance: String },
+    /// The same VIP on the same interface in two instances (keepalived does not check): the
+    /// first to leave MASTER removes it from under the other.
+    VipInTwoInstances { other_instance: String },
     /// `use_vmac = NAME` already used by another instance: keepalived ignores the name.
     VmacNameTaken { other_instance: String },
 }
@@ -478,6 +481,10 @@ impl fmt::Display for WarningKind {
             WarningKind::GroupWeightWithOwner { instance } => write!(
                 f,
                 "member {instance} has priority 255, which weights cannot move: weight set to 0, so a failure puts the whole group in FAULT (as keepalived)"
+            ),
+            WarningKind::VipInTwoInstances { other_instance } => write!(
+                f,
+                "instance {other_instance} has this address on the same interface too; whichever leaves MASTER first removes it from under the other (keepalived does not check this)"
             ),
             WarningKind::VmacNameTaken { other_instance } => write!(
                 f,

@@ -1472,3 +1472,31 @@ fn sync_group_tracking_names_must_exist() {
     assert!(matches!(e[1], (25, _, ErrorKind::BadValue { .. })), "{e:?}");
     assert_eq!(e.len(), 2);
 }
+
+#[test]
+fn a_vip_in_two_instances_on_one_interface_is_a_warning() {
+    let second = |iface: &str, vip: &str| {
+        format!(
+            "[vrrp_instance VI_2]\ninterface = {iface}\nvirtual_router_id = 52\n\
+             virtual_ipaddress = 192.0.2.9\nvirtual_ipaddress = {vip}\n"
+        )
+    };
+    let text = inst("") + &second("eth0", "192.0.2.1/24");
+    assert_eq!(
+        warnings(&text),
+        vec![(
+            9,
+            "virtual_ipaddress".into(),
+            WarningKind::VipInTwoInstances {
+                other_instance: "VI_1".into()
+            }
+        )]
+    );
+    // Another interface, or `dev` elsewhere: a different address.
+    assert_eq!(
+        ok(&(inst("") + &second("eth1", "192.0.2.1/24"))).warnings,
+        vec![]
+    );
+    let on_eth1 = second("eth0", "192.0.2.1/24 dev eth1");
+    assert_eq!(ok(&(inst("") + &on_eth1)).warnings, vec![]);
+}
