@@ -151,6 +151,8 @@ pub(super) const BARE_FLAGS: &[&str] = &[
     "dont_track_primary",
     "accept",
     "no_accept",
+    "sync_group_tracking_weight",
+    "global_tracking",
 ];
 
 fn expand_bare_flags(text: &str) -> std::borrow::Cow<'_, str> {

@@ -1500,3 +1500,25 @@ fn a_vip_in_two_instances_on_one_interface_is_a_warning() {
     let on_eth1 = second("eth0", "192.0.2.1/24 dev eth1");
     assert_eq!(ok(&(inst("") + &on_eth1)).warnings, vec![]);
 }
+
+#[test]
+fn sync_group_tracking_weight_is_accepted_and_changes_nothing() {
+    // keepalived needs it for members' own weights to count; tinyvrrp always counts them.
+    let text = group_conf("track_script = chk\n", 100, "sync_group_tracking_weight\n");
+    let loaded = ok(&text);
+    assert_eq!(loaded.warnings, vec![]);
+    assert_eq!(
+        loaded.config.instances[0].track_scripts,
+        vec![TrackRef {
+            name: "chk".into(),
+            weight: None
+        }]
+    );
+    assert!(ok(&group_conf("", 100, "global_tracking\n"))
+        .warnings
+        .is_empty());
+    assert!(matches!(
+        one_err(&group_conf("", 100, "global_tracking = maybe\n")),
+        (24, _, ErrorKind::BadValue { .. })
+    ));
+}
