@@ -325,3 +325,34 @@ fn a_sync_group_track_script_hands_every_member_to_keepalived() {
     std::fs::write(&flag, "").expect("flag back");
     wait_vips_on(tag, n1, n2, secs(10.0));
 }
+
+/// What tinyvrrp's dont_track_primary copies, checked on keepalived itself: with the flag its
+/// instance stays master (VIP kept, no FAULT) while its interface is down.
+#[test]
+fn keepalived_with_dont_track_primary_stays_master_with_its_link_down() {
+    let tag = "opt_dont_track_ka";
+    let Some(lab) = Lab::new(tag, 1) else { return };
+    let n1 = lab.node(1);
+    let conf = format!(
+        "vrrp_instance VI_1 {{\n state BACKUP\n interface eth0\n virtual_router_id 51\n \
+         priority 150\n advert_int 1\n dont_track_primary\n virtual_ipaddress {{\n  {VIP1}/24\n \
+         }}\n}}\n"
+    );
+    let ka = n1.spawn_keepalived(&conf);
+    let up = wait_until(
+        secs(master_down(150) + 4.0),
+        Duration::from_millis(50),
+        || n1.has_addr(VIP1),
+    );
+    assert!(up.is_some(), "{tag}: keepalived never master");
+    n1.link_down();
+    std::thread::sleep(secs(3.0));
+    let log = ka.log_text();
+    assert!(ka.is_running(), "{tag}: keepalived died");
+    assert!(n1.has_addr(VIP1), "{tag}: VIP removed:\n{log}");
+    assert!(
+        !log.contains("FAULT"),
+        "{tag}: keepalived went to FAULT:\n{log}"
+    );
+    n1.link_up();
+}
