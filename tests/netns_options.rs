@@ -235,7 +235,11 @@ fn an_instance_without_vips_elects_and_notifies() {
         "{tag}: notify output {:?}",
         std::fs::read_to_string(&out)
     );
-    assert!(d1.log_text().contains("no virtual_ipaddress"), "{tag}");
+    let log = d1.log_text();
+    assert!(
+        log.contains("virtual_ipaddress: warning: none given"),
+        "{tag}: {log}"
+    );
 }
 
 /// keepalived.conf with two instances in sync group G; `group_extra` goes into the group.
