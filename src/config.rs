@@ -205,6 +205,7 @@ fn build(ctx: &mut Ctx, raw: &[RawSection]) -> Config {
         .collect();
     let mut instances = instances;
     check_vmac_names(ctx, &mut instances, &instance_sections);
+    check_shared_vips(ctx, &instances, &instance_sections);
     let defaults = group_tracking::Defaults {
         scripts: &scripts,
         files: &track_files,
@@ -253,6 +254,34 @@ fn check_vrids(ctx: &mut Ctx, instances: &[InstanceConfig], sections: &[(&str, &
                 other_line: line_of(other_sec),
             };
             ctx.error(sec, line_of(sec), "virtual_router_id", kind);
+        }
+    }
+}
+
+/// A VIP on the same device in two instances: a warning at the second one's line.
+fn check_shared_vips(
+    ctx: &mut Ctx,
+    instances: &[InstanceConfig],
+    sections: &[(&str, &RawSection)],
+) {
+    fn dev<'a>(i: &'a InstanceConfig, v: &'a Vip) -> &'a str {
+        v.dev.as_deref().unwrap_or(&i.interface)
+    }
+    for (i, (inst, (_, sec))) in instances.iter().zip(sections).enumerate() {
+        for vip in &inst.vips {
+            let shared = instances[..i].iter().find(|o| {
+                o.vips
+                    .iter()
+                    .any(|w| w.addr == vip.addr && dev(o, w) == dev(inst, vip))
+            });
+            let Some(other) = shared else { continue };
+            let line = context::all(sec, "virtual_ipaddress")
+                .find(|e| values::vip(&e.value, None).is_ok_and(|v| v.addr == vip.addr))
+                .map_or(sec.line, |e| e.line);
+            let warning = WarningKind::VipInTwoInstances {
+                other_instance: other.name.clone(),
+            };
+            ctx.warn(sec, line, "virtual_ipaddress", warning);
         }
     }
 }

@@ -235,5 +235,128 @@ fn an_instance_without_vips_elects_and_notifies() {
         "{tag}: notify output {:?}",
         std::fs::read_to_string(&out)
     );
-    assert!(d1.log_text().contains("no virtual_ipaddress"), "{tag}");
+    let log = d1.log_text();
+    assert!(
+        log.contains("virtual_ipaddress: warning: none given"),
+        "{tag}: {log}"
+    );
+}
+
+/// keepalived.conf with two instances in sync group G; `group_extra` goes into the group.
+fn keepalived_grouped(priority: u8, scripts: &str, group_extra: &str) -> String {
+    let inst = |name: &str, vrid: u8, vip: &str| {
+        format!(
+            "vrrp_instance {name} {{\n state BACKUP\n interface eth0\n virtual_router_id {vrid}\n \
+             priority {priority}\n advert_int 1\n virtual_ipaddress {{\n  {vip}/24\n }}\n}}\n"
+        )
+    };
+    format!(
+        "{scripts}{}{}vrrp_sync_group G {{\n group {{\n  VI_1\n  VI_2\n }}\n{group_extra}}}\n",
+        inst("VI_1", 51, VIP1),
+        inst("VI_2", 52, VIP2)
+    )
+}
+
+/// Both VIPs on `on` and none on `off`.
+fn vips_on(on: &Node, off: &Node) -> bool {
+    on.has_addr(VIP1) && on.has_addr(VIP2) && !off.has_addr(VIP1) && !off.has_addr(VIP2)
+}
+
+fn wait_vips_on(tag: &str, on: &Node, off: &Node, timeout: Duration) {
+    let moved = wait_until(timeout, Duration::from_millis(50), || vips_on(on, off));
+    assert!(
+        moved.is_some(),
+        "{tag}: VIPs not all on node {} after {timeout:?}",
+        on.index
+    );
+}
+
+/// keepalived itself, with the group-level track_script on node 1 and tinyvrrp on node 2:
+/// the script's weight moves both members (the behaviour the tinyvrrp side copies), and the
+/// mixed pair agrees on one master for both VIPs.
+#[test]
+fn keepalived_applies_a_sync_group_track_script_to_every_member_too() {
+    let tag = "opt_group_script_ka";
+    let Some(lab) = Lab::new(tag, 2) else { return };
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    let flag = lab.dir().join("service-ok");
+    std::fs::write(&flag, "").expect("flag");
+    let scripts = format!(
+        "vrrp_script chk {{\n script \"/usr/bin/test -f {}\"\n interval 1\n}}\n",
+        flag.display()
+    );
+    let ka = n1.spawn_keepalived(&keepalived_grouped(
+        150,
+        &scripts,
+        " track_script {\n  chk weight -60\n }\n",
+    ));
+    let d2 = n2.spawn_daemon(&grouped(100, "", ""));
+    wait_vips_on(tag, n1, n2, secs(12.0));
+    assert_eq!(state(&d2, "VI_1"), "BACKUP", "{tag}");
+
+    std::fs::remove_file(&flag).expect("remove flag");
+    wait_vips_on(tag, n2, n1, secs(10.0));
+    assert!(ka.is_running(), "{tag}: keepalived died");
+    for i in ["VI_1", "VI_2"] {
+        assert_eq!(state(&d2, i), "MASTER", "{tag}: {i}");
+    }
+    std::fs::write(&flag, "").expect("flag back");
+    wait_vips_on(tag, n1, n2, secs(12.0));
+}
+
+/// The same with the roles swapped: tinyvrrp's group-level track_script hands both VIPs to
+/// a keepalived peer.
+#[test]
+fn a_sync_group_track_script_hands_every_member_to_keepalived() {
+    let tag = "opt_group_script_tv";
+    let Some(lab) = Lab::new(tag, 2) else { return };
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    let flag = lab.dir().join("service-ok");
+    std::fs::write(&flag, "").expect("flag");
+    let scripts = format!(
+        "[vrrp_script chk]\nscript = /usr/bin/test -f {}\ninterval = 1\n\n",
+        flag.display()
+    );
+    let d1 = n1.spawn_daemon(&grouped(150, &scripts, "track_script = chk weight -60\n"));
+    let ka = n2.spawn_keepalived(&keepalived_grouped(100, "", ""));
+    wait_vips_on(tag, n1, n2, secs(12.0));
+    std::fs::remove_file(&flag).expect("remove flag");
+    wait_vips_on(tag, n2, n1, secs(10.0));
+    assert!(ka.is_running(), "{tag}: keepalived died");
+    for i in ["VI_1", "VI_2"] {
+        assert_eq!(state(&d1, i), "BACKUP", "{tag}: {i}");
+    }
+    std::fs::write(&flag, "").expect("flag back");
+    wait_vips_on(tag, n1, n2, secs(10.0));
+}
+
+/// What tinyvrrp's dont_track_primary copies, checked on keepalived itself: with the flag its
+/// instance stays master (VIP kept, no FAULT) while its interface is down.
+#[test]
+fn keepalived_with_dont_track_primary_stays_master_with_its_link_down() {
+    let tag = "opt_dont_track_ka";
+    let Some(lab) = Lab::new(tag, 1) else { return };
+    let n1 = lab.node(1);
+    let conf = format!(
+        "vrrp_instance VI_1 {{\n state BACKUP\n interface eth0\n virtual_router_id 51\n \
+         priority 150\n advert_int 1\n dont_track_primary\n virtual_ipaddress {{\n  {VIP1}/24\n \
+         }}\n}}\n"
+    );
+    let ka = n1.spawn_keepalived(&conf);
+    let up = wait_until(
+        secs(master_down(150) + 4.0),
+        Duration::from_millis(50),
+        || n1.has_addr(VIP1),
+    );
+    assert!(up.is_some(), "{tag}: keepalived never master");
+    n1.link_down();
+    std::thread::sleep(secs(3.0));
+    let log = ka.log_text();
+    assert!(ka.is_running(), "{tag}: keepalived died");
+    assert!(n1.has_addr(VIP1), "{tag}: VIP removed:\n{log}");
+    assert!(
+        !log.contains("FAULT"),
+        "{tag}: keepalived went to FAULT:\n{log}"
+    );
+    n1.link_up();
 }

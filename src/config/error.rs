@@ -328,12 +328,12 @@ impl fmt::Display for ErrorKind {
             ),
             ErrorKind::MixedFamilyVips { expected, found } => write!(
                 f,
-                "{} address in an {} instance: one instance advertises one family (allowed: split it in two with the same virtual_router_id, one per family; `tinyvrrp import` does this)",
+                "{} address in an {} instance (allowed: one family per instance: split it in two with the same virtual_router_id, as `tinyvrrp import` does)",
                 family_name(*found),
                 family_name(*expected)
             ),
             ErrorKind::NoVipsWithV3 => f.write_str(
-                "no virtual_ipaddress: VRRPv3 adverts must carry at least one address (RFC 5798; keepalived refuses it too) (allowed: at least one virtual_ipaddress, or version = 2)",
+                "missing: VRRPv3 adverts carry at least one address (RFC 5798, keepalived) (allowed: a virtual_ipaddress, or version = 2)",
             ),
             ErrorKind::Conflicts {
                 other_key,
@@ -382,7 +382,7 @@ impl fmt::Display for ErrorKind {
                 "authentication does not exist in VRRPv3 (allowed: auth_type/auth_pass with version = 2 only)",
             ),
             ErrorKind::AuthAhUnsupported => f.write_str(
-                "AH is not supported: RFC 3768 removed IPsec AH authentication from VRRP and keepalived's AH is its own non-standard form (allowed: auth_type = PASS with version 2, which keepalived accepts on both sides, or no authentication, as version 3 requires)",
+                "AH is not supported: RFC 3768 removed it from VRRP and keepalived's AH is non-standard (allowed: auth_type = PASS with version 2, or no authentication, as with version 3)",
             ),
             ErrorKind::AuthPassWithoutType => {
                 f.write_str("auth_pass without auth_type (allowed: set auth_type = PASS)")
@@ -474,6 +474,9 @@ pub enum WarningKind {
     /// A weighted track on a sync group with an address-owner member: keepalived clears the
     /// weight to 0 (a failure then puts the group in FAULT).
     GroupWeightWithOwner { instance: String },
+    /// The same VIP on the same interface in two instances (keepalived does not check): the
+    /// first to leave MASTER removes it from under the other.
+    VipInTwoInstances { other_instance: String },
     /// `use_vmac = NAME` already used by another instance: keepalived ignores the name.
     VmacNameTaken { other_instance: String },
     /// A notify_fifo key that has no effect, and why.
@@ -532,26 +535,30 @@ impl fmt::Display for WarningKind {
                 "v3_checksum_as_v2 only affects VRRPv3 over IPv4; ignored for this instance",
             ),
             WarningKind::NoVirtualIpaddress => f.write_str(
-                "no virtual_ipaddress: the instance elects a master and runs its notify scripts but moves no address (as keepalived)",
+                "none given: the instance elects and notifies but moves no address",
             ),
             WarningKind::DuplicateVip { first_line } => write!(
                 f,
-                "address already listed at line {first_line}; this line is ignored (as keepalived)"
+                "already listed at line {first_line}; ignored"
             ),
             WarningKind::NoAcceptNotEnforced => f.write_str(
-                "keepalived's no_accept drops packets addressed to the VIPs on a master that is not the address owner (with its iptables/nftables rules); tinyvrrp does not filter, the master accepts them: add a firewall rule if you need that",
+                "tinyvrrp does not filter packets to the VIPs (keepalived's no_accept adds firewall rules dropping them on the master): no effect",
             ),
             WarningKind::TrackedByInstanceAndGroup { group } => write!(
                 f,
-                "also tracked by sync group {group}; the group's weight applies unless the instance's is 0 (as keepalived): track it in one place"
+                "also tracked by sync group {group}; the group's weight applies unless this one is 0"
             ),
             WarningKind::GroupWeightWithOwner { instance } => write!(
                 f,
-                "member {instance} has priority 255, which weights cannot move: weight set to 0, so a failure puts the whole group in FAULT (as keepalived)"
+                "member {instance} has priority 255: weight set to 0 (a failure puts the group in FAULT)"
+            ),
+            WarningKind::VipInTwoInstances { other_instance } => write!(
+                f,
+                "instance {other_instance} has it on the same interface; the first to leave MASTER removes it from both"
             ),
             WarningKind::VmacNameTaken { other_instance } => write!(
                 f,
-                "name already used by instance {other_instance}; the default name vrrp.VRID (vrrp6.VRID for IPv6) is used (as keepalived)"
+                "name already used by instance {other_instance}; the default name is used"
             ),
             WarningKind::FirstIpv6VipNotLinkLocal => f.write_str(
                 "the first IPv6 virtual_ipaddress should be link-local (fe80::/10), as RFC 5798 asks",

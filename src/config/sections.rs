@@ -57,6 +57,8 @@ pub(super) const SYNC_GROUP_KEYS: &[&str] = &[
     "track_script",
     "track_file",
     "track_process",
+    "sync_group_tracking_weight",
+    "global_tracking",
     "notify_master",
     "notify_backup",
     "notify_fault",
@@ -392,6 +394,10 @@ pub(super) fn read_sync_group(
         instances.push(member.to_string());
         first_lines.push(entry.line);
     }
+    // keepalived ignores weighted tracking on members unless one of these is set; tinyvrrp
+    // always applies it, so they are read (checked as flags) and change nothing.
+    ctx.one(sec, "sync_group_tracking_weight", flag);
+    ctx.one(sec, "global_tracking", flag);
     let given = all(sec, "group").count();
     if given == 0 {
         ctx.missing(sec, "group");

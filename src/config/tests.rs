@@ -1749,3 +1749,53 @@ fn a_fifo_script_without_its_fifo_and_a_fifo_named_twice_are_warnings() {
     let g = ok(&text).config.global;
     assert!(g.notify_fifo.is_some() && g.vrrp_notify_fifo.is_none());
 }
+
+#[test]
+fn a_vip_in_two_instances_on_one_interface_is_a_warning() {
+    let second = |iface: &str, vip: &str| {
+        format!(
+            "[vrrp_instance VI_2]\ninterface = {iface}\nvirtual_router_id = 52\n\
+             virtual_ipaddress = 192.0.2.9\nvirtual_ipaddress = {vip}\n"
+        )
+    };
+    let text = inst("") + &second("eth0", "192.0.2.1/24");
+    assert_eq!(
+        warnings(&text),
+        vec![(
+            9,
+            "virtual_ipaddress".into(),
+            WarningKind::VipInTwoInstances {
+                other_instance: "VI_1".into()
+            }
+        )]
+    );
+    // Another interface, or `dev` elsewhere: a different address.
+    assert_eq!(
+        ok(&(inst("") + &second("eth1", "192.0.2.1/24"))).warnings,
+        vec![]
+    );
+    let on_eth1 = second("eth0", "192.0.2.1/24 dev eth1");
+    assert_eq!(ok(&(inst("") + &on_eth1)).warnings, vec![]);
+}
+
+#[test]
+fn sync_group_tracking_weight_is_accepted_and_changes_nothing() {
+    // keepalived needs it for members' own weights to count; tinyvrrp always counts them.
+    let text = group_conf("track_script = chk\n", 100, "sync_group_tracking_weight\n");
+    let loaded = ok(&text);
+    assert_eq!(loaded.warnings, vec![]);
+    assert_eq!(
+        loaded.config.instances[0].track_scripts,
+        vec![TrackRef {
+            name: "chk".into(),
+            weight: None
+        }]
+    );
+    assert!(ok(&group_conf("", 100, "global_tracking\n"))
+        .warnings
+        .is_empty());
+    assert!(matches!(
+        one_err(&group_conf("", 100, "global_tracking = maybe\n")),
+        (24, _, ErrorKind::BadValue { .. })
+    ));
+}
