@@ -422,6 +422,7 @@ fn import_octavia_routes_rules_unicast() {
 /// An Ansible role's rendered file: a sync group with track_script and track_file at group
 /// level, an excluded IPv6 address, a default route in table 100 and a rule to it, a VMAC on
 /// the second instance, unicast on the first, shell redirection in a bare `ping` check.
+/// Import exits 1: `vmac_xmit_base` (adverts from the parent's MAC) is not carried over.
 #[test]
 fn import_ansible_sync_group_track_script() {
     run_case(&Case {
@@ -437,7 +438,7 @@ fn import_ansible_sync_group_track_script() {
             ),
         ],
         files: &[("maintenance.weight", "0\n")],
-        import_exit: 0,
+        import_exit: 1,
         expect: Expect {
             addrs: &["198.51.100.1", "2001:db8:0:10::1", "192.0.2.1"],
             routes: &["default via 198.51.100.254 dev eth0 table 100"],
@@ -472,7 +473,8 @@ fn import_kolla_unicast() {
 
 /// VyOS: the notify FIFO VyOS drives its HA with, a sync group with a group-level
 /// track_script, a named VMAC, excluded VIPs, `dont_track_primary`, `mcast_src_ip`, a
-/// virtual_server block (skipped). The checks ping hosts the lab does not have.
+/// virtual_server block (skipped). The checks ping hosts the lab does not have. Import exits
+/// 1: `vmac_xmit_base` and `vrrp_startup_delay` are not carried over.
 #[test]
 fn import_vyos_notify_fifo() {
     run_case(&Case {
@@ -489,7 +491,7 @@ fn import_vyos_notify_fifo() {
             ("/run/keepalived/keepalived_notify_fifo", "@FIFO@"),
         ],
         files: &[],
-        import_exit: 0,
+        import_exit: 1,
         expect: Expect {
             addrs: &[
                 "192.0.2.1",
