@@ -198,7 +198,15 @@ fn everything(expect: &Expect) -> (usize, usize, usize) {
 }
 
 /// Waits until node `master` holds everything and the other node nothing.
-fn settle(lab: &Lab, tag: &str, step: &str, master: usize, expect: &Expect, timeout: Duration) {
+fn settle(
+    lab: &Lab,
+    tag: &str,
+    step: &str,
+    master: usize,
+    expect: &Expect,
+    timeout: Duration,
+    logs: &dyn Fn() -> String,
+) {
     let other = 3 - master;
     let ok = wait_until(timeout, POLL, || {
         held(lab.node(master), expect) == everything(expect)
@@ -207,12 +215,13 @@ fn settle(lab: &Lab, tag: &str, step: &str, master: usize, expect: &Expect, time
     assert!(
         ok.is_some(),
         "{tag}: {step}: node {master} should hold {:?} and node {other} nothing; they hold \
-         {:?} and {:?}\nnode {master} routes: {:?}\nnode {master} rules: {:?}",
+         {:?} and {:?}\nnode {master} routes: {:?}\nnode {master} rules: {:?}\n{}",
         everything(expect),
         held(lab.node(master), expect),
         held(lab.node(other), expect),
         output_lines(lab.node(master), &["ip", "route", "show", "table", "all"]),
         output_lines(lab.node(master), &["ip", "rule", "show"]),
+        logs(),
     );
     eprintln!(
         "{tag}: {step}: settled in {:.2} s",
@@ -373,7 +382,15 @@ fn run_case(case: &Case) {
         ka.terminate(secs(5.0)).is_some(),
         "{tag}: keepalived did not exit on SIGTERM"
     );
-    settle(&lab, tag, "keepalived stopped", 2, &case.expect, secs(8.0));
+    settle(
+        &lab,
+        tag,
+        "keepalived stopped",
+        2,
+        &case.expect,
+        secs(8.0),
+        &logs,
+    );
     for (name, state) in tv_states(&tv) {
         assert_eq!(state, "MASTER", "{tag}: tinyvrrp instance {name}");
     }
