@@ -364,14 +364,23 @@ fn run_case(case: &Case) {
 
     let ka = ka_node.spawn_keepalived(&ka_text);
     let tv = tv_node.spawn_daemon(&tv_ini);
-    settle(
-        &lab,
-        tag,
-        "keepalived 150 master",
-        1,
-        &case.expect,
-        secs(20.0),
-    );
+    let logs = || {
+        format!(
+            "keepalived config:
+{ka_text}
+keepalived log:
+{}
+tinyvrrp config:
+{tv_ini}
+\
+             tinyvrrp log:
+{}",
+            ka.log_text(),
+            tv.log_text()
+        )
+    };
+    let first = "keepalived 150 master";
+    settle(&lab, tag, first, 1, &case.expect, secs(20.0), &logs);
     ka.assert_running(tag);
     tv.assert_running(tag);
     for (name, state) in tv_states(&tv) {
