@@ -220,8 +220,6 @@ pub enum ErrorKind {
         instance: String,
         other_group: String,
     },
-    /// RFC 5798 removed authentication; keepalived refuses it with version 3 too.
-    AuthWithV3,
     /// IPsec AH authentication (RFC 2338, dropped by RFC 3768) is not implemented.
     AuthAhUnsupported,
     /// `auth_pass` without `auth_type = PASS`.
@@ -378,9 +376,6 @@ impl fmt::Display for ErrorKind {
                 f,
                 "instance {instance} is already in sync group {other_group} (allowed: one sync group per instance)"
             ),
-            ErrorKind::AuthWithV3 => f.write_str(
-                "authentication does not exist in VRRPv3 (allowed: auth_type/auth_pass with version = 2 only)",
-            ),
             ErrorKind::AuthAhUnsupported => f.write_str(
                 "AH is not supported: RFC 3768 removed it from VRRP and keepalived's AH is non-standard (allowed: auth_type = PASS with version 2, or no authentication, as with version 3)",
             ),
@@ -479,6 +474,9 @@ pub enum WarningKind {
     VipInTwoInstances { other_instance: String },
     /// `use_vmac = NAME` already used by another instance: keepalived ignores the name.
     VmacNameTaken { other_instance: String },
+    /// RFC 5798 has no authentication; keepalived ignores it with version 3 (a log line), so
+    /// do we: refusing it would refuse configs that run with keepalived.
+    AuthIgnoredWithV3,
     /// A notify_fifo key that has no effect, and why.
     NotifyFifoIgnored { reason: &'static str },
 }
@@ -568,6 +566,9 @@ impl fmt::Display for WarningKind {
                 "rule without priority: priority {priority} assigned (as keepalived); give one"
             ),
             WarningKind::NotifyFifoIgnored { reason } => f.write_str(reason),
+            WarningKind::AuthIgnoredWithV3 => {
+                f.write_str("VRRPv3 has no authentication: ignored (as keepalived does)")
+            }
         }
     }
 }

@@ -655,10 +655,12 @@ fn instance_in_two_sync_groups() {
 
 #[test]
 fn authentication_rules() {
+    let v3 = inst("version = 3\nauth_type = PASS\nauth_pass = x\n");
     assert_eq!(
-        one_err(&inst("version = 3\nauth_type = PASS\nauth_pass = x\n")),
-        (6, "auth_type".into(), ErrorKind::AuthWithV3)
+        warnings(&v3),
+        vec![(6, "auth_type".into(), WarningKind::AuthIgnoredWithV3)]
     );
+    assert_eq!(ok(&v3).config.instances[0].auth, None);
     assert_eq!(
         one_err(&inst("auth_type = AH\nauth_pass = x\n")),
         (5, "auth_type".into(), ErrorKind::AuthAhUnsupported)

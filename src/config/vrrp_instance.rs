@@ -431,7 +431,12 @@ fn read_auth(ctx: &mut Ctx, sec: &RawSection, version: Version) -> Option<[u8; 8
         }
     }
     if version == Version::V3 {
-        ctx.at(sec, auth_type, ErrorKind::AuthWithV3);
+        ctx.warn(
+            sec,
+            auth_type.line,
+            "auth_type",
+            WarningKind::AuthIgnoredWithV3,
+        );
         return None;
     }
     let Some(pass) = auth_pass else {
