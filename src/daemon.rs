@@ -1326,7 +1326,64 @@ impl Daemon {
         }
     }
 
+    /// keepalived's `vrrp_startup_delay` (for boxes whose links come up late): no instance
+    /// and no VRRP socket exists until it has passed, so nothing is sent, heard or queued;
+    /// a stop signal and status requests are served meanwhile. True when asked to stop.
+    fn wait_startup_delay(&mut self) -> Result<bool, DaemonError> {
+        let cs = u64::from(self.config.global.vrrp_startup_delay_cs);
+        let end = monotonic_now() + Duration::from_millis(cs * 10);
+        if cs > 0 {
+            info!("delaying start-up by {} s", Secs(end - monotonic_now(), 2));
+        }
+        loop {
+            let now = monotonic_now();
+            let left = end.saturating_sub(now);
+            if left.is_zero() {
+                return Ok(false);
+            }
+            self.events.clear();
+            match self.poller.wait(&mut self.events, Some(left)) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(setup("poll")(e)),
+                Ok(_) => {}
+            }
+            let keys: Vec<usize> = self.events.iter().map(|ev| ev.key).collect();
+            for key in keys {
+                match key {
+                    KEY_NETLINK => self.drain_netlink(now),
+                    KEY_STATUS => {
+                        self.render_status(now);
+                        self.status.serve(&self.status_text);
+                    }
+                    KEY_SIGNAL if self.drain_signals_delayed() => return Ok(true),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Signals during the start-up delay: only a stop means anything yet.
+    fn drain_signals_delayed(&mut self) -> bool {
+        while let Ok(Some(info)) = self.signals.read_signal() {
+            match Signal::try_from(info.ssi_signo as i32) {
+                Ok(Signal::SIGTERM) | Ok(Signal::SIGINT) => {
+                    info!(
+                        "signal {}: stopping during the start-up delay",
+                        info.ssi_signo
+                    );
+                    return true;
+                }
+                Ok(Signal::SIGHUP) => info!("SIGHUP during the start-up delay: ignored"),
+                _ => {}
+            }
+        }
+        false
+    }
+
     pub fn run(mut self) -> Result<(), DaemonError> {
+        if self.wait_startup_delay()? {
+            return Ok(());
+        }
         let now = monotonic_now();
         self.resync_links();
         self.start_instances(now)?;

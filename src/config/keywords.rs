@@ -44,7 +44,7 @@ pub(super) const KEEPALIVED_GLOBAL: &str = "linkbeat_use_polling net_namespace \
     vrrp_netlink_cmd_rcv_bufs vrrp_netlink_cmd_rcv_bufs_force \
     vrrp_netlink_monitor_rcv_bufs vrrp_netlink_monitor_rcv_bufs_force \
     process_monitor_rcv_bufs process_monitor_rcv_bufs_force vrrp_rx_bufs_policy \
-    vrrp_rx_bufs_multiplier vrrp_startup_delay vrrp_delay_after_boot log_unknown_vrids \
+    vrrp_rx_bufs_multiplier vrrp_delay_after_boot log_unknown_vrids \
     vrrp_owner_ignore_adverts vmac_prefix vmac_addr_prefix umask random_seed \
     reload_check_config reload_time_file reload_repeat reload_file include_check \
     config_save_dir tmp_config_directory data_use_instance json_version iproute_usr_dir \

@@ -29,6 +29,8 @@ pub struct GlobalDefs {
     pub vrrp_garp_master_repeat: u32,
     pub vrrp_garp_master_refresh_s: u32,
     pub vrrp_garp_master_refresh_repeat: u32,
+    /// keepalived's `vrrp_startup_delay`: the instances start this long after the daemon.
+    pub vrrp_startup_delay_cs: u32,
     /// keepalived's `notify_fifo` and `vrrp_notify_fifo`: both get every VRRP state line.
     pub notify_fifo: Option<NotifyFifo>,
     pub vrrp_notify_fifo: Option<NotifyFifo>,
@@ -57,6 +59,7 @@ impl Default for GlobalDefs {
             vrrp_garp_master_repeat: 5,
             vrrp_garp_master_refresh_s: 0,
             vrrp_garp_master_refresh_repeat: 1,
+            vrrp_startup_delay_cs: 0,
             notify_fifo: None,
             vrrp_notify_fifo: None,
         }

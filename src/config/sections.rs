@@ -27,6 +27,7 @@ pub(super) const GLOBAL_KEYS: &[&str] = &[
     "vrrp_garp_master_repeat",
     "vrrp_garp_master_refresh",
     "vrrp_garp_master_refresh_repeat",
+    "vrrp_startup_delay",
     "notify_fifo",
     "notify_fifo_script",
     "vrrp_notify_fifo",
@@ -82,6 +83,21 @@ pub(super) fn version(value: &str) -> Result<Version, ErrorKind> {
     }
 }
 
+/// keepalived takes fractions of a second; an hour is more than any boot needs.
+fn startup_delay(value: &str) -> Result<u32, ErrorKind> {
+    match centiseconds(value) {
+        Some(cs) if cs <= 360_000 => Ok(cs as u32),
+        Some(_) => Err(ErrorKind::OutOfRange {
+            value: value.to_string(),
+            allowed: "0..=3600 seconds",
+        }),
+        None => Err(ErrorKind::BadValue {
+            value: value.to_string(),
+            expected: "seconds with at most 2 decimals, e.g. 5 or 0.5",
+        }),
+    }
+}
+
 pub(super) fn read_global(ctx: &mut Ctx, sec: &RawSection) -> GlobalDefs {
     let foreign = Foreign {
         no_effect: keywords::GLOBAL_NO_EFFECT,
@@ -111,6 +127,9 @@ pub(super) fn read_global(ctx: &mut Ctx, sec: &RawSection) -> GlobalDefs {
     }
     if let Some((v, _)) = ctx.one(sec, "vrrp_garp_master_refresh_repeat", range(GARP_REPEAT)) {
         g.vrrp_garp_master_refresh_repeat = v;
+    }
+    if let Some((v, _)) = ctx.one(sec, "vrrp_startup_delay", startup_delay) {
+        g.vrrp_startup_delay_cs = v;
     }
     g.notify_fifo = read_fifo(ctx, sec, "notify_fifo", "notify_fifo_script");
     g.vrrp_notify_fifo = read_fifo(ctx, sec, "vrrp_notify_fifo", "vrrp_notify_fifo_script");

@@ -1801,3 +1801,19 @@ fn sync_group_tracking_weight_is_accepted_and_changes_nothing() {
         (24, _, ErrorKind::BadValue { .. })
     ));
 }
+
+#[test]
+fn vrrp_startup_delay_takes_keepalived_s_seconds() {
+    let with = |v: &str| inst("") + "[global_defs]\nvrrp_startup_delay = " + v + "\n";
+    assert_eq!(ok(&with("5")).config.global.vrrp_startup_delay_cs, 500);
+    assert_eq!(ok(&with("0.25")).config.global.vrrp_startup_delay_cs, 25);
+    assert_eq!(ok(&inst("")).config.global.vrrp_startup_delay_cs, 0);
+    assert!(matches!(
+        one_err(&with("3601")),
+        (6, _, ErrorKind::OutOfRange { .. })
+    ));
+    assert!(matches!(
+        one_err(&with("soon")),
+        (6, _, ErrorKind::BadValue { .. })
+    ));
+}
