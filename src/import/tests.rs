@@ -484,3 +484,13 @@ fn ipv6_instances_without_version_get_version_3_as_in_keepalived() {
     );
     assert!(run(text).warnings.is_empty());
 }
+
+#[test]
+fn keyword_families_of_other_keepalived_processes_have_no_vrrp_effect() {
+    let text =
+        "global_defs {\n checker_log_all_failures\n lvs_sync_daemon eth0 VI_1\n bfd_priority -1\n\
+        smtp_alert_checker\n enable_snmp_checker\n}\n";
+    let out = run(text);
+    assert_eq!(out.warnings.len(), 5, "{:?}", out.warnings);
+    assert_eq!(out.exit_status(), 0, "{:?}", out.warnings);
+}
