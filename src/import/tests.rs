@@ -77,6 +77,10 @@ fn conditional_lines_follow_the_config_id() {
         ini(text),
         "\n[global_defs]\nrouter_id = one\nvrrp_version = 3\n"
     );
+    let w = warnings(text);
+    assert_eq!(w.len(), 1, "{w:?}");
+    let said = "k.conf:3: @: keepalived skips the lines of other config ids; skipped here for config id \"node1\"";
+    assert!(w[0].starts_with(said), "{w:?}");
 }
 
 #[test]
