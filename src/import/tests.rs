@@ -498,3 +498,24 @@ fn keyword_families_of_other_keepalived_processes_have_no_vrrp_effect() {
     assert_eq!(out.warnings.len(), 5, "{:?}", out.warnings);
     assert_eq!(out.exit_status(), 0, "{:?}", out.warnings);
 }
+
+#[test]
+fn a_split_instance_keeps_its_own_vmac_and_says_when_it_loses_unicast() {
+    let text = "vrrp_instance V {\n use_vmac vrrp.7\n unicast_peer {\n  192.0.2.2\n }\n\
+        virtual_ipaddress {\n  192.0.2.1\n  2001:db8::1\n }\n}\n";
+    let out = ini(text);
+    assert!(
+        out.contains("[vrrp_instance V]\nuse_vmac = vrrp.7\nunicast_peer = 192.0.2.2\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("[vrrp_instance V_v6]\nuse_vmac =\nvirtual_ipaddress = 2001:db8::1\n"),
+        "{out}"
+    );
+    let w = warnings(text);
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert_eq!(
+        w[1],
+        "k.conf:1: unicast_peer: no IPv6 peer: instance V_v6 advertises by multicast"
+    );
+}
