@@ -67,7 +67,10 @@ pub(super) fn split(ctx: &mut Ctx, node: &Node, sec: &mut Section) -> Option<Sec
         } else {
             !ORIGINAL_ONLY.contains(key)
         };
-        if keep {
+        if keep && *key == "use_vmac" {
+            // Two instances cannot share one macvlan name: the copy takes the default one.
+            copy.entries.push((key, None));
+        } else if keep {
             copy.entries.push((key, value.clone()));
         }
     }
@@ -78,6 +81,11 @@ pub(super) fn split(ctx: &mut Ctx, node: &Node, sec: &mut Section) -> Option<Sec
         "keepalived takes the family of the first VIP and ignores the VIPs of the other; tinyvrrp's import moves the IPv6 ones to instance {name} (same VRID, version 3, without notify scripts, excluded VIPs, routes, rules or authentication), synchronised with this one"
     );
     ctx.warn(node, "virtual_ipaddress", text, true);
+    let peers = |s: &Section| s.entries.iter().any(|(k, _)| *k == "unicast_peer");
+    if peers(sec) && !peers(&copy) {
+        let text = format!("no IPv6 peer: instance {name} advertises by multicast");
+        ctx.warn(node, "unicast_peer", text, true);
+    }
     Some(copy)
 }
 

@@ -46,7 +46,7 @@ pub(super) fn expand(pattern: &str, loader: &dyn Loader) -> Result<Vec<String>, 
         .into_iter()
         .filter(|n| (!n.starts_with('.') || name.starts_with('.')) && matches(name, n))
         .collect();
-    names.sort();
+    names.sort_unstable();
     Ok(names
         .into_iter()
         .map(|n| {

@@ -34,6 +34,8 @@ pub(super) struct Lexer<'a> {
     pub files: Vec<String>,
     pub tokens: Vec<Token>,
     defs: Vec<(String, String)>,
+    /// A skipped `@ID` line has been mentioned (once per import).
+    skip_said: bool,
 }
 
 impl<'a> Lexer<'a> {
@@ -44,6 +46,7 @@ impl<'a> Lexer<'a> {
             files: Vec::new(),
             tokens: Vec::new(),
             defs: Vec::new(),
+            skip_said: false,
         }
     }
 
@@ -98,6 +101,11 @@ impl<'a> Lexer<'a> {
         w: &mut Warnings,
     ) -> Result<(), ImportError> {
         let Some(line) = self.conditional(line.trim()) else {
+            if !self.skip_said {
+                self.skip_said = true;
+                let text = format!("keepalived skips the lines of other config ids; skipped here for config id {:?} (set another with --config-id)", self.config_id);
+                w.push(Warn::new(name, line_no, "@", text, false));
+            }
             return Ok(());
         };
         if let Some(rest) = line.strip_prefix('$') {

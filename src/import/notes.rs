@@ -100,6 +100,11 @@ pub(super) const NOTES: &[(&str, Cat)] = &[
     ("linkbeat_use_polling", Cat::NoEffect),
     ("kernel_rx_buf_size", Cat::NoEffect),
     ("vrrp_netlink_cmd_rcv_bufs", Cat::NoEffect),
+    ("vrrp_cpu_affinity", Cat::NoEffect),
+    ("vrrp_rlimit_rttime", Cat::NoEffect),
+    ("vrrp_rx_bufs_policy", Cat::NoEffect),
+    ("vrrp_rx_bufs_multiplier", Cat::NoEffect),
+    ("vrrp_socket_priority", Cat::NoEffect),
     ("vrrp_netlink_monitor_rcv_bufs", Cat::NoEffect),
     ("preempt", Cat::Preempt),
     ("vrrp_startup_delay", Cat::StartupDelay),
@@ -131,8 +136,22 @@ pub(super) const NOTES: &[(&str, Cat)] = &[
 pub(super) const DEFAULTS: &[(&str, &str)] =
     &[("vrrp_garp_interval", "0"), ("vrrp_gna_interval", "0")];
 
+/// Families of keywords of keepalived's other processes (IPVS checker, BFD) and reporting.
+const PREFIXES: &[(&str, Cat)] = &[
+    ("lvs_", Cat::Lvs),
+    ("checker_", Cat::Lvs),
+    ("smtp_", Cat::Mail),
+    ("notification_email", Cat::Mail),
+    ("enable_snmp", Cat::Snmp),
+    ("snmp_", Cat::Snmp),
+    ("enable_dbus", Cat::Snmp),
+    ("bfd_", Cat::Bfd),
+];
+
 pub(super) fn note(keyword: &str) -> Option<Cat> {
-    NOTES.iter().find(|(k, _)| *k == keyword).map(|(_, c)| *c)
+    let exact = NOTES.iter().find(|(k, _)| *k == keyword);
+    let prefix = || PREFIXES.iter().find(|(p, _)| keyword.starts_with(p));
+    exact.or_else(prefix).map(|(_, c)| *c)
 }
 
 pub(super) fn is_default(keyword: &str, args: &[String]) -> bool {

@@ -77,6 +77,10 @@ fn conditional_lines_follow_the_config_id() {
         ini(text),
         "\n[global_defs]\nrouter_id = one\nvrrp_version = 3\n"
     );
+    let w = warnings(text);
+    assert_eq!(w.len(), 1, "{w:?}");
+    let said = "k.conf:3: @: keepalived skips the lines of other config ids; skipped here for config id \"node1\"";
+    assert!(w[0].starts_with(said), "{w:?}");
 }
 
 #[test]
@@ -483,4 +487,35 @@ fn ipv6_instances_without_version_get_version_3_as_in_keepalived() {
          [vrrp_instance D]\n"
     );
     assert!(run(text).warnings.is_empty());
+}
+
+#[test]
+fn keyword_families_of_other_keepalived_processes_have_no_vrrp_effect() {
+    let text =
+        "global_defs {\n checker_log_all_failures\n lvs_sync_daemon eth0 VI_1\n bfd_priority -1\n\
+        smtp_alert_checker\n enable_snmp_checker\n}\n";
+    let out = run(text);
+    assert_eq!(out.warnings.len(), 5, "{:?}", out.warnings);
+    assert_eq!(out.exit_status(), 0, "{:?}", out.warnings);
+}
+
+#[test]
+fn a_split_instance_keeps_its_own_vmac_and_says_when_it_loses_unicast() {
+    let text = "vrrp_instance V {\n use_vmac vrrp.7\n unicast_peer {\n  192.0.2.2\n }\n\
+        virtual_ipaddress {\n  192.0.2.1\n  2001:db8::1\n }\n}\n";
+    let out = ini(text);
+    assert!(
+        out.contains("[vrrp_instance V]\nuse_vmac = vrrp.7\nunicast_peer = 192.0.2.2\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("[vrrp_instance V_v6]\nuse_vmac =\nvirtual_ipaddress = 2001:db8::1\n"),
+        "{out}"
+    );
+    let w = warnings(text);
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert_eq!(
+        w[1],
+        "k.conf:1: unicast_peer: no IPv6 peer: instance V_v6 advertises by multicast"
+    );
 }

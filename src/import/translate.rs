@@ -198,22 +198,27 @@ pub(super) fn translate(nodes: &[Node], files: &[String], w: &mut Warnings) -> S
     render(&sections)
 }
 
-fn top(ctx: &mut Ctx, node: &Node, out: &mut Vec<Section>, splits: &mut Vec<(String, String)>) {
-    let keyword = node.keyword();
-    let table = match keyword {
+/// The keys carried over in a top-level block.
+fn table_of(keyword: &str) -> Option<&'static [(&'static str, Kind)]> {
+    Some(match keyword {
         "global_defs" => GLOBAL,
         "vrrp_script" => SCRIPT,
         "vrrp_track_file" | "track_file" => TRACK_FILE,
         "vrrp_track_process" => TRACK_PROCESS,
         "vrrp_instance" => INSTANCE,
         "vrrp_sync_group" => SYNC_GROUP,
-        _ => {
-            match notes::note(keyword) {
-                Some(cat) => ctx.note(node, cat),
-                None => ctx.unsupported(node, ""),
-            }
-            return;
+        _ => return None,
+    })
+}
+
+fn top(ctx: &mut Ctx, node: &Node, out: &mut Vec<Section>, splits: &mut Vec<(String, String)>) {
+    let keyword = node.keyword();
+    let Some(table) = table_of(keyword) else {
+        match notes::note(keyword) {
+            Some(cat) => ctx.note(node, cat),
+            None => ctx.unsupported(node, ""),
         }
+        return;
     };
     let Some(block) = &node.block else {
         let text =
