@@ -7,6 +7,7 @@
 mod context;
 mod error;
 mod model;
+mod routes;
 mod sections;
 mod syntax;
 mod values;
@@ -19,9 +20,9 @@ pub use error::{
     ConfigError, ConfigErrors, ConfigWarning, ErrorKind, SyntaxError, WarningKind, SECTION_TYPES,
 };
 pub use model::{
-    Config, GlobalDefs, InitialState, InstanceConfig, ParamMatch, ProcessMatch, SyncGroup,
-    TrackFileRef, TrackInterface, TrackRef, TrackScriptRef, Vip, VrrpScript, VrrpTrackFile,
-    VrrpTrackProcess,
+    Config, GlobalDefs, InitialState, InstanceConfig, ParamMatch, ProcessMatch, RouteType,
+    RuleAction, SyncGroup, TrackFileRef, TrackInterface, TrackRef, TrackScriptRef, Vip,
+    VirtualRoute, VirtualRule, VrrpScript, VrrpTrackFile, VrrpTrackProcess,
 };
 
 use context::Ctx;

@@ -8,6 +8,9 @@ pub(super) struct Ctx<'f> {
     pub file: &'f str,
     pub errors: Vec<ConfigError>,
     pub warnings: Vec<ConfigWarning>,
+    /// `virtual_rules` without a priority numbered so far, IPv4 and IPv6 (keepalived counts
+    /// down from 16384 per family over the whole file).
+    pub next_rule_priority: [u32; 2],
 }
 
 impl<'f> Ctx<'f> {
@@ -16,6 +19,7 @@ impl<'f> Ctx<'f> {
             file,
             errors: Vec::new(),
             warnings: Vec::new(),
+            next_rule_priority: [0; 2],
         }
     }
 

@@ -388,6 +388,8 @@ pub enum WarningKind {
     /// RFC 5798 §5.2.9: in IPv6 multicast adverts the first address is the link-local one
     /// (keepalived logs the same; it is an error only in its strict mode).
     FirstIpv6VipNotLinkLocal,
+    /// A `virtual_rules` line without a priority gets one, as keepalived does.
+    RulePriorityAssigned { priority: u32 },
 }
 
 impl fmt::Display for WarningKind {
@@ -420,6 +422,10 @@ impl fmt::Display for WarningKind {
             ),
             WarningKind::FirstIpv6VipNotLinkLocal => f.write_str(
                 "the first IPv6 virtual_ipaddress should be link-local (fe80::/10), as RFC 5798 asks",
+            ),
+            WarningKind::RulePriorityAssigned { priority } => write!(
+                f,
+                "rule without priority: priority {priority} assigned (as keepalived); give one"
             ),
         }
     }

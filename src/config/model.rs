@@ -1,6 +1,6 @@
 //! The typed configuration: what the rest of the daemon reads. Plain data, validated.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use crate::packet::{Family, Version};
 
@@ -119,6 +119,67 @@ pub struct Vip {
     /// Interface to put the address on; the instance's interface when `None`.
     pub dev: Option<String>,
     pub label: Option<String>,
+    /// `brd ADDR` (IPv4 only; `+` and `-` are resolved to the address at parse time).
+    pub brd: Option<Ipv4Addr>,
+    /// `scope`: RT_SCOPE_* of the address (0 global, 200 site, 253 link, 254 host); IPv4 only.
+    pub scope: u8,
+}
+
+/// What a `virtual_routes` entry is (rtm_type): RTN_UNICAST, or a route that drops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RouteType {
+    Unicast = 1,
+    Blackhole = 6,
+    Unreachable = 7,
+    Prohibit = 8,
+}
+
+/// `virtual_routes = [src ADDR] [to] [TYPE] PREFIX [via ADDR] [dev IF] [table N] [metric N]
+/// [scope S] [protocol N] [onlink]`, keepalived's route line. Added while master.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct VirtualRoute {
+    pub dst: IpAddr,
+    pub dst_len: u8,
+    /// `src`: the preferred source address (RTA_PREFSRC).
+    pub src: Option<IpAddr>,
+    pub via: Option<IpAddr>,
+    /// No default: like keepalived, the kernel picks the device from the gateway.
+    pub dev: Option<String>,
+    /// 254 (main) unless `table` is given.
+    pub table: u32,
+    pub metric: Option<u32>,
+    /// RT_SCOPE_*; `None` = universe on add (keepalived's default), any on delete.
+    pub scope: Option<u8>,
+    /// rtm_protocol; 18 ("keepalived" in iproute2's names) unless `protocol` is given.
+    pub protocol: u8,
+    pub kind: RouteType,
+    pub onlink: bool,
+}
+
+/// What a matching `virtual_rules` entry does (fib_rule_hdr action).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RuleAction {
+    /// FR_ACT_TO_TBL: look up this table.
+    Table(u32),
+    Blackhole,
+    Unreachable,
+    Prohibit,
+}
+
+/// `virtual_rules = [from PREFIX] [to PREFIX] table N [priority N] [iif IF] [oif IF]
+/// [fwmark N[/M]] [not]`, keepalived's rule line. Added while master.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct VirtualRule {
+    pub family: crate::packet::Family,
+    pub from: Option<(IpAddr, u8)>,
+    pub to: Option<(IpAddr, u8)>,
+    pub action: RuleAction,
+    /// Given, or assigned from 16384 downwards per family as keepalived does (with a warning).
+    pub priority: u32,
+    pub iif: Option<String>,
+    pub oif: Option<String>,
+    pub fwmark: Option<(u32, Option<u32>)>,
+    pub invert: bool,
 }
 
 /// `track_interface = eth1 [weight W]`: without weight, the instance goes to FAULT while the
@@ -157,6 +218,11 @@ pub struct InstanceConfig {
     pub preempt: bool,
     pub preempt_delay_cs: u32,
     pub vips: Vec<Vip>,
+    /// `virtual_ipaddress_excluded`: follow mastership like `vips` but are not advertised;
+    /// either family (as keepalived).
+    pub vips_excluded: Vec<Vip>,
+    pub virtual_routes: Vec<VirtualRoute>,
+    pub virtual_rules: Vec<VirtualRule>,
     pub unicast_src_ip: Option<IpAddr>,
     pub unicast_peers: Vec<IpAddr>,
     pub unicast_ttl: Option<u8>,

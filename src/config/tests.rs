@@ -116,13 +116,17 @@ fn full_example() {
                 addr: ip("192.0.2.1"),
                 prefix_len: 24,
                 dev: None,
-                label: None
+                label: None,
+                brd: None,
+                scope: 0,
             },
             Vip {
                 addr: ip("192.0.2.2"),
                 prefix_len: 24,
                 dev: Some("eth1".into()),
-                label: Some("eth1:vip".into())
+                label: Some("eth1:vip".into()),
+                brd: None,
+                scope: 0,
             },
         ]
     );

@@ -121,7 +121,8 @@ pub(super) fn interface_name(value: &str) -> Result<String, ErrorKind> {
     }
 }
 
-const VIP_FORM: &str = "ADDRESS[/PREFIX] [dev IFNAME] [label LABEL]";
+const VIP_FORM: &str =
+    "ADDRESS[/PREFIX] [dev IFNAME] [label LABEL] [brd ADDRESS|+|-] [scope global|site|link|host|N]";
 
 /// `192.0.2.1/24 dev eth1 label eth1:vip`. `default_dev` is the instance's interface, used to
 /// check the label.
@@ -146,6 +147,8 @@ pub(super) fn vip(value: &str, default_dev: Option<&str>) -> Result<Vip, ErrorKi
         prefix_len,
         dev: None,
         label: None,
+        brd: None,
+        scope: 0,
     };
     while let Some(word) = words.next() {
         let Some(arg) = words.next() else {
@@ -154,6 +157,11 @@ pub(super) fn vip(value: &str, default_dev: Option<&str>) -> Result<Vip, ErrorKi
         match word {
             "dev" if vip.dev.is_none() => vip.dev = Some(interface_name(arg)?),
             "label" if vip.label.is_none() => vip.label = Some(arg.to_string()),
+            "brd" | "broadcast" if vip.brd.is_none() => {
+                vip.brd = Some(super::routes::broadcast(arg, addr, prefix_len)?)
+            }
+            "scope" if addr.is_ipv4() => vip.scope = super::routes::scope(arg)?,
+            "scope" => return Err(bad(value, "scope on IPv4 addresses only")),
             _ => return Err(bad(value, VIP_FORM)),
         }
     }
@@ -242,7 +250,9 @@ mod tests {
         assert_eq!(v.label.as_deref(), Some("eth1:vip"));
         assert_eq!(vip("2001:db8::1", None).unwrap().prefix_len, 128);
         assert!(vip("192.0.2.1 label eth1:x", Some("eth0")).is_err());
-        assert!(vip("192.0.2.1 brd 192.0.2.255", None).is_err());
+        // brd is an option now (config::routes tests); a second one, or an unknown word, is not.
+        assert!(vip("192.0.2.1/24 brd + brd -", None).is_err());
+        assert!(vip("192.0.2.1 peer 192.0.2.2", None).is_err());
         assert!(vip("192.0.2.1 dev", None).is_err());
         assert!(matches!(
             vip("192.0.2.1/33", None),

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use super::context::{all, first, Ctx};
 use super::error::{ErrorKind, WarningKind};
 use super::model::{GlobalDefs, InitialState, InstanceConfig, TrackInterface, TrackRef, Vip};
+use super::routes;
 use super::sections::{notify, version, GARP_DELAY, GARP_REFRESH, GARP_REPEAT};
 use super::syntax::RawSection;
 use super::values::{
@@ -23,6 +24,9 @@ pub(super) const INSTANCE_KEYS: &[&str] = &[
     "nopreempt",
     "preempt_delay",
     "virtual_ipaddress",
+    "virtual_ipaddress_excluded",
+    "virtual_routes",
+    "virtual_rules",
     "unicast_src_ip",
     "unicast_peer",
     "unicast_ttl",
@@ -48,6 +52,9 @@ pub(super) const INSTANCE_KEYS: &[&str] = &[
 /// Keys that may repeat, one item per line.
 pub(super) const INSTANCE_LIST_KEYS: &[&str] = &[
     "virtual_ipaddress",
+    "virtual_ipaddress_excluded",
+    "virtual_routes",
+    "virtual_rules",
     "unicast_peer",
     "track_interface",
     "track_script",
@@ -135,6 +142,7 @@ pub(super) fn read_instance(
     }
 
     let (vips, family) = read_vips(ctx, sec, interface.as_deref(), version);
+    let vips_excluded = routes::read_excluded(ctx, sec, interface.as_deref(), &vips);
     let unicast_src_ip = ctx.one(sec, "unicast_src_ip", |v| same_family(ip(v)?, family));
     let unicast_peers = read_peers(ctx, sec, family);
     if family == Family::V6 && unicast_peers.is_empty() {
@@ -192,6 +200,9 @@ pub(super) fn read_instance(
         preempt,
         preempt_delay_cs,
         vips,
+        vips_excluded,
+        virtual_routes: routes::read_routes(ctx, sec),
+        virtual_rules: routes::read_rules(ctx, sec),
         unicast_src_ip: unicast_src_ip.map(|v| v.0),
         unicast_peers,
         unicast_ttl: unicast_ttl.map(|v| v.0),
