@@ -9,6 +9,7 @@ pub mod socket;
 pub mod wire;
 
 pub use socket::{Monitor, Netlink};
+pub use wire::routes::{AddrOptions, RouteSpec, RuleSpec};
 
 /// Why a netlink operation failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

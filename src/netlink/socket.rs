@@ -7,6 +7,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
 
+use super::wire::routes::{AddrOptions, RouteSpec, RuleSpec};
 use super::wire::{self, Message, MessageIter};
 use super::{AddrInfo, LinkInfo, NetEvent, NetlinkError};
 
@@ -300,6 +301,38 @@ impl Netlink {
         self.command("RTM_NEWADDR", |buf, seq| {
             wire::build_new_address(buf, seq, ifindex, addr, prefix_len, label, nodad)
                 .map(<[u8]>::len)
+        })
+    }
+
+    /// `add_address` with a broadcast address and scope (`ip addr add ... brd B scope S`).
+    pub fn add_address_with(
+        &mut self,
+        ifindex: u32,
+        addr: IpAddr,
+        prefix_len: u8,
+        opts: &AddrOptions<'_>,
+    ) -> Result<(), NetlinkError> {
+        self.command("RTM_NEWADDR", |buf, seq| {
+            wire::routes::build_new_address_with(buf, seq, ifindex, addr, prefix_len, opts)
+                .map(<[u8]>::len)
+        })
+    }
+
+    /// Adds (`add`) or deletes a route. An identical route is EEXIST on add; a missing one
+    /// ESRCH on delete.
+    pub fn route(&mut self, add: bool, r: &RouteSpec) -> Result<(), NetlinkError> {
+        let what = if add { "RTM_NEWROUTE" } else { "RTM_DELROUTE" };
+        self.command(what, |buf, seq| {
+            wire::routes::build_route(buf, seq, add, r).map(<[u8]>::len)
+        })
+    }
+
+    /// Adds (`add`) or deletes a policy rule. An identical rule is EEXIST on add; a missing
+    /// one ENOENT on delete.
+    pub fn rule(&mut self, add: bool, r: &RuleSpec<'_>) -> Result<(), NetlinkError> {
+        let what = if add { "RTM_NEWRULE" } else { "RTM_DELRULE" };
+        self.command(what, |buf, seq| {
+            wire::routes::build_rule(buf, seq, add, r).map(<[u8]>::len)
         })
     }
 

@@ -9,6 +9,8 @@ use std::net::IpAddr;
 
 use super::{AddrInfo, IfName, LinkInfo, NetEvent, NetlinkError};
 
+pub mod routes;
+
 // Message types and flags (linux/netlink.h, linux/rtnetlink.h). Kernel ABI, stable.
 pub const NLMSG_NOOP: u16 = 1;
 pub const NLMSG_ERROR: u16 = 2;
@@ -249,31 +251,12 @@ pub fn build_new_address<'a>(
     label: Option<&str>,
     nodad: bool,
 ) -> Result<&'a [u8], NetlinkError> {
-    check_prefix(addr, prefix_len)?;
-    let flags = if nodad && addr.is_ipv6() {
-        IFA_F_NODAD
-    } else {
-        0
+    let opts = routes::AddrOptions {
+        label,
+        nodad,
+        ..Default::default()
     };
-    let mut b = MsgBuilder::new(
-        buf,
-        RTM_NEWADDR,
-        NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
-        seq,
-    )?;
-    b.ifaddrmsg(family_of(addr), prefix_len, flags as u8, 0, ifindex)?;
-    b.attr_ip(IFA_LOCAL, addr)?;
-    b.attr_ip(IFA_ADDRESS, addr)?;
-    if let (Some(label), IpAddr::V4(_)) = (label, addr) {
-        if label.is_empty() || label.len() >= IfName::CAPACITY {
-            return Err(NetlinkError::InvalidArgument("label must be 1..15 bytes"));
-        }
-        b.attr_str(IFA_LABEL, label)?;
-    }
-    if flags != 0 {
-        b.attr_u32(IFA_FLAGS, flags)?;
-    }
-    b.finish()
+    routes::build_new_address_with(buf, seq, ifindex, addr, prefix_len, &opts)
 }
 
 /// RTM_DELADDR for one address; the kernel answers EADDRNOTAVAIL when it is not there.
