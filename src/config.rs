@@ -25,6 +25,8 @@ pub use model::{
     VirtualRoute, VirtualRule, VrrpScript, VrrpTrackFile, VrrpTrackProcess,
 };
 
+pub use routes::RTPROT_KEEPALIVED;
+
 use context::Ctx;
 use syntax::RawSection;
 

@@ -27,6 +27,7 @@ use crate::netlink::{Monitor, NetEvent, Netlink, NetlinkError};
 use crate::notify::{self, Notifier};
 use crate::packet::{self, AdvertFields, ChecksumForm, Family, Version};
 use crate::reload::{self, Change};
+use crate::routes;
 use crate::sock::{PushError, RecvBatch, SendBatch, VrrpSocket};
 use crate::status::{self, Counters, InstanceView, PeerForms, StatusServer};
 use crate::timestamp::Secs;
@@ -373,6 +374,11 @@ impl Daemon {
     /// A VIP still configured after a crash would answer ARP from a node that is not master:
     /// remove ours before anything starts (the master will add them back).
     fn remove_leftover_vips(&mut self) {
+        for idx in 0..self.slots.len() {
+            if self.slots[idx].inst.state() == State::Init {
+                self.follow_master(idx, false, true);
+            }
+        }
         for slot in self.slots.iter().filter(|s| s.inst.state() == State::Init) {
             for vip in &slot.cfg.vips {
                 let dev = vip.dev.as_deref().unwrap_or(&slot.cfg.interface);
@@ -699,8 +705,14 @@ impl Daemon {
     fn execute(&mut self, idx: usize, now: Time, action: &Action) {
         match *action {
             Action::SendAdvert { priority } => self.queue_advert(idx, priority),
-            Action::AddVips => self.set_vips(idx, true),
-            Action::RemoveVips => self.set_vips(idx, false),
+            Action::AddVips => {
+                self.set_vips(idx, true);
+                self.follow_master(idx, true, false);
+            }
+            Action::RemoveVips => {
+                self.follow_master(idx, false, false);
+                self.set_vips(idx, false);
+            }
             Action::SendGarp { count } => self.send_garps(idx, count),
             Action::Transition {
                 from, to, reason, ..
@@ -908,9 +920,29 @@ impl Daemon {
         }
     }
 
+    /// Excluded VIPs, virtual routes and rules (see `routes`); `quiet` for leftovers.
+    fn follow_master(&mut self, idx: usize, add: bool, quiet: bool) {
+        let slot = &self.slots[idx];
+        let default_ifindex = self
+            .vip_ifindex(slot, None)
+            .or_else(|| self.links.by_name(&slot.cfg.interface).map(|l| l.index));
+        let failures = routes::follow(
+            &mut self.nl,
+            &self.links,
+            &slot.cfg,
+            default_ifindex,
+            add,
+            quiet,
+        );
+        for _ in 0..failures {
+            self.drops.bump("route_rule_failed");
+        }
+    }
+
     fn send_garps(&mut self, idx: usize, count: u32) {
         let slot = &self.slots[idx];
-        for vip in &slot.cfg.vips {
+        // keepalived announces the excluded addresses too.
+        for vip in slot.cfg.vips.iter().chain(&slot.cfg.vips_excluded) {
             let Some(ifindex) = self.vip_ifindex(slot, vip.dev.as_deref()) else {
                 continue;
             };

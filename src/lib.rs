@@ -12,6 +12,7 @@ pub mod netlink;
 pub mod notify;
 pub mod packet;
 pub mod reload;
+pub mod routes;
 pub mod sock;
 pub mod spawn;
 pub mod status;

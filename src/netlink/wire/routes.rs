@@ -4,8 +4,8 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::{
-    family_of, MsgBuilder, IFA_ADDRESS, IFA_FLAGS, IFA_F_NODAD, IFA_LABEL, IFA_LOCAL,
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, RTM_NEWADDR,
+    family_of, MsgBuilder, IFA_ADDRESS, IFA_FLAGS, IFA_F_NODAD, IFA_LABEL, IFA_LOCAL, NLM_F_ACK,
+    NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, RTM_NEWADDR,
 };
 use crate::netlink::{IfName, NetlinkError};
 
@@ -115,14 +115,24 @@ pub fn build_new_address_with<'a>(
     opts: &AddrOptions<'_>,
 ) -> Result<&'a [u8], NetlinkError> {
     prefix_ok(addr, prefix_len)?;
-    let flags = if opts.nodad && addr.is_ipv6() { IFA_F_NODAD } else { 0 };
+    let flags = if opts.nodad && addr.is_ipv6() {
+        IFA_F_NODAD
+    } else {
+        0
+    };
     let mut b = MsgBuilder::new(
         buf,
         RTM_NEWADDR,
         NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
         seq,
     )?;
-    b.ifaddrmsg(family_of(addr), prefix_len, flags as u8, opts.scope, ifindex)?;
+    b.ifaddrmsg(
+        family_of(addr),
+        prefix_len,
+        flags as u8,
+        opts.scope,
+        ifindex,
+    )?;
     b.attr_ip(IFA_LOCAL, addr)?;
     b.attr_ip(IFA_ADDRESS, addr)?;
     if let (Some(brd), IpAddr::V4(_)) = (opts.broadcast, addr) {
@@ -154,7 +164,9 @@ pub fn build_route<'a>(
     let v6 = r.dst.is_ipv6();
     let same = |a: &IpAddr| a.is_ipv6() == v6;
     if !r.gateway.iter().chain(&r.pref_src).all(same) {
-        return Err(NetlinkError::InvalidArgument("route mixes address families"));
+        return Err(NetlinkError::InvalidArgument(
+            "route mixes address families",
+        ));
     }
     let (ty, flags) = if add {
         (RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE)
@@ -171,7 +183,16 @@ pub fn build_route<'a>(
     };
     let table8 = u8::try_from(r.table).unwrap_or(0);
     // struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags.
-    b.put(&[family_of(r.dst), r.dst_len, 0, 0, table8, r.protocol, scope, kind])?;
+    b.put(&[
+        family_of(r.dst),
+        r.dst_len,
+        0,
+        0,
+        table8,
+        r.protocol,
+        scope,
+        kind,
+    ])?;
     b.put(&(if r.onlink { RTNH_F_ONLINK } else { 0 }).to_ne_bytes())?;
     if table8 == 0 {
         b.attr_u32(RTA_TABLE, r.table)?;
@@ -213,15 +234,26 @@ pub fn build_rule<'a>(
         IfName::new(name)?;
     }
     let (ty, flags) = if add {
-        (RTM_NEWRULE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL)
+        (
+            RTM_NEWRULE,
+            NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+        )
     } else {
         (RTM_DELRULE, NLM_F_REQUEST | NLM_F_ACK)
     };
     let mut b = MsgBuilder::new(buf, ty, flags, seq)?;
     let to_table = r.action == FR_ACT_TO_TBL;
-    let table8 = if to_table { u8::try_from(r.table).unwrap_or(0) } else { 0 };
+    let table8 = if to_table {
+        u8::try_from(r.table).unwrap_or(0)
+    } else {
+        0
+    };
     let len = |p: Option<(IpAddr, u8)>| p.map_or(0, |p| p.1);
-    let family = if r.v6 { super::AF_INET6 } else { super::AF_INET };
+    let family = if r.v6 {
+        super::AF_INET6
+    } else {
+        super::AF_INET
+    };
     // struct fib_rule_hdr: family, dst_len, src_len, tos, table, res1, res2, action, flags.
     b.put(&[family, len(r.to), len(r.from), 0, table8, 0, 0, r.action])?;
     b.put(&(if r.invert { FIB_RULE_INVERT } else { 0 }).to_ne_bytes())?;

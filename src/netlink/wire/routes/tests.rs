@@ -79,7 +79,10 @@ fn routes_match_iproute2_bytes() {
     let want = "3c 00 00 00 18 00 05 06 55 36 0c 6b 00 00 00 00 02 18 00 00 64 12 00 01
         00 00 00 00 08 00 01 00 c6 33 64 00 08 00 07 00 c0 00 02 01 08 00 05 00
         c0 00 02 fe 08 00 06 00 05 00 00 00";
-    assert_eq!(build_route(&mut buf, 0, true, &r).unwrap(), captured(want, CREATE_NO_EXCL));
+    assert_eq!(
+        build_route(&mut buf, 0, true, &r).unwrap(),
+        captured(want, CREATE_NO_EXCL)
+    );
 
     // ip route add table 1000 to 198.51.100.0/24 via 192.0.2.254 proto 18 dev d0, and del
     let mut r = route(v4("198.51.100.0"), 24);
@@ -87,11 +90,17 @@ fn routes_match_iproute2_bytes() {
     let want = "3c 00 00 00 18 00 05 06 5b 36 0c 6b 00 00 00 00 02 18 00 00 00 12 00 01
         00 00 00 00 08 00 0f 00 e8 03 00 00 08 00 01 00 c6 33 64 00 08 00 05 00
         c0 00 02 fe 08 00 04 00 03 00 00 00";
-    assert_eq!(build_route(&mut buf, 0, true, &r).unwrap(), captured(want, CREATE_NO_EXCL));
+    assert_eq!(
+        build_route(&mut buf, 0, true, &r).unwrap(),
+        captured(want, CREATE_NO_EXCL)
+    );
     let want = "3c 00 00 00 19 00 05 00 5b 36 0c 6b 00 00 00 00 02 18 00 00 00 12 ff 00
         00 00 00 00 08 00 0f 00 e8 03 00 00 08 00 01 00 c6 33 64 00 08 00 05 00
         c0 00 02 fe 08 00 04 00 03 00 00 00";
-    assert_eq!(build_route(&mut buf, 0, false, &r).unwrap(), captured(want, None));
+    assert_eq!(
+        build_route(&mut buf, 0, false, &r).unwrap(),
+        captured(want, None)
+    );
 
     // ip -6 route add to 2001:db8:1::/48 via 2001:db8::fe proto 18 dev d0 metric 7
     let mut r = route(v6("2001:db8:1::"), 48);
@@ -100,21 +109,30 @@ fn routes_match_iproute2_bytes() {
         00 00 00 00 14 00 01 00 20 01 0d b8 00 01 00 00 00 00 00 00 00 00 00 00
         14 00 05 00 20 01 0d b8 00 00 00 00 00 00 00 00 00 00 00 fe 08 00 06 00
         07 00 00 00 08 00 04 00 03 00 00 00";
-    assert_eq!(build_route(&mut buf, 0, true, &r).unwrap(), captured(want, CREATE_NO_EXCL));
+    assert_eq!(
+        build_route(&mut buf, 0, true, &r).unwrap(),
+        captured(want, CREATE_NO_EXCL)
+    );
 
     // ip route add table 100 to 198.51.100.128/25 proto 18 dev d0 scope link onlink
     let mut r = route(v4("198.51.100.128"), 25);
     (r.table, r.oif, r.scope, r.onlink) = (100, Some(3), Some(253), true);
     let want = "2c 00 00 00 18 00 05 06 5b 36 0c 6b 00 00 00 00 02 19 00 00 64 12 fd 01
         04 00 00 00 08 00 01 00 c6 33 64 80 08 00 04 00 03 00 00 00";
-    assert_eq!(build_route(&mut buf, 0, true, &r).unwrap(), captured(want, CREATE_NO_EXCL));
+    assert_eq!(
+        build_route(&mut buf, 0, true, &r).unwrap(),
+        captured(want, CREATE_NO_EXCL)
+    );
 
     // ip route add blackhole 203.0.113.0/24 table 100 proto 18
     let mut r = route(v4("203.0.113.0"), 24);
     (r.table, r.kind) = (100, RTN_BLACKHOLE);
     let want = "24 00 00 00 18 00 05 06 55 36 0c 6b 00 00 00 00 02 18 00 00 64 12 00 06
         00 00 00 00 08 00 01 00 cb 00 71 00";
-    assert_eq!(build_route(&mut buf, 0, true, &r).unwrap(), captured(want, CREATE_NO_EXCL));
+    assert_eq!(
+        build_route(&mut buf, 0, true, &r).unwrap(),
+        captured(want, CREATE_NO_EXCL)
+    );
 }
 
 #[cfg(target_endian = "little")]
@@ -129,7 +147,10 @@ fn rules_match_iproute2_bytes() {
         00 00 00 00 08 00 02 00 c0 00 02 00 08 00 01 00 c6 33 64 00 08 00 06 00
         64 00 00 00 07 00 03 00 64 30 00 00 07 00 11 00 64 30 00 00 05 00 15 00
         12 00 00 00";
-    assert_eq!(build_rule(&mut buf, 0, true, &r).unwrap(), captured(want, None));
+    assert_eq!(
+        build_rule(&mut buf, 0, true, &r).unwrap(),
+        captured(want, None)
+    );
 
     // ip rule add from 192.0.2.0/24 table 1000 priority 101 proto 18
     let mut r = rule(Some((v4("192.0.2.0"), 24)));
@@ -137,12 +158,12 @@ fn rules_match_iproute2_bytes() {
     let want = "3c 00 00 00 20 00 05 06 55 36 0c 6b 00 00 00 00 02 00 18 00 00 00 00 01
         00 00 00 00 08 00 02 00 c0 00 02 00 08 00 0f 00 e8 03 00 00 08 00 06 00
         65 00 00 00 05 00 15 00 12 00 00 00";
-    assert_eq!(build_rule(&mut buf, 0, true, &r).unwrap(), captured(want, None));
-    // `ip rule del` leaves the action out (0); keepalived sends the rule's own: byte 23.
-    let mut want = captured(
-        &want.replacen("20 00 05 06", "21 00 05 00", 1),
-        None,
+    assert_eq!(
+        build_rule(&mut buf, 0, true, &r).unwrap(),
+        captured(want, None)
     );
+    // `ip rule del` leaves the action out (0); keepalived sends the rule's own: byte 23.
+    let mut want = captured(&want.replacen("20 00 05 06", "21 00 05 00", 1), None);
     want[23] = FR_ACT_TO_TBL;
     assert_eq!(build_rule(&mut buf, 0, false, &r).unwrap(), want);
 }
@@ -155,7 +176,10 @@ fn rule_actions_flags_and_defaults() {
         (true, FR_ACT_BLACKHOLE, true, Some(16), Some(255));
     let got = build_rule(&mut buf, 7, true, &r).unwrap().to_vec();
     // No FRA_TABLE and table 0 for non-table actions; no FRA_SRC/FRA_DST for "all".
-    assert_eq!(&got[16..24], &[AF_INET6, 0, 0, 0, 0, 0, 0, FR_ACT_BLACKHOLE]);
+    assert_eq!(
+        &got[16..24],
+        &[AF_INET6, 0, 0, 0, 0, 0, 0, FR_ACT_BLACKHOLE]
+    );
     assert_eq!(&got[24..28], &2u32.to_ne_bytes());
     assert_eq!(got.len(), 16 + 12 + 8 + 8 + 8 + 8);
     let mut mixed = rule(Some((v6("2001:db8::"), 32)));
@@ -179,7 +203,10 @@ fn route_defaults_and_checks() {
     r.kind = RTN_BLACKHOLE;
     let got = build_route(&mut buf, 1, false, &r).unwrap().to_vec();
     assert_eq!(got.len(), 16 + 12);
-    assert_eq!(&got[16..24], &[AF_INET, 0, 0, 0, 254, 18, 255, RTN_BLACKHOLE]);
+    assert_eq!(
+        &got[16..24],
+        &[AF_INET, 0, 0, 0, 254, 18, 255, RTN_BLACKHOLE]
+    );
     let mut bad = route(v4("192.0.2.0"), 24);
     bad.gateway = Some(v6("2001:db8::1"));
     assert!(build_route(&mut buf, 1, true, &bad).is_err());
