@@ -1,0 +1,190 @@
+//! Excluded VIPs, virtual routes and virtual rules follow the master on a real network: a
+//! tinyvrrp pair in namespaces; the master holds them (seen with `ip route show table all`,
+//! `ip rule`, `ip addr`), the backup does not, and after the master is stopped (SIGTERM)
+//! they are on the other node and gone from the first. Needs root; skips otherwise.
+
+mod lab;
+
+use std::time::Duration;
+
+use lab::{wait_until, DaemonHandle, Lab, Node};
+
+const VIP: &str = "192.0.2.1";
+
+fn config(priority: u8) -> String {
+    format!(
+        "[vrrp_instance VI_1]\n\
+         interface = eth0\n\
+         virtual_router_id = 61\n\
+         priority = {priority}\n\
+         advert_int = 1\n\
+         version = 3\n\
+         virtual_ipaddress = {VIP}/24\n\
+         virtual_ipaddress_excluded = 198.51.100.1/24 dev eth0 brd + scope global\n\
+         virtual_ipaddress_excluded = 2001:db8:5::1/64\n\
+         virtual_routes = 203.0.113.0/25 via 192.0.2.254\n\
+         virtual_routes = src {VIP} to 203.0.113.128/25 dev eth0 table 100\n\
+         virtual_routes = blackhole 198.51.100.128/25 table 100\n\
+         virtual_routes = 203.0.113.0/24 via 192.0.2.254 table 70000 metric 7\n\
+         virtual_routes = 2001:db8:7::/48 via 2001:db8::254 dev eth0\n\
+         virtual_routes = 198.51.100.64/26 dev nosuch0\n\
+         virtual_rules = from 203.0.113.0/24 table 100 priority 1000\n\
+         virtual_rules = inet6 to 2001:db8:7::/48 lookup 100 priority 1001\n"
+    )
+}
+
+/// (command after `ip -n NS`, words that must all be on one line of its output).
+const EXPECTED: &[(&[&str], &[&str])] = &[
+    (
+        &["route", "show", "table", "all"],
+        &[
+            "203.0.113.0/25",
+            "via",
+            "192.0.2.254",
+            "proto",
+            "keepalived",
+        ],
+    ),
+    (
+        &["route", "show", "table", "all"],
+        &[
+            "203.0.113.128/25",
+            "dev",
+            "eth0",
+            "table",
+            "100",
+            "src",
+            VIP,
+        ],
+    ),
+    (
+        &["route", "show", "table", "all"],
+        &["blackhole", "198.51.100.128/25", "table", "100"],
+    ),
+    (
+        &["route", "show", "table", "all"],
+        &["203.0.113.0/24", "table", "70000", "metric", "7"],
+    ),
+    (
+        &["-6", "route", "show", "table", "all"],
+        &["2001:db8:7::/48", "via", "2001:db8::254"],
+    ),
+    (
+        &["rule", "show"],
+        &["1000:", "from", "203.0.113.0/24", "lookup", "100"],
+    ),
+    (
+        &["-6", "rule", "show"],
+        &["1001:", "to", "2001:db8:7::/48", "lookup", "100"],
+    ),
+    (
+        &["-o", "addr", "show", "dev", "eth0"],
+        &[
+            "198.51.100.1/24",
+            "brd",
+            "198.51.100.255",
+            "scope",
+            "global",
+        ],
+    ),
+    (
+        &["-o", "addr", "show", "dev", "eth0"],
+        &["2001:db8:5::1/64"],
+    ),
+];
+
+fn ip_n(node: &Node, cmd: &[&str]) -> String {
+    let out = std::process::Command::new("ip")
+        .args(["-n", node.name.as_str()])
+        .args(cmd)
+        .output()
+        .expect("run ip");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn has_line(node: &Node, cmd: &[&str], words: &[&str]) -> bool {
+    ip_n(node, cmd).lines().any(|line| {
+        let have: Vec<&str> = line.split_whitespace().collect();
+        words.iter().all(|w| have.contains(w))
+    })
+}
+
+/// Which of EXPECTED are present on `node`.
+fn present(node: &Node) -> Vec<bool> {
+    EXPECTED.iter().map(|(c, w)| has_line(node, c, w)).collect()
+}
+
+fn state(d: &DaemonHandle) -> String {
+    d.state("VI_1").unwrap_or_else(|| "<no status>".into())
+}
+
+fn dump(node: &Node) -> String {
+    let mut text = String::new();
+    for cmd in [
+        &["route", "show", "table", "all"][..],
+        &["-6", "route", "show", "table", "all"],
+        &["rule", "show"],
+        &["-6", "rule", "show"],
+        &["-o", "addr", "show", "dev", "eth0"],
+    ] {
+        text.push_str(&ip_n(node, cmd));
+    }
+    text
+}
+
+/// Waits until `master` reports MASTER and holds every expected item while `other` holds none.
+fn wait_follow(
+    tag: &str,
+    master: (&Node, &DaemonHandle),
+    other: &Node,
+    check_other: impl Fn() -> bool,
+) {
+    let ok = wait_until(Duration::from_secs(15), Duration::from_millis(100), || {
+        master.1.assert_running(tag);
+        state(master.1) == "MASTER"
+            && present(master.0).iter().all(|p| *p)
+            && present(other).iter().all(|p| !*p)
+            && check_other()
+    });
+    if ok.is_none() {
+        panic!(
+            "{tag}: node {} state {}, present {:?}, node {} present {:?}\nmaster:\n{}\nother:\n{}\nlog:\n{}",
+            master.0.index,
+            state(master.1),
+            present(master.0),
+            other.index,
+            present(other),
+            dump(master.0),
+            dump(other),
+            master.1.log_text()
+        );
+    }
+}
+
+#[test]
+fn routes_rules_and_excluded_vips_follow_the_master() {
+    let Some(lab) = Lab::new("netns_routes", 2) else {
+        return;
+    };
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    let d1 = n1.spawn_daemon(&config(200));
+    let d2 = n2.spawn_daemon(&config(100));
+    wait_follow("node 1 master", (n1, &d1), n2, || state(&d2) == "BACKUP");
+    let log = d1.log_text();
+    assert!(
+        log.contains("route to 198.51.100.64/26 skipped: no interface nosuch0"),
+        "missing-dev route not logged:\n{log}"
+    );
+    let failed = d1.parsed_status().drop_count("route_rule_failed");
+    assert_eq!(failed, 0, "failures counted on the master:\n{log}");
+
+    d1.stop();
+    wait_follow("node 2 master after SIGTERM", (n2, &d2), n1, || true);
+    let failed = d2.parsed_status().drop_count("route_rule_failed");
+    assert_eq!(failed, 0, "failures counted on node 2:\n{}", d2.log_text());
+    assert!(
+        !d1.log_text().contains("removing route"),
+        "{}",
+        d1.log_text()
+    );
+}
