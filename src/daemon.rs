@@ -399,7 +399,9 @@ impl Daemon {
     }
 
     fn is_vip(&self, addr: IpAddr) -> bool {
-        self.slots.iter().any(|s| s.vip_addrs.contains(&addr))
+        self.slots.iter().any(|s| {
+            s.vip_addrs.contains(&addr) || s.cfg.vips_excluded.iter().any(|v| v.addr == addr)
+        })
     }
 
     fn restart_scripts(&mut self, now: Time) {
@@ -1055,15 +1057,21 @@ impl Daemon {
             if slot.inst.state() != State::Master || !slot.vips_held {
                 continue;
             }
-            let mine = slot.cfg.vips.iter().any(|v| {
+            let on = |v: &&config::Vip| {
                 v.addr == addr && self.vip_ifindex(slot, v.dev.as_deref()) == Some(ifindex)
-            });
-            if mine {
+            };
+            let vip = slot.cfg.vips.iter().any(|v| on(&v));
+            let excluded = slot.cfg.vips_excluded.iter().any(|v| on(&v));
+            if vip || excluded {
                 warn!(
                     "{}: VIP {addr} was removed by someone else; restoring it",
                     slot.cfg.name
                 );
-                self.set_vips(idx, true);
+                if vip {
+                    self.set_vips(idx, true);
+                } else {
+                    self.follow_master(idx, true, false);
+                }
                 self.send_garps(idx, 1);
             }
         }
