@@ -153,6 +153,7 @@ fn next<'a>(words: &mut impl Iterator<Item = &'a str>, after: &str) -> Result<&'
 
 /// One `virtual_routes` line, as keepalived's alloc_route reads it (the options real configs
 /// use; metrics, nexthops and encapsulations are refused by name).
+#[inline(never)]
 pub(super) fn route(value: &str) -> Result<VirtualRoute, ErrorKind> {
     let mut fam = FamilyOf::default();
     let mut dst = None;
@@ -169,7 +170,7 @@ pub(super) fn route(value: &str) -> Result<VirtualRoute, ErrorKind> {
         kind: RouteType::Unicast,
         onlink: false,
     };
-    let mut words = value.split_whitespace().peekable();
+    let mut words = value.split_whitespace();
     while let Some(word) = words.next() {
         match word {
             "inet" => fam.set(word, Family::V4)?,
@@ -250,6 +251,7 @@ fn fwmark(word: &str) -> Result<(u32, Option<u32>), ErrorKind> {
 
 /// One `virtual_rules` line, as keepalived's alloc_rule reads it. The priority is `None` when
 /// not given (the caller numbers it).
+#[inline(never)]
 pub(super) fn rule(value: &str) -> Result<(VirtualRule, bool), ErrorKind> {
     let mut fam = FamilyOf::default();
     let mut r = VirtualRule {

@@ -284,6 +284,13 @@ impl Netlink {
         let mut req = [0u8; REQ_BUF_LEN];
         let len = build(&mut req, seq)?;
         let msg = req.get(..len).ok_or(NetlinkError::BufferTooSmall)?;
+        self.ack(msg, seq, what)
+    }
+
+    /// One copy of the request/ACK exchange for every command (binary size: `command` is
+    /// generic and would otherwise carry its own).
+    #[inline(never)]
+    fn ack(&mut self, msg: &[u8], seq: u32, what: &'static str) -> Result<(), NetlinkError> {
         self.exchange(msg, seq, what, false, |_| Ok(()))
     }
 
