@@ -181,9 +181,16 @@ fn routes_rules_and_excluded_vips_follow_the_master() {
     // Removed by hand while master: put back (the routes and rules are re-added as they are).
     ip_n(n1, &["addr", "del", "198.51.100.1/24", "dev", "eth0"]);
     wait_follow("excluded VIP restored", (n1, &d1), n2, || true);
-    assert!(d1.log_text().contains("VIP 198.51.100.1 was removed by someone else"));
+    assert!(d1
+        .log_text()
+        .contains("VIP 198.51.100.1 was removed by someone else"));
     let failed = d1.parsed_status().drop_count("route_rule_failed");
-    assert_eq!(failed, 0, "failures counted after the restore:\n{}", d1.log_text());
+    assert_eq!(
+        failed,
+        0,
+        "failures counted after the restore:\n{}",
+        d1.log_text()
+    );
 
     d1.stop();
     wait_follow("node 2 master after SIGTERM", (n2, &d2), n1, || true);

@@ -30,15 +30,25 @@ fn bad(value: &str, expected: &'static str) -> ErrorKind {
     }
 }
 
+/// The word at fault and what was expected there: a small error while a line is read (the
+/// owned `ErrorKind` is made once, by the caller, which keeps the parsers small).
+type Bad<'a> = (&'a str, &'static str);
+
+const IFNAME: &str = "an interface name of 1 to 15 characters without '/' or blanks";
+
+fn ifname(word: &str) -> Result<String, Bad<'_>> {
+    interface_name(word).map_err(|_| (word, IFNAME))
+}
+
 /// `ADDR[/LEN]`, or `default` / `any` / `all` (prefix 0 of a family decided elsewhere:
 /// `None` for the address).
-fn prefix(word: &str) -> Result<(Option<IpAddr>, u8), ErrorKind> {
+fn prefix(word: &str) -> Result<(Option<IpAddr>, u8), Bad<'_>> {
     if matches!(word, "default" | "any" | "all") {
         return Ok((None, 0));
     }
     const FORM: &str = "a PREFIX like 192.0.2.0/24 or 2001:db8::/64, or default";
     let (a, l) = word.split_once('/').unwrap_or((word, ""));
-    let addr: IpAddr = a.parse().map_err(|_| bad(word, FORM))?;
+    let addr: IpAddr = a.parse().map_err(|_| (word, FORM))?;
     let max = if addr.is_ipv4() { 32 } else { 128 };
     let len = if l.is_empty() {
         max
@@ -46,7 +56,7 @@ fn prefix(word: &str) -> Result<(Option<IpAddr>, u8), ErrorKind> {
         l.parse::<u8>()
             .ok()
             .filter(|n| *n <= max)
-            .ok_or_else(|| bad(word, FORM))?
+            .ok_or((word, FORM))?
     };
     Ok((Some(addr), len))
 }
@@ -58,16 +68,16 @@ fn host_bits_set(addr: IpAddr, len: u8) -> bool {
     }
 }
 
-fn number(word: &str, expected: &'static str) -> Result<u32, ErrorKind> {
+fn number<'a>(word: &'a str, expected: &'static str) -> Result<u32, Bad<'a>> {
     let n = match word.strip_prefix("0x") {
         Some(hex) => u32::from_str_radix(hex, 16),
         None => word.parse(),
     };
-    n.map_err(|_| bad(word, expected))
+    n.map_err(|_| (word, expected))
 }
 
 /// A routing table: 1..=4294967295, or main / local / default (rt_tables is not read).
-fn table(word: &str) -> Result<u32, ErrorKind> {
+fn table(word: &str) -> Result<u32, Bad<'_>> {
     const ALLOWED: &str = "a table number 1..=4294967295, main, local or default";
     match word {
         "main" => Ok(254),
@@ -76,12 +86,16 @@ fn table(word: &str) -> Result<u32, ErrorKind> {
         _ => number(word, ALLOWED)
             .ok()
             .filter(|n| *n > 0)
-            .ok_or_else(|| bad(word, ALLOWED)),
+            .ok_or((word, ALLOWED)),
     }
 }
 
 /// RT_SCOPE_* by iproute2's name or number.
 pub(super) fn scope(word: &str) -> Result<u8, ErrorKind> {
+    scope_of(word).map_err(|(w, e)| bad(w, e))
+}
+
+fn scope_of(word: &str) -> Result<u8, Bad<'_>> {
     match word {
         "global" | "universe" => Ok(0),
         "site" => Ok(200),
@@ -90,7 +104,7 @@ pub(super) fn scope(word: &str) -> Result<u8, ErrorKind> {
         "nowhere" => Ok(255),
         _ => word
             .parse()
-            .map_err(|_| bad(word, "global, site, link, host, nowhere or 0..=255")),
+            .map_err(|_| (word, "global, site, link, host, nowhere or 0..=255")),
     }
 }
 
@@ -110,9 +124,9 @@ fn route_type(word: &str) -> Option<RouteType> {
 struct FamilyOf(Option<Family>);
 
 impl FamilyOf {
-    fn set(&mut self, word: &str, family: Family) -> Result<(), ErrorKind> {
+    fn set<'a>(&mut self, word: &'a str, family: Family) -> Result<(), Bad<'a>> {
         match self.0 {
-            Some(f) if f != family => Err(bad(word, MIXED)),
+            Some(f) if f != family => Err((word, MIXED)),
             _ => {
                 self.0 = Some(family);
                 Ok(())
@@ -120,15 +134,15 @@ impl FamilyOf {
         }
     }
 
-    fn addr(&mut self, word: &str) -> Result<IpAddr, ErrorKind> {
+    fn addr<'a>(&mut self, word: &'a str) -> Result<IpAddr, Bad<'a>> {
         let addr: IpAddr = word
             .parse()
-            .map_err(|_| bad(word, "an IPv4 or IPv6 address"))?;
+            .map_err(|_| (word, "an IPv4 or IPv6 address"))?;
         self.set(word, family_of(&addr))?;
         Ok(addr)
     }
 
-    fn prefix(&mut self, word: &str) -> Result<(Option<IpAddr>, u8), ErrorKind> {
+    fn prefix<'a>(&mut self, word: &'a str) -> Result<(Option<IpAddr>, u8), Bad<'a>> {
         let (addr, len) = prefix(word)?;
         if let Some(a) = addr {
             self.set(word, family_of(&a))?;
@@ -145,16 +159,20 @@ impl FamilyOf {
     }
 }
 
-fn next<'a>(words: &mut impl Iterator<Item = &'a str>, after: &str) -> Result<&'a str, ErrorKind> {
+fn next<'a>(words: &mut impl Iterator<Item = &'a str>, after: &'a str) -> Result<&'a str, Bad<'a>> {
     words
         .next()
-        .ok_or_else(|| bad(after, "an option followed by its value"))
+        .ok_or((after, "an option followed by its value"))
 }
 
 /// One `virtual_routes` line, as keepalived's alloc_route reads it (the options real configs
 /// use; metrics, nexthops and encapsulations are refused by name).
-#[inline(never)]
 pub(super) fn route(value: &str) -> Result<VirtualRoute, ErrorKind> {
+    parse_route(value).map_err(|(w, e)| bad(w, e))
+}
+
+#[inline(never)]
+fn parse_route(value: &str) -> Result<VirtualRoute, Bad<'_>> {
     let mut fam = FamilyOf::default();
     let mut dst = None;
     let mut r = VirtualRoute {
@@ -183,12 +201,12 @@ pub(super) fn route(value: &str) -> Result<VirtualRoute, ErrorKind> {
                 }
                 r.via = Some(fam.addr(a)?);
             }
-            "dev" | "oif" => r.dev = Some(interface_name(next(&mut words, word)?)?),
+            "dev" | "oif" => r.dev = Some(ifname(next(&mut words, word)?)?),
             "table" => r.table = table(next(&mut words, word)?)?,
             "metric" | "priority" | "preference" => {
                 r.metric = Some(number(next(&mut words, word)?, "a metric 0..=4294967295")?)
             }
-            "scope" => r.scope = Some(scope(next(&mut words, word)?)?),
+            "scope" => r.scope = Some(scope_of(next(&mut words, word)?)?),
             "protocol" => r.protocol = protocol(next(&mut words, word)?)?,
             "onlink" => r.onlink = true,
             // Routes are not tracked here, so no_track changes nothing.
@@ -203,10 +221,10 @@ pub(super) fn route(value: &str) -> Result<VirtualRoute, ErrorKind> {
                     r.kind = kind;
                     w = next(&mut words, w)?;
                 }
-                let parsed = fam.prefix(w).map_err(|_| bad(w, ROUTE_WORDS))?;
+                let parsed = fam.prefix(w).map_err(|_| (w, ROUTE_WORDS))?;
                 if let (Some(a), len) = parsed {
                     if host_bits_set(a, len) {
-                        return Err(bad(w, "a network prefix without host bits"));
+                        return Err((w, "a network prefix without host bits"));
                     }
                 }
                 dst = Some(parsed);
@@ -214,11 +232,11 @@ pub(super) fn route(value: &str) -> Result<VirtualRoute, ErrorKind> {
         }
     }
     let Some((addr, len)) = dst else {
-        return Err(bad(value, "a route with a destination PREFIX (or default)"));
+        return Err((value, "a route with a destination PREFIX (or default)"));
     };
     (r.dst, r.dst_len) = (fam.resolve(addr), len);
     if r.kind != RouteType::Unicast && (r.via.is_some() || r.dev.is_some()) {
-        return Err(bad(
+        return Err((
             value,
             "blackhole, unreachable and prohibit routes without via or dev",
         ));
@@ -226,13 +244,13 @@ pub(super) fn route(value: &str) -> Result<VirtualRoute, ErrorKind> {
     Ok(r)
 }
 
-fn protocol(word: &str) -> Result<u8, ErrorKind> {
+fn protocol(word: &str) -> Result<u8, Bad<'_>> {
     match word {
         "boot" => Ok(3),
         "static" => Ok(4),
         "keepalived" => Ok(RTPROT_KEEPALIVED),
         _ => word.parse().map_err(|_| {
-            bad(
+            (
                 word,
                 "a protocol number 0..=255, boot, static or keepalived",
             )
@@ -240,7 +258,7 @@ fn protocol(word: &str) -> Result<u8, ErrorKind> {
     }
 }
 
-fn fwmark(word: &str) -> Result<(u32, Option<u32>), ErrorKind> {
+fn fwmark(word: &str) -> Result<(u32, Option<u32>), Bad<'_>> {
     const FORM: &str = "fwmark N or N/MASK";
     let (mark, mask) = word
         .split_once('/')
@@ -251,8 +269,12 @@ fn fwmark(word: &str) -> Result<(u32, Option<u32>), ErrorKind> {
 
 /// One `virtual_rules` line, as keepalived's alloc_rule reads it. The priority is `None` when
 /// not given (the caller numbers it).
-#[inline(never)]
 pub(super) fn rule(value: &str) -> Result<(VirtualRule, bool), ErrorKind> {
+    parse_rule(value).map_err(|(w, e)| bad(w, e))
+}
+
+#[inline(never)]
+fn parse_rule(value: &str) -> Result<(VirtualRule, bool), Bad<'_>> {
     let mut fam = FamilyOf::default();
     let mut r = VirtualRule {
         family: Family::V4,
@@ -271,7 +293,7 @@ pub(super) fn rule(value: &str) -> Result<(VirtualRule, bool), ErrorKind> {
     while let Some(word) = words.next() {
         let mut set_action = |a: RuleAction| match action.replace(a) {
             None => Ok(()),
-            Some(_) => Err(bad(word, "one of table, blackhole, unreachable, prohibit")),
+            Some(_) => Err((word, "one of table, blackhole, unreachable, prohibit")),
         };
         match word {
             "inet" => fam.set(word, Family::V4)?,
@@ -288,15 +310,15 @@ pub(super) fn rule(value: &str) -> Result<(VirtualRule, bool), ErrorKind> {
                     "a priority 0..=4294967295",
                 )?)
             }
-            "iif" | "dev" => r.iif = Some(interface_name(next(&mut words, word)?)?),
-            "oif" => r.oif = Some(interface_name(next(&mut words, word)?)?),
+            "iif" | "dev" => r.iif = Some(ifname(next(&mut words, word)?)?),
+            "oif" => r.oif = Some(ifname(next(&mut words, word)?)?),
             "fwmark" => r.fwmark = Some(fwmark(next(&mut words, word)?)?),
             "not" => r.invert = true,
             "no_track" => {}
-            _ => return Err(bad(word, RULE_WORDS)),
+            _ => return Err((word, RULE_WORDS)),
         }
     }
-    r.action = action.ok_or_else(|| bad(value, "a rule with table N (or blackhole, ...)"))?;
+    r.action = action.ok_or((value, "a rule with table N (or blackhole, ...)"))?;
     r.family = fam.0.unwrap_or(Family::V4);
     let resolve = |p: Option<(Option<IpAddr>, u8)>| p.map(|(a, l)| (fam.resolve(a), l));
     (r.from, r.to) = (resolve(from), resolve(to));
