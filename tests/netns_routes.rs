@@ -11,26 +11,61 @@ use lab::{wait_until, DaemonHandle, Lab, Node};
 
 const VIP: &str = "192.0.2.1";
 
+const EXCLUDED: &[&str] = &[
+    "198.51.100.1/24 dev eth0 brd + scope global",
+    "2001:db8:5::1/64",
+];
+const ROUTES: &[&str] = &[
+    "203.0.113.0/25 via 192.0.2.254",
+    "src 192.0.2.1 to 203.0.113.128/25 dev eth0 table 100",
+    "blackhole 198.51.100.128/25 table 100",
+    "203.0.113.0/24 via 192.0.2.254 table 70000 metric 7",
+    "2001:db8:7::/48 via 2001:db8::254 dev eth0",
+];
+const RULES: &[&str] = &[
+    "from 203.0.113.0/24 table 100 priority 1000",
+    // Not `inet6 to ...`: keepalived (2.2.7 and its current source) skips the word after
+    // `inet`/`inet6` in a rule or route line, so it would read the prefix as an option.
+    "to 2001:db8:7::/48 lookup 100 priority 1001",
+];
+
 fn config(priority: u8) -> String {
-    format!(
-        "[vrrp_instance VI_1]\n\
-         interface = eth0\n\
-         virtual_router_id = 61\n\
-         priority = {priority}\n\
-         advert_int = 1\n\
-         version = 3\n\
-         virtual_ipaddress = {VIP}/24\n\
-         virtual_ipaddress_excluded = 198.51.100.1/24 dev eth0 brd + scope global\n\
-         virtual_ipaddress_excluded = 2001:db8:5::1/64\n\
-         virtual_routes = 203.0.113.0/25 via 192.0.2.254\n\
-         virtual_routes = src {VIP} to 203.0.113.128/25 dev eth0 table 100\n\
-         virtual_routes = blackhole 198.51.100.128/25 table 100\n\
-         virtual_routes = 203.0.113.0/24 via 192.0.2.254 table 70000 metric 7\n\
-         virtual_routes = 2001:db8:7::/48 via 2001:db8::254 dev eth0\n\
-         virtual_routes = 198.51.100.64/26 dev nosuch0\n\
-         virtual_rules = from 203.0.113.0/24 table 100 priority 1000\n\
-         virtual_rules = inet6 to 2001:db8:7::/48 lookup 100 priority 1001\n"
-    )
+    let mut c = format!(
+        "[vrrp_instance VI_1]\ninterface = eth0\nvirtual_router_id = 61\npriority = {priority}\n\
+         advert_int = 1\nversion = 3\nvirtual_ipaddress = {VIP}/24\n\
+         virtual_routes = 198.51.100.64/26 dev nosuch0\n"
+    );
+    for (key, items) in [
+        ("virtual_ipaddress_excluded", EXCLUDED),
+        ("virtual_routes", ROUTES),
+        ("virtual_rules", RULES),
+    ] {
+        for item in items {
+            c.push_str(&format!("{key} = {item}\n"));
+        }
+    }
+    c
+}
+
+/// The same instance in keepalived's syntax.
+fn keepalived_config(priority: u8) -> String {
+    let mut c = format!(
+        "vrrp_instance VI_1 {{\n state BACKUP\n interface eth0\n virtual_router_id 61\n\
+         priority {priority}\n advert_int 1\n version 3\n virtual_ipaddress {{\n {VIP}/24\n }}\n"
+    );
+    for (key, items) in [
+        ("virtual_ipaddress_excluded", EXCLUDED),
+        ("virtual_routes", ROUTES),
+        ("virtual_rules", RULES),
+    ] {
+        c.push_str(&format!(" {key} {{\n"));
+        for item in items {
+            c.push_str(&format!("  {item}\n"));
+        }
+        c.push_str(" }\n");
+    }
+    c.push_str("}\n");
+    c
 }
 
 /// (command after `ip -n NS`, words that must all be on one line of its output).
@@ -201,4 +236,68 @@ fn routes_rules_and_excluded_vips_follow_the_master() {
         "{}",
         d1.log_text()
     );
+}
+
+/// What a master installed: routes and rules of protocol keepalived, and the excluded IPv4
+/// address line, sorted (IPv6 address lines differ in flags: tinyvrrp adds without DAD).
+fn installed(node: &Node) -> Vec<String> {
+    let mut lines = Vec::new();
+    for cmd in [
+        &["route", "show", "table", "all"][..],
+        &["-6", "route", "show", "table", "all"],
+        &["rule", "show"],
+        &["-6", "rule", "show"],
+    ] {
+        let text = ip_n(node, cmd);
+        let ours = text.lines().filter(|l| l.contains("proto keepalived"));
+        lines.extend(ours.map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")));
+    }
+    let addrs = ip_n(node, &["-o", "addr", "show", "dev", "eth0"]);
+    for line in addrs.lines().filter(|l| l.contains(" 198.51.100.1/")) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let end = words.iter().position(|w| w.starts_with("valid_lft"));
+        lines.push(words[2..end.unwrap_or(words.len())].join(" "));
+    }
+    lines.sort();
+    lines.dedup();
+    lines
+}
+
+/// keepalived as master on node 1, then stopped, tinyvrrp master on node 2: each installs the
+/// very same routes, rules and excluded address (as `ip` shows them).
+#[test]
+fn keepalived_and_tinyvrrp_install_the_same() {
+    let Some(lab) = Lab::new("netns_routes_keepalived", 2) else {
+        return;
+    };
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    let ka = n1.spawn_keepalived(&keepalived_config(200));
+    let d2 = n2.spawn_daemon(&config(100));
+    let want = ROUTES.len() + RULES.len() + 1;
+    let settled = wait_until(Duration::from_secs(15), Duration::from_millis(100), || {
+        ka.assert_running("keepalived master");
+        n1.has_addr(VIP) && installed(n1).len() == want && state(&d2) == "BACKUP"
+    });
+    assert!(
+        settled.is_some(),
+        "keepalived master: {:?}, tinyvrrp {}\n{}",
+        installed(n1),
+        state(&d2),
+        ka.log_text()
+    );
+    let by_keepalived = installed(n1);
+    assert!(installed(n2).is_empty(), "backup: {:?}", installed(n2));
+
+    ka.terminate(Duration::from_secs(5));
+    let settled = wait_until(Duration::from_secs(15), Duration::from_millis(100), || {
+        state(&d2) == "MASTER" && installed(n2).len() == want && installed(n1).is_empty()
+    });
+    assert!(
+        settled.is_some(),
+        "tinyvrrp master: {:?}, left on node 1 {:?}\n{}",
+        installed(n2),
+        installed(n1),
+        d2.log_text()
+    );
+    assert_eq!(installed(n2), by_keepalived, "tinyvrrp vs keepalived");
 }

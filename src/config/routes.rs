@@ -296,6 +296,8 @@ fn parse_rule(value: &str) -> Result<(VirtualRule, bool), Bad<'_>> {
             Some(_) => Err((word, "one of table, blackhole, unreachable, prohibit")),
         };
         match word {
+            // keepalived also skips the word after inet/inet6 (its parser advances twice), a
+            // bug not copied: `inet6 to P` is read as written.
             "inet" => fam.set(word, Family::V4)?,
             "inet6" => fam.set(word, Family::V6)?,
             "from" => from = Some(fam.prefix(next(&mut words, word)?)?),
