@@ -301,3 +301,43 @@ fn keepalived_and_tinyvrrp_install_the_same() {
     );
     assert_eq!(installed(n2), by_keepalived, "tinyvrrp vs keepalived");
 }
+
+/// SIGHUP with a changed route list on the master: the route is swapped, nothing else moves.
+#[test]
+fn a_reload_swaps_routes_in_place() {
+    let Some(lab) = Lab::new("netns_routes_reload", 2) else {
+        return;
+    };
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    let d1 = n1.spawn_daemon(&config(200));
+    let d2 = n2.spawn_daemon(&config(100));
+    wait_follow("node 1 master", (n1, &d1), n2, || state(&d2) == "BACKUP");
+    let old = "virtual_routes = 203.0.113.0/25 via 192.0.2.254";
+    let new = "virtual_routes = 203.0.113.0/26 via 192.0.2.254";
+    let text = config(200).replace(old, new);
+    assert_ne!(text, config(200));
+    std::fs::write(&d1.conf, text).expect("rewrite config");
+    d1.kill(libc::SIGHUP);
+    let route = |node: &Node, prefix: &str| {
+        has_line(
+            node,
+            &["route", "show", "table", "all"],
+            &[prefix, "proto", "keepalived"],
+        )
+    };
+    let swapped = wait_until(Duration::from_secs(10), Duration::from_millis(100), || {
+        route(n1, "203.0.113.0/26") && !route(n1, "203.0.113.0/25")
+    });
+    assert!(swapped.is_some(), "{}\n{}", dump(n1), d1.log_text());
+    let log = d1.log_text();
+    assert!(log.contains("reloaded"), "{log}");
+    assert_eq!(log.matches("-> MASTER").count(), 1, "{log}");
+    assert_eq!((state(&d1), state(&d2)), ("MASTER".into(), "BACKUP".into()));
+    // The rest stayed.
+    assert!(
+        route(n1, "203.0.113.128/25") && n1.has_addr("198.51.100.1"),
+        "{}",
+        dump(n1)
+    );
+    assert!(!route(n2, "203.0.113.0/26"), "{}", dump(n2));
+}
