@@ -41,17 +41,15 @@ fn change(old: &InstanceConfig, new: &InstanceConfig) -> Change {
     if &same_but_priority == new {
         return Change::Priority(new.priority);
     }
-    let mut same_but_followers = same_but_priority;
-    same_but_followers
-        .vips_excluded
-        .clone_from(&new.vips_excluded);
-    same_but_followers
-        .virtual_routes
-        .clone_from(&new.virtual_routes);
-    same_but_followers
-        .virtual_rules
-        .clone_from(&new.virtual_rules);
-    if &same_but_followers == new {
+    let without_followers = |c: &InstanceConfig| {
+        let mut c = c.clone();
+        c.priority = 0;
+        c.vips_excluded.clear();
+        c.virtual_routes.clear();
+        c.virtual_rules.clear();
+        c
+    };
+    if without_followers(old) == without_followers(new) {
         Change::Followers(new.priority)
     } else {
         Change::Restart
