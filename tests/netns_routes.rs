@@ -1,7 +1,9 @@
 //! Excluded VIPs, virtual routes and virtual rules follow the master on a real network: a
 //! tinyvrrp pair in namespaces; the master holds them (seen with `ip route show table all`,
 //! `ip rule`, `ip addr`), the backup does not, and after the master is stopped (SIGTERM)
-//! they are on the other node and gone from the first. Needs root; skips otherwise.
+//! they are on the other node and gone from the first. Also: keepalived given the same lines
+//! installs exactly what tinyvrrp installs; a reload swaps a route in place; leftovers of a
+//! crash are cleared at the next start. Needs root; skips otherwise.
 
 mod lab;
 
@@ -340,4 +342,27 @@ fn a_reload_swaps_routes_in_place() {
         dump(n1)
     );
     assert!(!route(n2, "203.0.113.0/26"), "{}", dump(n2));
+
+    // A crash leaves them behind; the next start on that node clears them.
+    d1.kill(libc::SIGKILL);
+    d1.wait(Duration::from_secs(3));
+    let taken = wait_until(Duration::from_secs(15), Duration::from_millis(100), || {
+        state(&d2) == "MASTER" && present(n2).iter().all(|p| *p)
+    });
+    assert!(taken.is_some(), "node 2 after the crash:\n{}", dump(n2));
+    assert!(
+        route(n1, "203.0.113.0/26"),
+        "a crash leaves them:\n{}",
+        dump(n1)
+    );
+    let d1b = n1.spawn_daemon(&config(50).replace(old, new));
+    let cleared = wait_until(Duration::from_secs(15), Duration::from_millis(100), || {
+        state(&d1b) == "BACKUP" && present(n1).iter().all(|p| !*p) && !route(n1, "203.0.113.0/26")
+    });
+    assert!(
+        cleared.is_some(),
+        "left on node 1:\n{}\n{}",
+        dump(n1),
+        d1b.log_text()
+    );
 }
