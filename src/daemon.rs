@@ -358,6 +358,11 @@ impl Daemon {
             }
         }
         self.restart_scripts(now);
+        // At start only (not on reload, where another instance may be master with the same
+        // route): routes, rules and excluded VIPs left by a crash.
+        for idx in 0..self.slots.len() {
+            self.follow_master(idx, false, true);
+        }
         self.remove_leftover_vips();
         for slot in self.slots.iter().filter(|s| s.cfg.use_vmac) {
             let removed = vmac::vmac_name(slot.cfg.vrid, slot.family())
@@ -374,11 +379,6 @@ impl Daemon {
     /// A VIP still configured after a crash would answer ARP from a node that is not master:
     /// remove ours before anything starts (the master will add them back).
     fn remove_leftover_vips(&mut self) {
-        for idx in 0..self.slots.len() {
-            if self.slots[idx].inst.state() == State::Init {
-                self.follow_master(idx, false, true);
-            }
-        }
         for slot in self.slots.iter().filter(|s| s.inst.state() == State::Init) {
             for vip in &slot.cfg.vips {
                 let dev = vip.dev.as_deref().unwrap_or(&slot.cfg.interface);
