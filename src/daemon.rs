@@ -361,6 +361,11 @@ impl Daemon {
             }
         }
         self.restart_scripts(now);
+        // At start only (not on reload, where another instance may be master with the same
+        // route): routes, rules and excluded VIPs left by a crash.
+        for idx in 0..self.slots.len() {
+            self.follow_master(idx, false, true);
+        }
         self.remove_leftover_vips();
         for slot in self.slots.iter().filter(|s| s.cfg.use_vmac) {
             let custom = slot.cfg.vmac_name.as_deref();
@@ -975,6 +980,21 @@ impl Daemon {
         }
     }
 
+    /// Reload: a master swaps the routes, rules and excluded VIPs that changed.
+    fn change_followers(&mut self, idx: usize, old: &InstanceConfig) {
+        let slot = &self.slots[idx];
+        if slot.inst.state() != State::Master || !slot.vips_held {
+            return;
+        }
+        let default_ifindex = self.vip_ifindex(slot, None);
+        let failures =
+            routes::follow_change(&mut self.nl, &self.links, old, &slot.cfg, default_ifindex);
+        for _ in 0..failures {
+            self.drops.bump("route_rule_failed");
+        }
+        self.send_garps(idx, 1);
+    }
+
     fn send_garps(&mut self, idx: usize, count: u32) {
         let slot = &self.slots[idx];
         // keepalived announces the excluded addresses too.
@@ -1247,6 +1267,7 @@ impl Daemon {
         let mut new: Vec<Option<Slot>> = Vec::new();
         new.resize_with(loaded.config.instances.len(), || None);
         let mut reprioritised = Vec::new();
+        let mut followers = Vec::new();
         for &(oi, ni, change) in &plan.kept {
             let cfg = loaded.config.instances[ni].clone();
             new[ni] = match (change, old[oi].take()) {
@@ -1255,6 +1276,11 @@ impl Daemon {
                     slot.cfg = cfg;
                     slot.inst.set_configured_priority(p);
                     reprioritised.push(ni);
+                    Some(slot)
+                }
+                (Change::Followers(p), Some(mut slot)) => {
+                    followers.push((ni, std::mem::replace(&mut slot.cfg, cfg)));
+                    slot.inst.set_configured_priority(p);
                     Some(slot)
                 }
                 _ => Some(Slot::new(cfg, &loaded.config)),
@@ -1269,6 +1295,9 @@ impl Daemon {
         self.slots = new.into_iter().flatten().collect();
         self.config = loaded.config;
         self.notifier.fifos_mut().reconfigure(&self.config.global);
+        for (ni, old_cfg) in followers {
+            self.change_followers(ni, &old_cfg);
+        }
         info!(
             "reloaded {}: {} kept ({} with a new priority), {} restarted, {} removed, {} added",
             self.opts.config_path.display(),

@@ -11,6 +11,9 @@ pub enum Change {
     Keep,
     /// Only the priority changed: applied as a priority change, no state change.
     Priority(u8),
+    /// Only what follows the master (excluded VIPs, routes, rules; the priority too, maybe)
+    /// changed: applied in place on a master, no state change (keepalived does the same).
+    Followers(u8),
     /// Anything else changed: this instance (only) is stopped and started again.
     Restart,
 }
@@ -36,7 +39,18 @@ fn change(old: &InstanceConfig, new: &InstanceConfig) -> Change {
     let mut same_but_priority = old.clone();
     same_but_priority.priority = new.priority;
     if &same_but_priority == new {
-        Change::Priority(new.priority)
+        return Change::Priority(new.priority);
+    }
+    let without_followers = |c: &InstanceConfig| {
+        let mut c = c.clone();
+        c.priority = 0;
+        c.vips_excluded.clear();
+        c.virtual_routes.clear();
+        c.virtual_rules.clear();
+        c
+    };
+    if without_followers(old) == without_followers(new) {
+        Change::Followers(new.priority)
     } else {
         Change::Restart
     }
@@ -102,6 +116,22 @@ mod tests {
         let new = instances(&(conf(1, 100, "nopreempt") + &conf(2, 100, "")));
         let p = plan(&old, &new);
         assert_eq!(p.kept, vec![(0, 0, Change::Restart), (1, 1, Change::Keep)]);
+    }
+
+    #[test]
+    fn routes_rules_and_excluded_vips_change_in_place() {
+        let old = instances(&conf(
+            1,
+            100,
+            "virtual_routes = 198.51.100.0/24 via 192.0.2.254",
+        ));
+        let extra = "virtual_routes = 203.0.113.0/24 via 192.0.2.254\n\
+                     virtual_rules = from 192.0.2.0/24 table 5 priority 9\n\
+                     virtual_ipaddress_excluded = 2001:db8::9/64";
+        let new = instances(&conf(1, 120, extra));
+        assert_eq!(plan(&old, &new).kept, vec![(0, 0, Change::Followers(120))]);
+        let vip_too = instances(&conf(1, 100, "virtual_ipaddress = 192.0.2.99/24"));
+        assert_eq!(plan(&old, &vip_too).kept, vec![(0, 0, Change::Restart)]);
     }
 
     #[test]

@@ -126,48 +126,114 @@ pub fn follow(
 ) -> u32 {
     let mut failures = 0;
     for_each_item(cfg, add, |item| {
-        let result = match item {
-            Item::Excluded(v) => {
-                let ifindex = match &v.dev {
-                    Some(dev) => links.by_name(dev).map(|l| l.index),
-                    None => default_ifindex,
-                };
-                let Some(ifindex) = ifindex else {
-                    if add && !quiet {
-                        warn!("{}: no interface for excluded VIP {}", cfg.name, v.addr);
-                    }
-                    return;
-                };
-                set_address(nl, ifindex, v, add)
-            }
-            Item::Route(r) => {
-                let oif = match &r.dev {
-                    Some(dev) => match links.by_name(dev) {
-                        Some(l) => Some(l.index),
-                        None => {
-                            if add && !quiet {
-                                warn!(
-                                    "{}: route to {}/{} skipped: no interface {dev}",
-                                    cfg.name, r.dst, r.dst_len
-                                );
-                            }
-                            return;
-                        }
-                    },
-                    None => None,
-                };
-                nl.route(add, &route_spec(r, oif))
-            }
-            Item::Rule(r) => nl.rule(add, &rule_spec(r)),
-        };
-        if let Err(e) = result {
-            if !settled(add, &e) {
-                failures += 1;
-                log_failure(&cfg.name, item, add, quiet, &e);
-            }
-        }
+        failures += u32::from(!apply(
+            nl,
+            links,
+            &cfg.name,
+            default_ifindex,
+            item,
+            add,
+            quiet,
+        ));
     });
     failures
+}
+
+/// The items of `old` that `new` no longer has (to remove, in removal order), then those
+/// `new` adds (in adding order): a reload of a master changes only these.
+pub fn for_each_change<'a>(
+    old: &'a InstanceConfig,
+    new: &'a InstanceConfig,
+    mut f: impl FnMut(Item<'a>, bool),
+) {
+    let mut in_new = false;
+    for_each_item(old, false, |i| {
+        for_each_item(new, false, |j| in_new |= i == j);
+        if !std::mem::take(&mut in_new) {
+            f(i, false);
+        }
+    });
+    let mut in_old = false;
+    for_each_item(new, true, |j| {
+        for_each_item(old, true, |i| in_old |= i == j);
+        if !std::mem::take(&mut in_old) {
+            f(j, true);
+        }
+    });
+}
+
+/// `follow` for a reload: removes what `old` had and `new` has not, adds what `new` brings.
+pub fn follow_change(
+    nl: &mut Netlink,
+    links: &Links,
+    old: &InstanceConfig,
+    new: &InstanceConfig,
+    default_ifindex: Option<u32>,
+) -> u32 {
+    let mut failures = 0;
+    for_each_change(old, new, |item, add| {
+        failures += u32::from(!apply(
+            nl,
+            links,
+            &new.name,
+            default_ifindex,
+            item,
+            add,
+            false,
+        ));
+    });
+    failures
+}
+
+/// One item; false when it failed (a missing `dev` is skipped, logged, and not a failure).
+fn apply(
+    nl: &mut Netlink,
+    links: &Links,
+    name: &str,
+    default_ifindex: Option<u32>,
+    item: Item<'_>,
+    add: bool,
+    quiet: bool,
+) -> bool {
+    let result = match item {
+        Item::Excluded(v) => {
+            let ifindex = match &v.dev {
+                Some(dev) => links.by_name(dev).map(|l| l.index),
+                None => default_ifindex,
+            };
+            let Some(ifindex) = ifindex else {
+                if add && !quiet {
+                    warn!("{name}: no interface for excluded VIP {}", v.addr);
+                }
+                return true;
+            };
+            set_address(nl, ifindex, v, add)
+        }
+        Item::Route(r) => {
+            let oif = match &r.dev {
+                Some(dev) => match links.by_name(dev) {
+                    Some(l) => Some(l.index),
+                    None => {
+                        if add && !quiet {
+                            let (dst, len) = (r.dst, r.dst_len);
+                            warn!("{name}: route to {dst}/{len} skipped: no interface {dev}");
+                        }
+                        return true;
+                    }
+                },
+                None => None,
+            };
+            nl.route(add, &route_spec(r, oif))
+        }
+        Item::Rule(r) => nl.rule(add, &rule_spec(r)),
+    };
+    match result {
+        Err(e) if !settled(add, &e) => {
+            log_failure(name, item, add, quiet, &e);
+            false
+        }
+        _ => true,
+    }
 }
 
 fn set_address(nl: &mut Netlink, ifindex: u32, v: &Vip, add: bool) -> Result<(), NetlinkError> {
@@ -227,10 +293,57 @@ mod tests {
             assert!(!settled(true, &nack(errno)));
         }
         assert!(!settled(true, &nack(libc::EINVAL)));
+        assert!(!settled(false, &nack(libc::EPERM)));
         assert!(!settled(
             false,
             &NetlinkError::Io(nix::errno::Errno::EAGAIN)
         ));
+    }
+
+    #[test]
+    fn a_reload_changes_only_what_changed() {
+        let conf = |items: &str| {
+            let text = format!(
+                "[vrrp_instance VI_1]\ninterface = eth0\nvirtual_router_id = 1\n\
+                 virtual_ipaddress = 192.0.2.1/24\n{items}"
+            );
+            parse_str(&text, "t.conf")
+                .unwrap()
+                .config
+                .instances
+                .remove(0)
+        };
+        let old = conf(
+            "virtual_routes = 198.51.100.0/24 via 192.0.2.254\n\
+             virtual_routes = 203.0.113.0/24 via 192.0.2.254\n\
+             virtual_rules = from 192.0.2.0/24 table 5 priority 9\n",
+        );
+        let new = conf(
+            "virtual_routes = 203.0.113.0/24 via 192.0.2.254\n\
+             virtual_routes = 198.51.100.0/25 via 192.0.2.254\n\
+             virtual_rules = from 192.0.2.0/24 table 5 priority 9\n\
+             virtual_ipaddress_excluded = 2001:db8::9/64\n",
+        );
+        let mut seen = Vec::new();
+        for_each_change(&old, &new, |i, add| {
+            let what = match i {
+                Item::Excluded(v) => format!("vip {}", v.addr),
+                Item::Route(r) => format!("route {}/{}", r.dst, r.dst_len),
+                Item::Rule(r) => format!("rule {}", r.priority),
+            };
+            seen.push(format!("{} {what}", if add { "+" } else { "-" }));
+        });
+        assert_eq!(
+            seen,
+            [
+                "- route 198.51.100.0/24",
+                "+ vip 2001:db8::9",
+                "+ route 198.51.100.0/25"
+            ]
+        );
+        let mut none = 0;
+        for_each_change(&new, &new, |_, _| none += 1);
+        assert_eq!(none, 0);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Excluded VIPs, virtual routes and virtual rules follow the master on a real network: a
 //! tinyvrrp pair in namespaces; the master holds them (seen with `ip route show table all`,
 //! `ip rule`, `ip addr`), the backup does not, and after the master is stopped (SIGTERM)
-//! they are on the other node and gone from the first. Needs root; skips otherwise.
+//! they are on the other node and gone from the first. Also: keepalived given the same lines
+//! installs exactly what tinyvrrp installs; a reload swaps a route in place; leftovers of a
+//! crash are cleared at the next start. Needs root; skips otherwise.
 
 mod lab;
 
@@ -300,4 +302,67 @@ fn keepalived_and_tinyvrrp_install_the_same() {
         d2.log_text()
     );
     assert_eq!(installed(n2), by_keepalived, "tinyvrrp vs keepalived");
+}
+
+/// SIGHUP with a changed route list on the master: the route is swapped, nothing else moves.
+#[test]
+fn a_reload_swaps_routes_in_place() {
+    let Some(lab) = Lab::new("netns_routes_reload", 2) else {
+        return;
+    };
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    let d1 = n1.spawn_daemon(&config(200));
+    let d2 = n2.spawn_daemon(&config(100));
+    wait_follow("node 1 master", (n1, &d1), n2, || state(&d2) == "BACKUP");
+    let old = "virtual_routes = 203.0.113.0/25 via 192.0.2.254";
+    let new = "virtual_routes = 203.0.113.0/26 via 192.0.2.254";
+    let text = config(200).replace(old, new);
+    assert_ne!(text, config(200));
+    std::fs::write(&d1.conf, text).expect("rewrite config");
+    d1.kill(libc::SIGHUP);
+    let route = |node: &Node, prefix: &str| {
+        has_line(
+            node,
+            &["route", "show", "table", "all"],
+            &[prefix, "proto", "keepalived"],
+        )
+    };
+    let swapped = wait_until(Duration::from_secs(10), Duration::from_millis(100), || {
+        route(n1, "203.0.113.0/26") && !route(n1, "203.0.113.0/25")
+    });
+    assert!(swapped.is_some(), "{}\n{}", dump(n1), d1.log_text());
+    let log = d1.log_text();
+    assert!(log.contains("reloaded"), "{log}");
+    assert_eq!(log.matches("-> MASTER").count(), 1, "{log}");
+    assert_eq!((state(&d1), state(&d2)), ("MASTER".into(), "BACKUP".into()));
+    // The rest stayed.
+    assert!(
+        route(n1, "203.0.113.128/25") && n1.has_addr("198.51.100.1"),
+        "{}",
+        dump(n1)
+    );
+    assert!(!route(n2, "203.0.113.0/26"), "{}", dump(n2));
+
+    // A crash leaves them behind; the next start on that node clears them.
+    d1.kill(libc::SIGKILL);
+    d1.wait(Duration::from_secs(3));
+    let taken = wait_until(Duration::from_secs(15), Duration::from_millis(100), || {
+        state(&d2) == "MASTER" && present(n2).iter().all(|p| *p)
+    });
+    assert!(taken.is_some(), "node 2 after the crash:\n{}", dump(n2));
+    assert!(
+        route(n1, "203.0.113.0/26"),
+        "a crash leaves them:\n{}",
+        dump(n1)
+    );
+    let d1b = n1.spawn_daemon(&config(50).replace(old, new));
+    let cleared = wait_until(Duration::from_secs(15), Duration::from_millis(100), || {
+        state(&d1b) == "BACKUP" && present(n1).iter().all(|p| !*p) && !route(n1, "203.0.113.0/26")
+    });
+    assert!(
+        cleared.is_some(),
+        "left on node 1:\n{}\n{}",
+        dump(n1),
+        d1b.log_text()
+    );
 }
