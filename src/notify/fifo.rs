@@ -215,7 +215,7 @@ fn open(key: &'static str, cfg: &NotifyFifo) -> Result<Fifo, String> {
 }
 
 /// Where the name already existed it may be anything someone put there: only a FIFO owned
-/// by us (or by the configured user) is written to, as keepalived 2.3 checks.
+/// by us (or by the configured user) is written to, as current keepalived checks.
 fn check_owned(fifo: &Fifo, uid: u32) -> Result<(), String> {
     // SAFETY: fstat into a zeroed struct on our fd; geteuid cannot fail.
     let (mut st, ours): (libc::stat, _) = unsafe { (std::mem::zeroed(), libc::geteuid()) };
