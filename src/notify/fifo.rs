@@ -218,7 +218,7 @@ fn open(key: &'static str, cfg: &NotifyFifo) -> Result<Fifo, String> {
 }
 
 /// Where the name already existed it may be anything someone put there: only a FIFO owned
-/// by us (or by the configured user) is written to, as keepalived 2.3 checks.
+/// by us (or by the configured user) is written to, as current keepalived checks.
 fn check_owned(fifo: &Fifo, uid: u32) -> Result<(), String> {
     // SAFETY: fstat into a zeroed struct on our fd; geteuid cannot fail.
     let (mut st, ours): (libc::stat, _) = unsafe { (std::mem::zeroed(), libc::geteuid()) };
@@ -239,6 +239,8 @@ pub struct Fifos {
     open: Vec<Fifo>,
     line: Vec<u8>,
     configs: [Option<NotifyFifo>; 2],
+    /// Scripts of FIFOs a reload closed, stopped and reaped when they exit (no zombies).
+    retired: Vec<Child>,
 }
 
 impl Fifos {
@@ -249,6 +251,7 @@ impl Fifos {
             open: Vec::with_capacity(2),
             line: Vec::with_capacity(128),
             configs: [global.notify_fifo.clone(), global.vrrp_notify_fifo.clone()],
+            retired: Vec::new(),
         };
         let keys = ["notify_fifo", "vrrp_notify_fifo"];
         for (key, cfg) in keys.into_iter().zip(&fifos.configs) {
@@ -271,8 +274,16 @@ impl Fifos {
         if self.configs.iter().zip(new).all(|(old, new)| old == new) {
             return;
         }
+        let mut retired = std::mem::take(&mut self.retired);
+        for fifo in &mut self.open {
+            if let Some(child) = fifo.script.take() {
+                crate::spawn::kill_group(child.id(), libc::SIGTERM);
+                retired.push(child);
+            }
+        }
         self.open.clear();
         *self = Fifos::open(global);
+        self.retired = retired;
     }
 
     /// Writes one line to every FIFO (INSTANCE or GROUP, as keepalived).
@@ -291,6 +302,8 @@ impl Fifos {
         for fifo in &mut self.open {
             fifo.reap();
         }
+        self.retired
+            .retain_mut(|c| matches!(c.try_wait(), Ok(None)));
     }
 
     /// Lines dropped so far, over all FIFOs.

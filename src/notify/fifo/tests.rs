@@ -225,3 +225,42 @@ fn the_script_gets_the_path_reads_the_lines_and_is_stopped_at_exit() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn a_reload_keeps_an_unchanged_fifo_and_its_script_and_replaces_a_changed_one() {
+    let dir = Dir::new("reload");
+    let (a, b) = (dir.path("a.fifo"), dir.path("b.fifo"));
+    let script = "/bin/sh -c 'exec cat \"$0\" > /dev/null'";
+    let mut fifos = Fifos::open(&global(&a, Some(script)));
+    let pid = fifos.open[0]
+        .script
+        .as_ref()
+        .map(Child::id)
+        .expect("started");
+    let fd = fifos.open[0].fd.as_raw_fd();
+    fifos.reconfigure(&global(&a, Some(script)));
+    assert_eq!(fifos.open[0].script.as_ref().map(Child::id), Some(pid));
+    assert_eq!(fifos.open[0].fd.as_raw_fd(), fd);
+    fifos.reconfigure(&global(&b, Some(script)));
+    assert!(std::fs::metadata(&a).is_err(), "the old FIFO is removed");
+    assert!(std::fs::metadata(&b).is_ok_and(|m| m.file_type().is_fifo()));
+    let t0 = Instant::now();
+    while alive(pid) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "old script not stopped"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    fifos.reap();
+    assert!(fifos.retired.is_empty(), "the old script is reaped");
+    assert!(
+        std::fs::metadata(format!("/proc/{pid}")).is_err(),
+        "zombie left"
+    );
+    let new_pid = fifos.open[0].script.as_ref().map(Child::id);
+    assert!(new_pid.is_some_and(|p| p != pid));
+    fifos.reconfigure(&GlobalDefs::default());
+    assert!(fifos.open.is_empty());
+    assert!(std::fs::metadata(&b).is_err());
+}
