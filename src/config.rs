@@ -60,35 +60,18 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigErrors> {
 /// Validates `text`; `file` is the name used in messages. Lines that cannot be read are
 /// reported together with the errors of the lines that can.
 pub fn parse_str(text: &str, file: &str) -> Result<Loaded, ConfigErrors> {
-    let scanned = syntax::read_sections(text);
+    let scanned = syntax::read_sections(text, file);
     let mut ctx = Ctx::new(file);
-    for e in scanned.errors {
-        ctx.errors.push(ConfigError {
-            file: file.to_string(),
-            line: e.line,
-            section: e.section,
-            key: e.key,
-            kind: e.kind,
-        });
-    }
-    for w in scanned.warnings {
-        ctx.warnings.push(ConfigWarning {
-            file: file.to_string(),
-            line: w.line,
-            section: w.section,
-            key: w.key,
-            message: w.kind,
-        });
-    }
+    ctx.errors = scanned.errors;
+    ctx.warnings = scanned.warnings;
     let config = build(&mut ctx, &scanned.sections);
-    // Stable: problems of one line keep the order in which they were found.
-    ctx.warnings.sort_by_key(|w| w.line);
     if ctx.errors.is_empty() {
         Ok(Loaded {
             config,
             warnings: ctx.warnings,
         })
     } else {
+        // Stable: errors of one line keep the order in which they were found.
         ctx.errors.sort_by_key(|e| e.line);
         Err(ConfigErrors(ctx.errors))
     }

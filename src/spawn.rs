@@ -31,7 +31,9 @@ impl fmt::Display for CommandError {
         match self {
             CommandError::Syntax(why) => write!(f, "bad command line: {why}"),
             CommandError::Relative(p) => write!(f, "{p} is a relative path"),
-            CommandError::NotFound(p) if p.contains('/') => write!(f, "{p} does not exist"),
+            CommandError::NotFound(p) if p.as_bytes().contains(&b'/') => {
+                write!(f, "{p} does not exist")
+            }
             CommandError::NotFound(p) => write!(f, "{p} is not found in PATH"),
             CommandError::NotExecutable(p) => write!(f, "{p} is not an executable file"),
         }
@@ -114,7 +116,7 @@ fn escaped(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<char,
 /// The file `word` names: a path with `/` as is, a bare name searched in PATH (keepalived's
 /// find_path; /bin:/usr/bin without PATH). The file must be a regular file with an x bit.
 pub fn find_program(word: &str) -> Result<String, CommandError> {
-    if word.contains('/') {
+    if word.as_bytes().contains(&b'/') {
         if !word.starts_with('/') {
             return Err(CommandError::Relative(word.to_string()));
         }
@@ -193,34 +195,31 @@ impl Program {
 
     /// A command for the program plus `args`.
     pub fn command(&self, args: &[&str], run_as: Option<RunAs>) -> Command {
-        let mut words = self
+        let (first, rest) = self
             .argv
-            .iter()
-            .map(String::as_str)
-            .chain(args.iter().copied());
+            .split_first()
+            .map_or(("", &[][..]), |(f, r)| (f.as_str(), r));
         let mut cmd = match self.how {
-            How::Exec => {
-                let mut c = Command::new(words.next().unwrap_or("/bin/true"));
-                c.args(words);
-                c
-            }
+            How::Exec => Command::new(first),
             How::ShellScript => {
                 let mut c = Command::new("/bin/sh");
-                c.args(words);
+                c.arg(first);
                 c
             }
             How::ShellLine => {
-                let mut line = words.next().unwrap_or("").to_string();
-                for w in words {
+                let mut line = first.to_string();
+                for w in rest.iter().map(String::as_str).chain(args.iter().copied()) {
                     line.push_str(" '");
                     line.push_str(&w.replace('\'', r"'\''"));
                     line.push('\'');
                 }
                 let mut c = Command::new("/bin/sh");
                 c.arg("-c").arg(line);
-                c
+                prepare(&mut c, run_as);
+                return c;
             }
         };
+        cmd.args(rest).args(args);
         prepare(&mut cmd, run_as);
         cmd
     }

@@ -140,6 +140,42 @@ fn weight_zero_puts_the_instance_in_fault() {
     wait_holds("recovered", (n1, &d1), (n2, &d2), Duration::from_secs(8));
 }
 
+/// keepalived's habits: a bare command is found in PATH and run without a shell, and a script
+/// that does not exist on this node counts as failing (its weight applies), rather than
+/// refusing the config or silently dropping the check.
+#[test]
+fn a_bare_command_runs_from_path_and_a_missing_script_counts_as_failing() {
+    let Some(lab) = Lab::new("trk_path", 2) else {
+        return;
+    };
+    let flag = lab.dir().join("ok");
+    std::fs::write(&flag, "").expect("flag");
+    let scripts = script("chk", &format!("test -f {}", flag.display()), -60, "")
+        + &script("gone", "/nonexistent/tinyvrrp-check --x", -30, "");
+    let extra = "track_script = chk\ntrack_script = gone\n";
+    let ((n1, d1), (n2, d2)) = pair(&lab, &scripts, extra);
+    wait_holds("start", (n1, &d1), (n2, &d2), Duration::from_secs(8));
+    let effective = || d1.parsed_status().counter("VI_1", "effective_priority");
+    assert!(
+        wait_until(
+            Duration::from_secs(4),
+            Duration::from_millis(50),
+            || effective() == 120
+        )
+        .is_some(),
+        "150 - 30 for the missing script, got {}",
+        effective()
+    );
+    std::fs::remove_file(&flag).expect("remove flag");
+    wait_holds(
+        "check failing",
+        (n2, &d2),
+        (n1, &d1),
+        Duration::from_secs(6),
+    );
+    assert_eq!(effective(), 60);
+}
+
 /// Children of `pid` in state Z.
 fn zombies(pid: u32) -> Vec<String> {
     let out = std::process::Command::new("ps")

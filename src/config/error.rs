@@ -388,7 +388,7 @@ impl fmt::Display for ErrorKind {
             ),
             ErrorKind::BadCommand { detail } => write!(f, "bad command line: {detail}"),
             ErrorKind::ScriptNotFound { path } => {
-                if path.contains('/') {
+                if path.as_bytes().contains(&b'/') {
                     write!(f, "{path} does not exist")
                 } else {
                     write!(f, "{path} is not found in PATH")

@@ -12,7 +12,7 @@
 
 use ini::{Ini, ParseOption};
 
-use super::error::{ErrorKind, SyntaxError, WarningKind};
+use super::error::{ConfigError, ConfigWarning, ErrorKind, SyntaxError, WarningKind};
 
 /// One `key = value`; `value` as rust-ini returns it (trimmed, quotes removed).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,24 +34,12 @@ pub(super) struct RawSection {
     pub unread: Vec<String>,
 }
 
-/// A located problem (or, in `warnings`, a suspicious line) found before any section is
-/// interpreted.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct Located<K> {
-    pub line: usize,
-    pub section: String,
-    pub key: String,
-    pub kind: K,
-}
-
-pub(super) type LineError = Located<ErrorKind>;
-
 /// What the scan found: the sections it could read and every problem, all at once.
 #[derive(Debug, Default)]
 pub(super) struct Scanned {
     pub sections: Vec<RawSection>,
-    pub errors: Vec<LineError>,
-    pub warnings: Vec<Located<WarningKind>>,
+    pub errors: Vec<ConfigError>,
+    pub warnings: Vec<ConfigWarning>,
 }
 
 /// rust-ini's options: all repeated keys and sections are kept by rust-ini itself (it appends);
@@ -87,9 +75,10 @@ enum Shape {
 
 /// Splits `text` into sections and reports every line that cannot be read safely; the lines
 /// that can be read are returned even when others cannot.
-pub(super) fn read_sections(text: &str) -> Scanned {
+pub(super) fn read_sections(text: &str, file: &str) -> Scanned {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut scanner = Scanner {
+        file,
         out: Scanned::default(),
         sections: Vec::new(),
         cleaned: String::with_capacity(text.len() + 16),
@@ -108,21 +97,42 @@ pub(super) fn read_sections(text: &str) -> Scanned {
     match Ini::load_from_str_opt(&cleaned, parse_option()) {
         Ok(ini) => match zip(&ini, sections) {
             Ok(s) => out.sections = s,
-            Err(e) => out.errors.push(e),
+            Err((line, section, detail)) => {
+                let kind = ErrorKind::IniParser {
+                    detail: format!("rust-ini read this differently ({detail})"),
+                };
+                scanner_error(&mut out, file, line, section, String::new(), kind);
+            }
         },
-        Err(e) => out.errors.push(Located {
-            line: e.line,
-            section: String::new(),
-            key: String::new(),
-            kind: ErrorKind::IniParser {
+        Err(e) => {
+            let kind = ErrorKind::IniParser {
                 detail: e.msg.into_owned(),
-            },
-        }),
+            };
+            scanner_error(&mut out, file, e.line, String::new(), String::new(), kind);
+        }
     }
     out
 }
 
-struct Scanner {
+fn scanner_error(
+    out: &mut Scanned,
+    file: &str,
+    line: usize,
+    section: String,
+    key: String,
+    kind: ErrorKind,
+) {
+    out.errors.push(ConfigError {
+        file: file.to_string(),
+        line,
+        section,
+        key,
+        kind,
+    });
+}
+
+struct Scanner<'f> {
+    file: &'f str,
     out: Scanned,
     sections: Vec<ScannedSection>,
     /// What rust-ini reads: the same lines, cleaned or blanked.
@@ -131,7 +141,7 @@ struct Scanner {
     skipping: bool,
 }
 
-impl Scanner {
+impl Scanner<'_> {
     fn current(&self) -> String {
         match self.sections.last() {
             Some(s) if !self.skipping => s.header.clone(),
@@ -149,12 +159,12 @@ impl Scanner {
         }
         if let Some(mark) = mark {
             let (section, key) = (self.current(), shape_key(&shape).to_string());
-            let kind = WarningKind::CommentMarkInValue { mark };
-            self.out.warnings.push(Located {
+            self.out.warnings.push(ConfigWarning {
+                file: self.file.to_string(),
                 line,
                 section,
                 key,
-                kind,
+                message: WarningKind::CommentMarkInValue { mark },
             });
         }
         match shape {
@@ -178,12 +188,10 @@ impl Scanner {
                         self.cleaned.push_str(&entry);
                         s.keys.push(ScannedKey { key, line });
                     }
-                    None => self.out.errors.push(Located {
-                        line,
-                        section: String::new(),
-                        key,
-                        kind: ErrorKind::Syntax(SyntaxError::KeyOutsideSection),
-                    }),
+                    None => {
+                        let kind = ErrorKind::Syntax(SyntaxError::KeyOutsideSection);
+                        scanner_error(&mut self.out, self.file, line, String::new(), key, kind);
+                    }
                 }
             }
         }
@@ -205,12 +213,7 @@ impl Scanner {
         ) {
             s.unread.push(key.clone());
         }
-        self.out.errors.push(Located {
-            line,
-            section,
-            key,
-            kind,
-        });
+        scanner_error(&mut self.out, self.file, line, section, key, kind);
     }
 }
 
@@ -223,7 +226,7 @@ fn shape_key(shape: &Shape) -> &str {
 
 /// The key of a cleaned `key = value` line.
 fn entry_key(entry: &str) -> &str {
-    entry.split(['=', ':']).next().unwrap_or("").trim()
+    entry[..entry.find(['=', ':']).unwrap_or(entry.len())].trim()
 }
 
 /// keepalived's flags are a bare word (`nopreempt`, `smtp_alert`), and its users will write
@@ -328,7 +331,10 @@ fn scan_entry(body: &str) -> Result<(), (String, SyntaxError)> {
     }
     if !is_key_name(key) {
         // keepalived's `unicast_peer 2001:db8::1`: a key, a blank, a value with a `:`.
-        if body[sep..].starts_with(':') && is_key_name(first) && key.contains([' ', '\t']) {
+        if body[sep..].starts_with(':')
+            && is_key_name(first)
+            && key.bytes().any(|b| b == b' ' || b == b'\t')
+        {
             return Err((first.to_string(), SyntaxError::MissingEquals));
         }
         return Err((key.to_string(), SyntaxError::BadKeyName));
@@ -365,15 +371,12 @@ fn scan_value(value: &str) -> Result<(), SyntaxError> {
     Ok(())
 }
 
-fn zip(ini: &Ini, scanned: Vec<ScannedSection>) -> Result<Vec<RawSection>, LineError> {
-    let disagree = |line: usize, section: &str, detail: &str| LineError {
-        line,
-        section: section.to_string(),
-        key: String::new(),
-        kind: ErrorKind::IniParser {
-            detail: format!("rust-ini read this differently ({detail})"),
-        },
-    };
+/// The sections rust-ini read, with the scanned lines; or where and how they differ.
+fn zip(
+    ini: &Ini,
+    scanned: Vec<ScannedSection>,
+) -> Result<Vec<RawSection>, (usize, String, &'static str)> {
+    let disagree = |line: usize, section: &str, detail| (line, section.to_string(), detail);
     let mut parsed = ini
         .iter()
         .filter(|(name, props)| name.is_some() || !props.is_empty());
@@ -415,7 +418,7 @@ mod tests {
     use super::*;
 
     fn ok(text: &str) -> Vec<RawSection> {
-        let scanned = read_sections(text);
+        let scanned = read_sections(text, "t");
         assert_eq!(scanned.errors, vec![], "{text:?}");
         scanned.sections
     }
@@ -471,7 +474,7 @@ mod tests {
     }
 
     fn first_error(text: &str) -> (usize, String, ErrorKind) {
-        let errors = read_sections(text).errors;
+        let errors = read_sections(text, "t").errors;
         let e = &errors[0];
         (e.line, e.key.clone(), e.kind.clone())
     }
@@ -583,7 +586,7 @@ mod tests {
             if next(3) == 0 {
                 text.pop();
             }
-            let scanned = read_sections(&text);
+            let scanned = read_sections(&text, "t");
             for e in &scanned.errors {
                 assert!(
                     !matches!(e.kind, ErrorKind::IniParser { .. }),
@@ -610,7 +613,7 @@ mod tests {
 
     #[test]
     fn every_bad_line_is_reported_and_the_good_ones_read() {
-        let scanned = read_sections("k = 1\n[a]\nbad line\nworse line\nx = 2\n");
+        let scanned = read_sections("k = 1\n[a]\nbad line\nworse line\nx = 2\n", "t");
         let lines: Vec<_> = scanned.errors.iter().map(|e| e.line).collect();
         assert_eq!(lines, vec![1, 3, 4]);
         assert_eq!(keys(&scanned.sections[0]), vec![("x", "2", 5)]);
@@ -621,7 +624,7 @@ mod tests {
     /// in the section before it), and the next good header starts over.
     #[test]
     fn lines_under_a_bad_header_are_skipped() {
-        let scanned = read_sections("[a]\nx = 1\n[b\ny = 2\nbad line\n[c]\nz = 3\n");
+        let scanned = read_sections("[a]\nx = 1\n[b\ny = 2\nbad line\n[c]\nz = 3\n", "t");
         let lines: Vec<_> = scanned.errors.iter().map(|e| e.line).collect();
         assert_eq!(lines, vec![3]);
         let headers: Vec<_> = scanned.sections.iter().map(|s| s.header.as_str()).collect();
@@ -634,7 +637,7 @@ mod tests {
         let text =
             "! keepalived\n[a] # c\n\t; c\nk = 1111 # note\nl = \"a # b\" ! c\nm = 'x ; y'\n\
                     n = a#b!c;d\no = \"it's\"\np = a\\ #b\nsmtp_alert ! flag\n";
-        let scanned = read_sections(text);
+        let scanned = read_sections(text, "t");
         assert_eq!(scanned.errors, vec![]);
         assert_eq!(
             keys(&scanned.sections[0]),
@@ -652,7 +655,7 @@ mod tests {
         let marks: Vec<_> = scanned
             .warnings
             .iter()
-            .map(|w| (w.line, w.key.as_str(), w.kind.clone()))
+            .map(|w| (w.line, w.key.as_str(), w.message.clone()))
             .collect();
         let mark = |mark| WarningKind::CommentMarkInValue { mark };
         assert_eq!(marks, vec![(7, "n", mark('#')), (9, "p", mark('#'))]);

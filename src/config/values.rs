@@ -241,7 +241,8 @@ pub(super) fn check_command(command: &str) -> Result<CommandNote, ErrorKind> {
 pub(super) fn shell_word(command: &str) -> Option<String> {
     let words = crate::spawn::split_words(command).ok()?;
     words.into_iter().skip(1).find(|w| {
-        w.chars().all(|c| "|&;<>".contains(c))
+        w.bytes()
+            .all(|c| matches!(c, b'|' | b'&' | b';' | b'<' | b'>'))
             || [">", "2>", "$(", "`"].iter().any(|p| w.starts_with(p))
     })
 }

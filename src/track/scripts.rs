@@ -212,8 +212,8 @@ impl ScriptRunner {
     }
 }
 
-/// The script's program, with keepalived's log lines: the file a PATH search found, or why
-/// it cannot run (then it counts as failing).
+/// The script's program, or why it cannot run (logged; then it counts as failing). The file
+/// a PATH search found is a config warning, logged at each (re)load.
 fn resolve(cfg: &VrrpScript) -> Option<Program> {
     match Program::parse(&cfg.script) {
         Ok(p) => {
