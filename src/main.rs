@@ -201,7 +201,7 @@ fn main() -> ExitCode {
         return match load_for_check(&cli.config) {
             Ok(loaded) => {
                 for w in &loaded.warnings {
-                    eprintln!("warning: {w}");
+                    eprintln!("{w}");
                 }
                 println!(
                     "{}: OK ({} instance(s))",
