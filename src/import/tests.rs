@@ -519,3 +519,13 @@ fn a_split_instance_keeps_its_own_vmac_and_says_when_it_loses_unicast() {
         "k.conf:1: unicast_peer: no IPv6 peer: instance V_v6 advertises by multicast"
     );
 }
+
+#[test]
+fn startup_delay_and_default_interface_are_carried_over() {
+    let text = "global_defs {\n vrrp_startup_delay 5\n default_interface eth1\n}\n";
+    assert_eq!(
+        ini(text),
+        "\n[global_defs]\nvrrp_startup_delay = 5\ndefault_interface = eth1\n"
+    );
+    assert!(run(text).warnings.is_empty());
+}

@@ -27,6 +27,7 @@ use Kind::*;
 
 const GLOBAL: &[(&str, Kind)] = &[
     ("router_id", Value),
+    ("default_interface", Value),
     ("script_user", Value),
     ("enable_script_security", Value),
     ("vrrp_version", Value),
@@ -34,6 +35,7 @@ const GLOBAL: &[(&str, Kind)] = &[
     ("vrrp_garp_master_repeat", Value),
     ("vrrp_garp_master_refresh", Value),
     ("vrrp_garp_master_refresh_repeat", Value),
+    ("vrrp_startup_delay", Value),
     ("notify_fifo", Value),
     ("notify_fifo_script", Value),
     ("vrrp_notify_fifo", Value),
