@@ -457,7 +457,10 @@ fn import_ansible_sync_group_track_script() {
         replace: &[
             ("eth1", "eth0"),
             ("keepalived_script", "root"),
-            ("203.0.113.129", "192.0.2.100"),
+            // The source's check is `ping -c 1 HOST 1>&2`: keepalived runs it without a
+            // shell, so ping gets `1>&2` as an argument and fails everywhere (keepalived and
+            // tinyvrrp alike); the lab pings its client instead.
+            ("203.0.113.129 1>&2", "192.0.2.100"),
             (
                 "/etc/keepalived/maintenance.weight",
                 "@DIR@/maintenance.weight",
