@@ -362,25 +362,43 @@ fn run_case(case: &Case) {
     .expect("write");
     let tv_ini = import(&tv_source, case.import_exit);
 
+    // keepalived first, alone until it is master: with `nopreempt` or a `preempt_delay` the
+    // first to finish its down timer keeps the VIP, and keepalived's start-up is slower.
     let ka = ka_node.spawn_keepalived(&ka_text);
+    let ka_logs = || {
+        format!(
+            "keepalived config:\n{ka_text}\nkeepalived log:\n{}",
+            ka.log_text()
+        )
+    };
+    settle(
+        &lab,
+        tag,
+        "keepalived alone",
+        1,
+        &case.expect,
+        secs(20.0),
+        &ka_logs,
+    );
     let tv = tv_node.spawn_daemon(&tv_ini);
     let logs = || {
         format!(
-            "keepalived config:
-{ka_text}
-keepalived log:
-{}
-tinyvrrp config:
-{tv_ini}
-\
-             tinyvrrp log:
-{}",
-            ka.log_text(),
+            "{}\ntinyvrrp config:\n{tv_ini}\ntinyvrrp log:\n{}",
+            ka_logs(),
             tv.log_text()
         )
     };
-    let first = "keepalived 150 master";
-    settle(&lab, tag, first, 1, &case.expect, secs(20.0), &logs);
+    // tinyvrrp joins as backup: nothing moves for three advert intervals.
+    thread::sleep(secs(3.0));
+    settle(
+        &lab,
+        tag,
+        "tinyvrrp joined",
+        1,
+        &case.expect,
+        secs(2.0),
+        &logs,
+    );
     ka.assert_running(tag);
     tv.assert_running(tag);
     for (name, state) in tv_states(&tv) {
@@ -500,35 +518,27 @@ fn import_kolla_unicast() {
     });
 }
 
-/// VyOS: the notify FIFO VyOS drives its HA with, a sync group with a group-level
-/// track_script, a named VMAC, excluded VIPs, `dont_track_primary`, `mcast_src_ip`, a
-/// virtual_server block (skipped). The checks ping hosts the lab does not have. Import exits
-/// 1: `vmac_xmit_base` and `vrrp_startup_delay` are not carried over.
+/// TrueNAS: VRRPv3 at 0.68 s, unicast, `nopreempt`, two instances (one per interface there,
+/// both on the lab's eth0 here, so the second gets VRID 21), and the `vrrp_notify_fifo` its
+/// HA service reads: tinyvrrp's FIFO lines must be keepalived's.
 #[test]
-fn import_vyos_notify_fifo() {
+fn import_truenas_notify_fifo() {
     run_case(&Case {
-        tag: "imp_vyos",
-        file: "11-vyos-notify-fifo-vmac-sync-group.conf",
+        tag: "imp_truenas",
+        file: "12-truenas-vrrp-notify-fifo-unicast.conf",
         replace: &[
-            ("eth1", "eth0"),
-            ("/config/scripts/lan-uplink-check.sh", "/bin/true"),
-            ("/usr/bin/ping -c1 203.0.113.254", "/bin/true"),
+            ("/var/run/vrrpd.fifo", "@FIFO@"),
             (
-                "notify_fifo_script /usr/libexec/vyos/system/keepalived-fifo.py",
-                "",
+                "interface enp6s0\n    state BACKUP\n    advert_int 0.68\n    nopreempt\n    \
+                 virtual_router_id 20",
+                "interface eth0\n    state BACKUP\n    advert_int 0.68\n    nopreempt\n    \
+                 virtual_router_id 21",
             ),
-            ("/run/keepalived/keepalived_notify_fifo", "@FIFO@"),
         ],
         files: &[],
-        import_exit: 1,
+        import_exit: 0,
         expect: Expect {
-            addrs: &[
-                "192.0.2.1",
-                "192.0.2.10",
-                "192.0.2.50",
-                "192.0.2.51",
-                "203.0.113.1",
-            ],
+            addrs: &["192.0.2.10", "198.51.100.10"],
             routes: &[],
             rules: &[],
         },
