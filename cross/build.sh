@@ -17,12 +17,22 @@ ROOT=$PWD
 # shellcheck source=cross/lib.sh
 . cross/lib.sh
 
+# Cargo feature arguments for target $1. The router targets leave out `tinyvrrp import`
+# (about 39 KiB on MIPS): a keepalived.conf is converted once, on any PC or with the x86_64 /
+# aarch64 binary, and the routers' flash is the scarce thing.
+features_for() {
+    case $1 in
+    armv7-* | mips*) printf '%s' --no-default-features ;;
+    esac
+}
+
 # Builds target $1 with build-std; prints the binary's path.
 build_ship() {
     local t=$1
+    # shellcheck disable=SC2046 # features_for prints zero or one word
     env "${BSTD_ENV[@]}" PATH="$VENV/bin:$PATH" RUSTFLAGS="$(ship_rustflags "$t")" \
         cargo "+$BSTD_TC" zigbuild --release --locked --target "$t" \
-        --target-dir "$OUT/build-std" \
+        --target-dir "$OUT/build-std" $(features_for "$t") \
         -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size >&2
     printf '%s' "$OUT/build-std/$t/release/tinyvrrp"
 }
