@@ -1,8 +1,6 @@
 //! Readers for the small sections: `[global_defs]`, `[vrrp_script]`, `[vrrp_track_file]`,
 //! `[vrrp_sync_group]`, and the notify keys they share with instances.
 
-use std::collections::HashMap;
-
 use super::context::{all, first, Ctx};
 use super::error::{ErrorKind, WarningKind};
 use super::keywords::{self, Foreign};
@@ -364,13 +362,13 @@ fn note_command(
     ctx.warn(sec, line, key, kind);
 }
 
-/// `group_of` maps instance names to the sync group (and its line) that already claimed them.
-pub(super) fn read_sync_group(
+/// `group_of` holds the instances claimed so far and their sync group.
+pub(super) fn read_sync_group<'a>(
     ctx: &mut Ctx,
-    sec: &RawSection,
-    name: &str,
+    sec: &'a RawSection,
+    name: &'a str,
     instance_names: &[&str],
-    group_of: &mut HashMap<String, String>,
+    group_of: &mut Vec<(&'a str, &'a str)>,
     known: &Known,
 ) -> SyncGroup {
     let lists = [
@@ -401,15 +399,15 @@ pub(super) fn read_sync_group(
             ctx.at(sec, entry, ErrorKind::DuplicateValue { first_line });
             continue;
         }
-        if let Some(other_group) = group_of.get(member) {
+        if let Some((_, other_group)) = group_of.iter().find(|(m, _)| *m == member) {
             let kind = ErrorKind::InstanceInTwoGroups {
                 instance: member.to_string(),
-                other_group: other_group.clone(),
+                other_group: other_group.to_string(),
             };
             ctx.at(sec, entry, kind);
             continue;
         }
-        group_of.insert(member.to_string(), name.to_string());
+        group_of.push((member, name));
         instances.push(member.to_string());
         first_lines.push(entry.line);
     }
