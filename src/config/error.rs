@@ -240,6 +240,25 @@ pub enum ErrorKind {
     },
 }
 
+impl ErrorKind {
+    /// `BadValue` for `value` (one out-of-line constructor for the many callers).
+    #[inline(never)]
+    pub(crate) fn bad(value: &str, expected: &'static str) -> Self {
+        ErrorKind::BadValue {
+            value: value.to_string(),
+            expected,
+        }
+    }
+
+    #[inline(never)]
+    pub(crate) fn out_of_range(value: &str, allowed: &'static str) -> Self {
+        ErrorKind::OutOfRange {
+            value: value.to_string(),
+            allowed,
+        }
+    }
+}
+
 /// Every section type, for `UnknownSection`.
 pub const SECTION_TYPES: &[&str] = &[
     "global_defs",

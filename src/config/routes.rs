@@ -24,10 +24,7 @@ iif, dev, oif, fwmark, not, no_track, inet, inet6, blackhole, unreachable, prohi
 const MIXED: &str = "addresses of one family in a route or rule";
 
 fn bad(value: &str, expected: &'static str) -> ErrorKind {
-    ErrorKind::BadValue {
-        value: value.to_string(),
-        expected,
-    }
+    ErrorKind::bad(value, expected)
 }
 
 /// The word at fault and what was expected there: a small error while a line is read (the

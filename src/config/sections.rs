@@ -1,7 +1,7 @@
 //! Readers for the small sections: `[global_defs]`, `[vrrp_script]`, `[vrrp_track_file]`,
 //! `[vrrp_sync_group]`, and the notify keys they share with instances.
 
-use super::context::{all, first, Ctx};
+use super::context::{all, first, Ctx, Range};
 use super::error::{ErrorKind, WarningKind};
 use super::keywords::{self, Foreign};
 use super::model::{
@@ -9,9 +9,7 @@ use super::model::{
     VrrpTrackProcess,
 };
 use super::syntax::RawSection;
-use super::values::{
-    centiseconds, check_command, flag, i32_in, interface_name, shell_word, u32_in, CommandNote,
-};
+use super::values::{centiseconds, check_command, flag, interface_name, shell_word, CommandNote};
 use super::vrrp_instance::{read_track_interfaces, Known};
 use crate::packet::Version;
 
@@ -66,18 +64,16 @@ pub(super) const SYNC_GROUP_KEYS: &[&str] = &[
 ];
 
 // Ranges shared with instances.
-pub(super) const GARP_DELAY: (u32, u32, &str) = (0, 3600, "0..=3600 seconds");
-pub(super) const GARP_REPEAT: (u32, u32, &str) = (1, 100, "1..=100");
-pub(super) const GARP_REFRESH: (u32, u32, &str) = (0, 86400, "0..=86400 seconds (0 = off)");
+pub(super) const GARP_DELAY: Range = (0, 3600, "0..=3600 seconds");
+pub(super) const GARP_REPEAT: Range = (1, 100, "1..=100");
+pub(super) const GARP_REFRESH: Range = (0, 86400, "0..=86400 seconds (0 = off)");
+const WEIGHT_254: Range = (-254, 254, "-254..=254");
 
 pub(super) fn version(value: &str) -> Result<Version, ErrorKind> {
     match value {
         "2" => Ok(Version::V2),
         "3" => Ok(Version::V3),
-        _ => Err(ErrorKind::BadValue {
-            value: value.to_string(),
-            expected: "2, 3",
-        }),
+        _ => Err(ErrorKind::bad(value, "2, 3")),
     }
 }
 
@@ -85,14 +81,11 @@ pub(super) fn version(value: &str) -> Result<Version, ErrorKind> {
 fn startup_delay(value: &str) -> Result<u32, ErrorKind> {
     match centiseconds(value) {
         Some(cs) if cs <= 360_000 => Ok(cs as u32),
-        Some(_) => Err(ErrorKind::OutOfRange {
-            value: value.to_string(),
-            allowed: "0..=3600 seconds",
-        }),
-        None => Err(ErrorKind::BadValue {
-            value: value.to_string(),
-            expected: "seconds with at most 2 decimals, e.g. 5 or 0.5",
-        }),
+        Some(_) => Err(ErrorKind::out_of_range(value, "0..=3600 seconds")),
+        None => Err(ErrorKind::bad(
+            value,
+            "seconds with at most 2 decimals, e.g. 5 or 0.5",
+        )),
     }
 }
 
@@ -102,29 +95,29 @@ pub(super) fn read_global(ctx: &mut Ctx, sec: &RawSection) -> GlobalDefs {
         keepalived: keywords::KEEPALIVED_GLOBAL,
     };
     ctx.check_keys(sec, GLOBAL_KEYS, &[], foreign);
-    let mut g = GlobalDefs::default();
-    let range =
-        |(min, max, allowed): (u32, u32, &'static str)| move |v: &str| u32_in(v, min, max, allowed);
-    g.router_id = ctx.text(sec, "router_id").map(|v| v.0);
-    g.default_interface = ctx
-        .one(sec, "default_interface", interface_name)
-        .map(|v| v.0);
-    g.script_user = ctx.text(sec, "script_user").map(|v| v.0);
+    let mut g = GlobalDefs {
+        router_id: ctx.text(sec, "router_id").map(|v| v.0),
+        default_interface: ctx
+            .one(sec, "default_interface", interface_name)
+            .map(|v| v.0),
+        script_user: ctx.text(sec, "script_user").map(|v| v.0),
+        ..GlobalDefs::default()
+    };
     if let Some((v, _)) = ctx.one(sec, "enable_script_security", flag) {
         g.enable_script_security = v;
     }
     g.vrrp_version = ctx.one(sec, "vrrp_version", version).map(|v| v.0);
-    if let Some((v, _)) = ctx.one(sec, "vrrp_garp_master_delay", range(GARP_DELAY)) {
-        g.vrrp_garp_master_delay_s = v;
+    if let Some((v, _)) = ctx.int(sec, "vrrp_garp_master_delay", GARP_DELAY) {
+        g.vrrp_garp_master_delay_s = v as u32;
     }
-    if let Some((v, _)) = ctx.one(sec, "vrrp_garp_master_repeat", range(GARP_REPEAT)) {
-        g.vrrp_garp_master_repeat = v;
+    if let Some((v, _)) = ctx.int(sec, "vrrp_garp_master_repeat", GARP_REPEAT) {
+        g.vrrp_garp_master_repeat = v as u32;
     }
-    if let Some((v, _)) = ctx.one(sec, "vrrp_garp_master_refresh", range(GARP_REFRESH)) {
-        g.vrrp_garp_master_refresh_s = v;
+    if let Some((v, _)) = ctx.int(sec, "vrrp_garp_master_refresh", GARP_REFRESH) {
+        g.vrrp_garp_master_refresh_s = v as u32;
     }
-    if let Some((v, _)) = ctx.one(sec, "vrrp_garp_master_refresh_repeat", range(GARP_REPEAT)) {
-        g.vrrp_garp_master_refresh_repeat = v;
+    if let Some((v, _)) = ctx.int(sec, "vrrp_garp_master_refresh_repeat", GARP_REPEAT) {
+        g.vrrp_garp_master_refresh_repeat = v as u32;
     }
     if let Some((v, _)) = ctx.one(sec, "vrrp_startup_delay", startup_delay) {
         g.vrrp_startup_delay_cs = v;
@@ -168,10 +161,10 @@ fn read_fifo(
                 group: owner.get(1).map(|g| g.to_string()),
                 script: None,
             }),
-            _ => Err(ErrorKind::BadValue {
-                value: v.to_string(),
-                expected: "an absolute path, optionally followed by a user and a group",
-            }),
+            _ => Err(ErrorKind::bad(
+                v,
+                "an absolute path, optionally followed by a user and a group",
+            )),
         }
     });
     if fifo.is_none() && all(sec, key).next().is_none() {
@@ -211,19 +204,21 @@ pub(super) fn read_script(ctx: &mut Ctx, sec: &RawSection, name: &str) -> VrrpSc
             String::new()
         }
     };
-    let secs = |v: &str| u32_in(v, 1, 3600, "1..=3600 seconds");
-    let count = |v: &str| u32_in(v, 1, 1000, "1..=1000");
-    let interval_s = ctx.one(sec, "interval", secs).map_or(1, |v| v.0);
+    const SECS: Range = (1, 3600, "1..=3600 seconds");
+    const COUNT: Range = (1, 1000, "1..=1000");
+    let interval_s = ctx.int(sec, "interval", SECS).map_or(1, |v| v.0 as u32);
     VrrpScript {
         name: name.to_string(),
         script,
         interval_s,
-        timeout_s: ctx.one(sec, "timeout", secs).map_or(interval_s, |v| v.0),
+        timeout_s: ctx
+            .int(sec, "timeout", SECS)
+            .map_or(interval_s, |v| v.0 as u32),
         weight: ctx
-            .one(sec, "weight", |v| i32_in(v, -253, 253, "-253..=253"))
-            .map_or(0, |v| v.0),
-        rise: ctx.one(sec, "rise", count).map_or(1, |v| v.0),
-        fall: ctx.one(sec, "fall", count).map_or(1, |v| v.0),
+            .int(sec, "weight", (-253, 253, "-253..=253"))
+            .map_or(0, |v| v.0 as i32),
+        rise: ctx.int(sec, "rise", COUNT).map_or(1, |v| v.0 as u32),
+        fall: ctx.int(sec, "fall", COUNT).map_or(1, |v| v.0 as u32),
         user: ctx.text(sec, "user").map(|v| v.0),
     }
 }
@@ -238,10 +233,7 @@ pub(super) fn read_track_file(ctx: &mut Ctx, sec: &RawSection, name: &str) -> Vr
         if v.starts_with('/') {
             Ok(v.to_string())
         } else {
-            Err(ErrorKind::BadValue {
-                value: v.to_string(),
-                expected: "an absolute path",
-            })
+            Err(ErrorKind::bad(v, "an absolute path"))
         }
     });
     if all(sec, "file").next().is_none() {
@@ -250,9 +242,7 @@ pub(super) fn read_track_file(ctx: &mut Ctx, sec: &RawSection, name: &str) -> Vr
     VrrpTrackFile {
         name: name.to_string(),
         file: file.map(|v| v.0).unwrap_or_default(),
-        weight: ctx
-            .one(sec, "weight", |v| i32_in(v, -254, 254, "-254..=254"))
-            .map_or(1, |v| v.0),
+        weight: ctx.int(sec, "weight", WEIGHT_254).map_or(1, |v| v.0 as i32),
     }
 }
 
@@ -265,10 +255,10 @@ pub(super) fn read_track_process(ctx: &mut Ctx, sec: &RawSection, name: &str) ->
     let words = ctx.one(sec, "process", |v| {
         let words: Vec<String> = v.split_whitespace().map(str::to_string).collect();
         if words.is_empty() {
-            return Err(ErrorKind::BadValue {
-                value: v.to_string(),
-                expected: "a process name, then optionally its parameters",
-            });
+            return Err(ErrorKind::bad(
+                v,
+                "a process name, then optionally its parameters",
+            ));
         }
         Ok(words)
     });
@@ -279,10 +269,7 @@ pub(super) fn read_track_process(ctx: &mut Ctx, sec: &RawSection, name: &str) ->
         .one(sec, "param_match", |v| match v {
             "initial" => Ok(ParamMatch::Initial),
             "partial" => Ok(ParamMatch::Partial),
-            _ => Err(ErrorKind::BadValue {
-                value: v.to_string(),
-                expected: "initial, partial",
-            }),
+            _ => Err(ErrorKind::bad(v, "initial, partial")),
         })
         .map(|v| v.0);
     let mut words = words.map(|v| v.0).unwrap_or_default().into_iter();
@@ -292,26 +279,23 @@ pub(super) fn read_track_process(ctx: &mut Ctx, sec: &RawSection, name: &str) ->
     // empty list means "no parameters at all").
     let params = (!params.is_empty() || param_match.is_some()).then_some(params);
     let quorum = ctx
-        .one(sec, "quorum", |v| u32_in(v, 1, 65535, "1..=65535"))
-        .map_or(1, |v| v.0);
+        .int(sec, "quorum", (1, 65535, "1..=65535"))
+        .map_or(1, |v| v.0 as u32);
     let quorum_max = ctx
-        .one(sec, "quorum_max", |v| u32_in(v, 0, 65535, "0..=65535"))
-        .map(|v| v.0);
+        .int(sec, "quorum_max", (0, 65535, "0..=65535"))
+        .map(|v| v.0 as u32);
     if let Some(max) = quorum_max.filter(|&m| m < quorum) {
         if let Some(e) = all(sec, "quorum_max").next() {
-            let kind = ErrorKind::OutOfRange {
-                value: max.to_string(),
-                allowed: "at least quorum",
-            };
+            let kind = ErrorKind::out_of_range(&max.to_string(), "at least quorum");
             ctx.at(sec, e, kind);
         }
     }
     let delay = |v: &str| match centiseconds(v).and_then(|cs| u32::try_from(cs).ok()) {
         Some(cs) if cs <= 360_000 => Ok(cs),
-        _ => Err(ErrorKind::OutOfRange {
-            value: v.to_string(),
-            allowed: "0..=3600 seconds, two decimals at most",
-        }),
+        _ => Err(ErrorKind::out_of_range(
+            v,
+            "0..=3600 seconds, two decimals at most",
+        )),
     };
     let both = ctx.one(sec, "delay", delay).map_or(0, |v| v.0);
     VrrpTrackProcess {
@@ -322,9 +306,7 @@ pub(super) fn read_track_process(ctx: &mut Ctx, sec: &RawSection, name: &str) ->
             param_match: param_match.unwrap_or(ParamMatch::Exact),
             full_command: ctx.one(sec, "full_command", flag).is_some_and(|v| v.0),
         },
-        weight: ctx
-            .one(sec, "weight", |v| i32_in(v, -254, 254, "-254..=254"))
-            .map_or(0, |v| v.0),
+        weight: ctx.int(sec, "weight", WEIGHT_254).map_or(0, |v| v.0 as i32),
         quorum,
         quorum_max,
         fork_delay_cs: ctx.one(sec, "fork_delay", delay).map_or(both, |v| v.0),

@@ -8,11 +8,10 @@ use super::model::Vip;
 use crate::packet::Family;
 use crate::spawn::{CommandError, Program};
 
+use ErrorKind as E;
+
 fn bad(value: &str, expected: &'static str) -> ErrorKind {
-    ErrorKind::BadValue {
-        value: value.to_string(),
-        expected,
-    }
+    E::bad(value, expected)
 }
 
 /// An integer in `min..=max`; `allowed` is the range as shown to the user.
@@ -24,22 +23,9 @@ pub(super) fn int_in(
 ) -> Result<i64, ErrorKind> {
     let n: i64 = value.parse().map_err(|_| bad(value, allowed))?;
     if n < min || n > max {
-        return Err(ErrorKind::OutOfRange {
-            value: value.to_string(),
-            allowed,
-        });
+        return Err(E::out_of_range(value, allowed));
     }
     Ok(n)
-}
-
-pub(super) fn u32_in(
-    value: &str,
-    min: u32,
-    max: u32,
-    allowed: &'static str,
-) -> Result<u32, ErrorKind> {
-    let n = int_in(value, i64::from(min), i64::from(max), allowed)?;
-    u32::try_from(n).map_err(|_| bad(value, allowed))
 }
 
 pub(super) fn u8_in(value: &str, min: u8, max: u8, allowed: &'static str) -> Result<u8, ErrorKind> {

@@ -3,16 +3,14 @@
 
 use std::net::IpAddr;
 
-use super::context::{all, first, Ctx};
+use super::context::{all, first, Ctx, Range};
 use super::error::{ErrorKind, WarningKind};
 use super::keywords::{self, Foreign};
 use super::model::{GlobalDefs, InitialState, InstanceConfig, TrackInterface, TrackRef, Vip};
 use super::routes;
 use super::sections::{notify, version, GARP_DELAY, GARP_REFRESH, GARP_REPEAT};
 use super::syntax::RawSection;
-use super::values::{
-    centiseconds, family_of, flag, interface_name, ip, named_weight, u32_in, u8_in, vip,
-};
+use super::values::{centiseconds, family_of, flag, interface_name, ip, named_weight, u8_in, vip};
 use crate::packet::{Family, Version};
 
 pub(super) const INSTANCE_KEYS: &[&str] = &[
@@ -121,19 +119,14 @@ fn read_state(ctx: &mut Ctx, sec: &RawSection) -> InitialState {
 }
 
 fn seconds_cs(value: &str) -> Result<u64, ErrorKind> {
-    centiseconds(value).ok_or(ErrorKind::BadValue {
-        value: value.to_string(),
-        expected: "seconds with at most 2 decimals, e.g. 1 or 0.5",
-    })
+    centiseconds(value)
+        .ok_or_else(|| ErrorKind::bad(value, "seconds with at most 2 decimals, e.g. 1 or 0.5"))
 }
 
 /// The advert interval against the version's range (the version may be given after it, or
 /// in global_defs, so this runs once both are known).
 fn advert_int(value: &str, cs: u64, version: Version) -> Result<u16, ErrorKind> {
-    let out_of_range = |allowed| ErrorKind::OutOfRange {
-        value: value.to_string(),
-        allowed,
-    };
+    let out_of_range = |allowed| ErrorKind::out_of_range(value, allowed);
     match version {
         Version::V2 if cs % 100 != 0 => Err(ErrorKind::AdvertIntNotWholeSeconds {
             value: value.to_string(),
@@ -174,11 +167,11 @@ pub(super) fn read_instance(
     if interface.is_none() {
         required(ctx, "interface");
     }
-    let vrid = ctx.one(sec, "virtual_router_id", |v| u8_in(v, 1, 255, "1..=255"));
+    const BYTE: Range = (1, 255, "1..=255");
+    let vrid = ctx.int(sec, "virtual_router_id", BYTE);
     required(ctx, "virtual_router_id");
     let initial_state = read_state(ctx, sec);
-    let priority = ctx.one(sec, "priority", |v| u8_in(v, 1, 255, "1..=255"));
-    let priority = priority.map_or(100, |v| v.0);
+    let priority = ctx.int(sec, "priority", BYTE).map_or(100, |v| v.0 as u8);
     let version = ctx.one(sec, "version", version).map(|v| v.0);
     let version = version.or(global.vrrp_version).unwrap_or(Version::V2);
 
@@ -203,23 +196,21 @@ pub(super) fn read_instance(
             }
         }
     }
-    let unicast_ttl = ctx.one(sec, "unicast_ttl", |v| u8_in(v, 1, 255, "1..=255"));
+    let unicast_ttl = ctx.int(sec, "unicast_ttl", BYTE);
 
     let auth = read_auth(ctx, sec, version);
-    let range =
-        |(min, max, allowed): (u32, u32, &'static str)| move |v: &str| u32_in(v, min, max, allowed);
     let garp_master_delay_s = ctx
-        .one(sec, "garp_master_delay", range(GARP_DELAY))
-        .map_or(global.vrrp_garp_master_delay_s, |v| v.0);
+        .int(sec, "garp_master_delay", GARP_DELAY)
+        .map_or(global.vrrp_garp_master_delay_s, |v| v.0 as u32);
     let garp_master_repeat = ctx
-        .one(sec, "garp_master_repeat", range(GARP_REPEAT))
-        .map_or(global.vrrp_garp_master_repeat, |v| v.0);
+        .int(sec, "garp_master_repeat", GARP_REPEAT)
+        .map_or(global.vrrp_garp_master_repeat, |v| v.0 as u32);
     let garp_master_refresh_s = ctx
-        .one(sec, "garp_master_refresh", range(GARP_REFRESH))
-        .map_or(global.vrrp_garp_master_refresh_s, |v| v.0);
+        .int(sec, "garp_master_refresh", GARP_REFRESH)
+        .map_or(global.vrrp_garp_master_refresh_s, |v| v.0 as u32);
     let garp_master_refresh_repeat = ctx
-        .one(sec, "garp_master_refresh_repeat", range(GARP_REPEAT))
-        .map_or(global.vrrp_garp_master_refresh_repeat, |v| v.0);
+        .int(sec, "garp_master_refresh_repeat", GARP_REPEAT)
+        .map_or(global.vrrp_garp_master_refresh_repeat, |v| v.0 as u32);
 
     let v3_checksum_as_v2 = match ctx.one(sec, "v3_checksum_as_v2", flag) {
         Some((true, line)) if version == Version::V2 || family == Family::V6 => {
@@ -243,7 +234,7 @@ pub(super) fn read_instance(
         name: name.to_string(),
         interface: interface.unwrap_or_default(),
         initial_state,
-        vrid: vrid.map_or(0, |v| v.0),
+        vrid: vrid.map_or(0, |v| v.0 as u8),
         priority,
         advert_int_cs,
         version,
@@ -256,7 +247,7 @@ pub(super) fn read_instance(
         virtual_rules: routes::read_rules(ctx, sec),
         unicast_src_ip,
         unicast_peers,
-        unicast_ttl: unicast_ttl.map(|v| v.0),
+        unicast_ttl: unicast_ttl.map(|v| v.0 as u8),
         auth,
         garp_master_delay_s,
         garp_master_repeat,
@@ -352,9 +343,11 @@ fn host_ip(value: &str) -> Result<IpAddr, ErrorKind> {
         Some((a, p)) => (a, Some(p)),
         None => (value, None),
     };
-    let addr = ip(addr).map_err(|_| ErrorKind::BadValue {
-        value: value.to_string(),
-        expected: "an IPv4 or IPv6 address, optionally with a /PREFIX that is ignored",
+    let addr = ip(addr).map_err(|_| {
+        ErrorKind::bad(
+            value,
+            "an IPv4 or IPv6 address, optionally with a /PREFIX that is ignored",
+        )
     })?;
     let checked = match (addr, prefix) {
         (_, None) => Ok(0),
@@ -422,10 +415,7 @@ fn read_auth(ctx: &mut Ctx, sec: &RawSection, version: Version) -> Option<[u8; 8
             return None;
         }
         _ => {
-            let kind = ErrorKind::BadValue {
-                value: auth_type.value.clone(),
-                expected: "PASS",
-            };
+            let kind = ErrorKind::bad(&auth_type.value, "PASS");
             ctx.at(sec, auth_type, kind);
             return None;
         }
@@ -445,10 +435,7 @@ fn read_auth(ctx: &mut Ctx, sec: &RawSection, version: Version) -> Option<[u8; 8
     };
     let bytes = pass.value.as_bytes();
     if bytes.is_empty() {
-        let kind = ErrorKind::BadValue {
-            value: String::new(),
-            expected: "a password of 1 to 8 characters",
-        };
+        let kind = ErrorKind::bad("", "a password of 1 to 8 characters");
         ctx.at(sec, pass, kind);
         return None;
     }
@@ -486,15 +473,9 @@ fn read_preemption(
     let delay = ctx.one(sec, "preempt_delay", |v| {
         let cs = seconds_cs(v)?;
         if cs > 100_000 {
-            return Err(ErrorKind::OutOfRange {
-                value: v.to_string(),
-                allowed: "0..=1000 seconds",
-            });
+            return Err(ErrorKind::out_of_range(v, "0..=1000 seconds"));
         }
-        u32::try_from(cs).map_err(|_| ErrorKind::OutOfRange {
-            value: v.to_string(),
-            allowed: "0..=1000 seconds",
-        })
+        u32::try_from(cs).map_err(|_| ErrorKind::out_of_range(v, "0..=1000 seconds"))
     });
     let mut delay_cs = 0;
     if let Some((cs, line)) = delay.filter(|d| d.0 > 0) {
@@ -550,10 +531,7 @@ fn read_vmac(ctx: &mut Ctx, sec: &RawSection) -> (bool, Option<String>) {
         Ok(on) => Ok((on, None)),
         Err(_) => match interface_name(v) {
             Ok(name) => Ok((true, Some(name))),
-            Err(_) => Err(ErrorKind::BadValue {
-                value: v.to_string(),
-                expected: "empty, yes, no, or the macvlan's name (1 to 15 characters without '/', ':' or blanks)",
-            }),
+            Err(_) => Err(ErrorKind::bad(v, "empty, yes, no, or the macvlan's name (1 to 15 characters without '/', ':' or blanks)")),
         },
     });
     parsed.map_or((false, None), |v| v.0)
