@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use super::context::{all, Ctx};
 use super::error::{ErrorKind, WarningKind};
 use super::model::{RouteType, RuleAction, Vip, VirtualRoute, VirtualRule};
-use super::syntax::RawSection;
+use super::syntax::{RawEntry, RawSection};
 use super::values::{family_of, interface_name, vip};
 use crate::packet::Family;
 
@@ -342,27 +342,36 @@ pub(super) fn broadcast(word: &str, addr: IpAddr, prefix_len: u8) -> Result<Ipv4
         .map_err(|_| bad(word, "brd with an IPv4 address, + or -"))
 }
 
+/// The entry repeats item `i`, read at `lines[i]`.
+fn duplicate(ctx: &mut Ctx, sec: &RawSection, entry: &RawEntry, lines: &[usize], i: usize) {
+    let first_line = lines.get(i).copied().unwrap_or(0);
+    ctx.at(sec, entry, ErrorKind::DuplicateValue { first_line });
+}
+
 /// `virtual_routes` entries; an identical line twice is reported.
 pub(super) fn read_routes(ctx: &mut Ctx, sec: &RawSection) -> Vec<VirtualRoute> {
-    let mut out: Vec<(VirtualRoute, usize)> = Vec::new();
+    let mut out: Vec<VirtualRoute> = Vec::new();
+    let mut lines: Vec<usize> = Vec::new();
     for entry in all(sec, "virtual_routes") {
         match route(&entry.value) {
-            Ok(r) => match out.iter().find(|o| o.0 == r) {
-                Some(&(_, first_line)) => {
-                    ctx.at(sec, entry, ErrorKind::DuplicateValue { first_line })
+            Ok(r) => match out.iter().position(|o| *o == r) {
+                Some(i) => duplicate(ctx, sec, entry, &lines, i),
+                None => {
+                    out.push(r);
+                    lines.push(entry.line);
                 }
-                None => out.push((r, entry.line)),
             },
             Err(kind) => ctx.at(sec, entry, kind),
         }
     }
-    out.into_iter().map(|o| o.0).collect()
+    out
 }
 
 /// `virtual_rules` entries. A rule without a priority gets the next one of its family
 /// counting down from 16384 over the whole file, with a warning, as keepalived does.
 pub(super) fn read_rules(ctx: &mut Ctx, sec: &RawSection) -> Vec<VirtualRule> {
-    let mut out: Vec<(VirtualRule, usize)> = Vec::new();
+    let mut out: Vec<VirtualRule> = Vec::new();
+    let mut lines: Vec<usize> = Vec::new();
     for entry in all(sec, "virtual_rules") {
         let (mut r, has_priority) = match rule(&entry.value) {
             Ok(parsed) => parsed,
@@ -381,12 +390,15 @@ pub(super) fn read_rules(ctx: &mut Ctx, sec: &RawSection) -> Vec<VirtualRule> {
             };
             ctx.warn(sec, entry.line, "virtual_rules", kind);
         }
-        match out.iter().find(|o| o.0 == r) {
-            Some(&(_, first_line)) => ctx.at(sec, entry, ErrorKind::DuplicateValue { first_line }),
-            None => out.push((r, entry.line)),
+        match out.iter().position(|o| *o == r) {
+            Some(i) => duplicate(ctx, sec, entry, &lines, i),
+            None => {
+                out.push(r);
+                lines.push(entry.line);
+            }
         }
     }
-    out.into_iter().map(|o| o.0).collect()
+    out
 }
 
 /// `virtual_ipaddress_excluded`: VIP lines of either family, each address once across the
@@ -397,7 +409,8 @@ pub(super) fn read_excluded(
     interface: Option<&str>,
     vips: &[Vip],
 ) -> Vec<Vip> {
-    let mut out: Vec<(Vip, usize)> = Vec::new();
+    let mut out: Vec<Vip> = Vec::new();
+    let mut lines: Vec<usize> = Vec::new();
     for entry in all(sec, "virtual_ipaddress_excluded") {
         let parsed = match vip(&entry.value, interface) {
             Ok(v) => v,
@@ -406,16 +419,16 @@ pub(super) fn read_excluded(
                 continue;
             }
         };
-        let in_vips = vips.iter().any(|v| v.addr == parsed.addr);
-        let earlier = out.iter().find(|o| o.0.addr == parsed.addr).map(|o| o.1);
-        if in_vips || earlier.is_some() {
-            let first_line = earlier.unwrap_or(0);
-            ctx.at(sec, entry, ErrorKind::DuplicateValue { first_line });
+        let earlier = out.iter().position(|o| o.addr == parsed.addr);
+        if earlier.is_some() || vips.iter().any(|v| v.addr == parsed.addr) {
+            // A repeat of a VIP has no line here: 0.
+            duplicate(ctx, sec, entry, &lines, earlier.unwrap_or(usize::MAX));
             continue;
         }
-        out.push((parsed, entry.line));
+        out.push(parsed);
+        lines.push(entry.line);
     }
-    out.into_iter().map(|o| o.0).collect()
+    out
 }
 
 #[cfg(test)]

@@ -66,10 +66,13 @@ pub(super) fn centiseconds(value: &str) -> Option<u64> {
 /// keepalived-style flags: an empty value (`nopreempt =`) means "on".
 pub(super) fn flag(value: &str) -> Result<bool, ErrorKind> {
     const ALLOWED: &str = "empty, yes, true, on, 1, no, false, off, 0";
-    match value.to_ascii_lowercase().as_str() {
-        "" | "yes" | "true" | "on" | "1" => Ok(true),
-        "no" | "false" | "off" | "0" => Ok(false),
-        _ => Err(bad(value, ALLOWED)),
+    let any = |words: &[&str]| words.iter().any(|w| value.eq_ignore_ascii_case(w));
+    if any(&["", "yes", "true", "on", "1"]) {
+        Ok(true)
+    } else if any(&["no", "false", "off", "0"]) {
+        Ok(false)
+    } else {
+        Err(bad(value, ALLOWED))
     }
 }
 

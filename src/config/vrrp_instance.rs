@@ -105,17 +105,16 @@ fn read_state(ctx: &mut Ctx, sec: &RawSection) -> InitialState {
     let Some(entry) = first(sec, "state") else {
         return InitialState::Backup;
     };
-    match entry.value.to_ascii_uppercase().as_str() {
-        "MASTER" => InitialState::Master,
-        "BACKUP" => InitialState::Backup,
-        _ => {
-            let kind = WarningKind::UnknownStateIsBackup {
-                value: entry.value.clone(),
-            };
-            ctx.warn(sec, entry.line, "state", kind);
-            InitialState::Backup
-        }
+    if entry.value.eq_ignore_ascii_case("MASTER") {
+        return InitialState::Master;
     }
+    if !entry.value.eq_ignore_ascii_case("BACKUP") {
+        let kind = WarningKind::UnknownStateIsBackup {
+            value: entry.value.clone(),
+        };
+        ctx.warn(sec, entry.line, "state", kind);
+    }
+    InitialState::Backup
 }
 
 fn seconds_cs(value: &str) -> Result<u64, ErrorKind> {
@@ -378,20 +377,24 @@ fn read_source(ctx: &mut Ctx, sec: &RawSection, family: Family) -> Option<IpAddr
 }
 
 fn read_peers(ctx: &mut Ctx, sec: &RawSection, family: Family) -> Vec<IpAddr> {
-    let mut peers: Vec<(IpAddr, usize)> = Vec::new();
+    let mut peers: Vec<IpAddr> = Vec::new();
+    let mut lines: Vec<usize> = Vec::new();
     for entry in all(sec, "unicast_peer") {
         match host_ip(&entry.value).and_then(|a| same_family(a, family)) {
-            Ok(addr) => {
-                if let Some(&(_, first_line)) = peers.iter().find(|p| p.0 == addr) {
+            Ok(addr) => match peers.iter().position(|p| *p == addr) {
+                Some(i) => {
+                    let first_line = lines.get(i).copied().unwrap_or(0);
                     ctx.at(sec, entry, ErrorKind::DuplicateValue { first_line });
-                } else {
-                    peers.push((addr, entry.line));
                 }
-            }
+                None => {
+                    peers.push(addr);
+                    lines.push(entry.line);
+                }
+            },
             Err(kind) => ctx.at(sec, entry, kind),
         }
     }
-    peers.into_iter().map(|p| p.0).collect()
+    peers
 }
 
 /// `auth_type = PASS` + `auth_pass`: the password zero-padded (or cut, with a warning, as
@@ -408,17 +411,14 @@ fn read_auth(ctx: &mut Ctx, sec: &RawSection, version: Version) -> Option<[u8; 8
         }
         Some(entry) => entry,
     };
-    match auth_type.value.to_ascii_uppercase().as_str() {
-        "PASS" => {}
-        "AH" => {
-            ctx.at(sec, auth_type, ErrorKind::AuthAhUnsupported);
-            return None;
-        }
-        _ => {
-            let kind = ErrorKind::bad(&auth_type.value, "PASS");
-            ctx.at(sec, auth_type, kind);
-            return None;
-        }
+    if !auth_type.value.eq_ignore_ascii_case("PASS") {
+        let kind = if auth_type.value.eq_ignore_ascii_case("AH") {
+            ErrorKind::AuthAhUnsupported
+        } else {
+            ErrorKind::bad(&auth_type.value, "PASS")
+        };
+        ctx.at(sec, auth_type, kind);
+        return None;
     }
     if version == Version::V3 {
         ctx.warn(
@@ -538,29 +538,7 @@ fn read_vmac(ctx: &mut Ctx, sec: &RawSection) -> (bool, Option<String>) {
 }
 
 pub(super) fn read_track_interfaces(ctx: &mut Ctx, sec: &RawSection) -> Vec<TrackInterface> {
-    let mut out: Vec<(TrackInterface, usize)> = Vec::new();
-    for entry in all(sec, "track_interface") {
-        let parsed = named_weight(
-            &entry.value,
-            -253,
-            253,
-            "IFNAME [weight -253..=253]",
-            "-253..=253",
-        )
-        .and_then(|(name, weight)| Ok((interface_name(&name)?, weight)));
-        match parsed {
-            Ok((name, weight)) => {
-                if let Some((_, first_line)) = out.iter().find(|t| t.0.name == name) {
-                    let first_line = *first_line;
-                    ctx.at(sec, entry, ErrorKind::DuplicateValue { first_line });
-                } else {
-                    out.push((TrackInterface { name, weight }, entry.line));
-                }
-            }
-            Err(kind) => ctx.at(sec, entry, kind),
-        }
-    }
-    out.into_iter().map(|t| t.0).collect()
+    read_tracks(ctx, sec, "track_interface", None, 253)
 }
 
 /// `track_script`, `track_file` and `track_process` entries: `NAME [weight W]` naming a
@@ -573,26 +551,50 @@ pub(super) fn read_track_refs(
     limit: i32,
     unknown: fn(String) -> ErrorKind,
 ) -> Vec<TrackRef> {
-    let (form, allowed) = if limit == 253 {
-        ("NAME [weight -253..=253]", "-253..=253")
-    } else {
-        ("NAME [weight -254..=254]", "-254..=254")
+    read_tracks(ctx, sec, key, Some((known, unknown)), limit)
+}
+
+/// Names of one kind of section and the error for a name that is not one of them.
+type KnownNames<'a> = (&'a [&'a str], fn(String) -> ErrorKind);
+
+/// `NAME [weight W]` entries of `key`, each name once: names of `known` sections (and the
+/// error for others), or interface names when `known` is `None`.
+fn read_tracks(
+    ctx: &mut Ctx,
+    sec: &RawSection,
+    key: &str,
+    known: Option<KnownNames>,
+    limit: i32,
+) -> Vec<TrackRef> {
+    let (form, allowed) = match (known, limit) {
+        (None, _) => ("IFNAME [weight -253..=253]", "-253..=253"),
+        (_, 253) => ("NAME [weight -253..=253]", "-253..=253"),
+        _ => ("NAME [weight -254..=254]", "-254..=254"),
     };
-    let mut out: Vec<(TrackRef, usize)> = Vec::new();
+    let mut out: Vec<TrackRef> = Vec::new();
+    let mut lines: Vec<usize> = Vec::new();
     for entry in all(sec, key) {
-        match named_weight(&entry.value, -limit, limit, form, allowed) {
-            Ok((name, weight)) => {
-                if !known.contains(&name.as_str()) {
-                    ctx.at(sec, entry, unknown(name));
-                } else if let Some((_, first_line)) = out.iter().find(|t| t.0.name == name) {
-                    let first_line = *first_line;
-                    ctx.at(sec, entry, ErrorKind::DuplicateValue { first_line });
-                } else {
-                    out.push((TrackRef { name, weight }, entry.line));
+        let parsed =
+            named_weight(&entry.value, -limit, limit, form, allowed).and_then(|(name, weight)| {
+                match known {
+                    None => Ok((interface_name(&name)?, weight)),
+                    Some((names, _)) if names.contains(&name.as_str()) => Ok((name, weight)),
+                    Some((_, unknown)) => Err(unknown(name)),
                 }
-            }
+            });
+        match parsed {
+            Ok((name, weight)) => match out.iter().position(|t| t.name == name) {
+                Some(i) => {
+                    let first_line = lines.get(i).copied().unwrap_or(0);
+                    ctx.at(sec, entry, ErrorKind::DuplicateValue { first_line });
+                }
+                None => {
+                    out.push(TrackRef { name, weight });
+                    lines.push(entry.line);
+                }
+            },
             Err(kind) => ctx.at(sec, entry, kind),
         }
     }
-    out.into_iter().map(|t| t.0).collect()
+    out
 }
