@@ -109,6 +109,14 @@ pub(super) fn interface_name(value: &str) -> Result<String, ErrorKind> {
     }
 }
 
+/// The longest prefix of `addr`'s family, and that range as shown to the user.
+pub(super) fn prefix_range(addr: IpAddr) -> (u8, &'static str) {
+    match addr {
+        IpAddr::V4(_) => (32, "prefix 0..=32 for IPv4"),
+        IpAddr::V6(_) => (128, "prefix 0..=128 for IPv6"),
+    }
+}
+
 const VIP_FORM: &str =
     "ADDRESS[/PREFIX] [dev IFNAME] [label LABEL] [brd ADDRESS|+|-] [scope global|site|link|host|N]";
 
@@ -124,11 +132,10 @@ pub(super) fn vip(value: &str, default_dev: Option<&str>) -> Result<Vip, ErrorKi
         None => (addr_text, None),
     };
     let addr: IpAddr = addr_part.parse().map_err(|_| bad(value, VIP_FORM))?;
-    let prefix_len = match (addr, prefix_part) {
-        (IpAddr::V4(_), None) => 32,
-        (IpAddr::V6(_), None) => 128,
-        (IpAddr::V4(_), Some(p)) => u8_in(p, 0, 32, "prefix 0..=32 for IPv4")?,
-        (IpAddr::V6(_), Some(p)) => u8_in(p, 0, 128, "prefix 0..=128 for IPv6")?,
+    let (max, allowed) = prefix_range(addr);
+    let prefix_len = match prefix_part {
+        None => max,
+        Some(p) => u8_in(p, 0, max, allowed)?,
     };
     let mut vip = Vip {
         addr,

@@ -10,7 +10,9 @@ use super::model::{GlobalDefs, InitialState, InstanceConfig, TrackInterface, Tra
 use super::routes;
 use super::sections::{notify, version, GARP_DELAY, GARP_REFRESH, GARP_REPEAT};
 use super::syntax::RawSection;
-use super::values::{centiseconds, family_of, flag, interface_name, ip, named_weight, u8_in, vip};
+use super::values::{
+    centiseconds, family_of, flag, interface_name, ip, named_weight, prefix_range, u8_in, vip,
+};
 use crate::packet::{Family, Version};
 
 pub(super) const INSTANCE_KEYS: &[&str] = &[
@@ -348,12 +350,11 @@ fn host_ip(value: &str) -> Result<IpAddr, ErrorKind> {
             "an IPv4 or IPv6 address, optionally with a /PREFIX that is ignored",
         )
     })?;
-    let checked = match (addr, prefix) {
-        (_, None) => Ok(0),
-        (IpAddr::V4(_), Some(p)) => u8_in(p, 0, 32, "prefix 0..=32 for IPv4"),
-        (IpAddr::V6(_), Some(p)) => u8_in(p, 0, 128, "prefix 0..=128 for IPv6"),
-    };
-    checked.map(|_| addr)
+    if let Some(p) = prefix {
+        let (max, allowed) = prefix_range(addr);
+        u8_in(p, 0, max, allowed)?;
+    }
+    Ok(addr)
 }
 
 /// `unicast_src_ip` and `mcast_src_ip`: one setting in keepalived (both set the instance's
