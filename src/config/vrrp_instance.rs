@@ -360,8 +360,8 @@ fn host_ip(value: &str) -> Result<IpAddr, ErrorKind> {
 /// `unicast_src_ip` and `mcast_src_ip`: one setting in keepalived (both set the instance's
 /// source address, vrrp_parser.c vrrp_srcip_handler). Both may be given if they agree.
 fn read_source(ctx: &mut Ctx, sec: &RawSection, family: Family) -> Option<IpAddr> {
-    let unicast = ctx.one(sec, "unicast_src_ip", |v| same_family(host_ip(v)?, family));
-    let mcast = ctx.one(sec, "mcast_src_ip", |v| same_family(host_ip(v)?, family));
+    let mut source = |key| ctx.one(sec, key, |v| same_family(host_ip(v)?, family));
+    let (unicast, mcast) = (source("unicast_src_ip"), source("mcast_src_ip"));
     match (unicast, mcast) {
         (Some((a, line)), Some((b, _))) if a != b => {
             if let Some(entry) = first(sec, "mcast_src_ip") {
