@@ -130,6 +130,11 @@ fn classify(header: &str) -> Result<(SectionType, &str), ErrorKind> {
 /// Named sections of one type, in file order.
 type Named<'a> = Vec<(&'a str, &'a RawSection)>;
 
+/// Whether `name` is one of `sections`.
+fn is_named(sections: &[(&str, &RawSection)], name: &str) -> bool {
+    sections.iter().any(|(n, _)| *n == name)
+}
+
 /// Every section by type (indexed by `SectionType`); a second section of the same type and
 /// name is reported and skipped.
 fn sort_sections<'a>(ctx: &mut Ctx, raw: &'a [RawSection]) -> [Named<'a>; 6] {
@@ -157,10 +162,6 @@ fn sort_sections<'a>(ctx: &mut Ctx, raw: &'a [RawSection]) -> [Named<'a>; 6] {
     by_type
 }
 
-fn names<'a>(sections: &[(&'a str, &RawSection)]) -> Vec<&'a str> {
-    sections.iter().map(|(n, _)| *n).collect()
-}
-
 fn build(ctx: &mut Ctx, raw: &[RawSection]) -> Config {
     let [globals, script_secs, file_secs, process_secs, instance_secs, group_secs] =
         sort_sections(ctx, raw);
@@ -182,12 +183,10 @@ fn build(ctx: &mut Ctx, raw: &[RawSection]) -> Config {
     for (name, sec) in &process_secs {
         track_processes.push(sections::read_track_process(ctx, sec, name));
     }
-    let (script_names, track_file_names) = (names(&script_secs), names(&file_secs));
-    let track_process_names = names(&process_secs);
     let known = vrrp_instance::Known {
-        scripts: &script_names,
-        track_files: &track_file_names,
-        track_processes: &track_process_names,
+        scripts: &script_secs,
+        track_files: &file_secs,
+        track_processes: &process_secs,
     };
     let mut instances = Vec::with_capacity(instance_secs.len());
     for (name, sec) in &instance_secs {
@@ -197,12 +196,11 @@ fn build(ctx: &mut Ctx, raw: &[RawSection]) -> Config {
     }
     check_vrids(ctx, &instances, &instance_secs);
 
-    let instance_names = names(&instance_secs);
     let mut group_of = Vec::new();
     let mut sync_groups = Vec::with_capacity(group_secs.len());
     for (name, sec) in &group_secs {
         let group =
-            sections::read_sync_group(ctx, sec, name, &instance_names, &mut group_of, &known);
+            sections::read_sync_group(ctx, sec, name, &instance_secs, &mut group_of, &known);
         sync_groups.push(group);
     }
     check_vmac_names(ctx, &mut instances, &instance_secs);

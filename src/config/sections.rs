@@ -253,14 +253,18 @@ pub(super) fn read_track_process(ctx: &mut Ctx, sec: &RawSection, name: &str) ->
     };
     ctx.check_keys(sec, TRACK_PROCESS_KEYS, &[], foreign);
     let words = ctx.one(sec, "process", |v| {
-        let words: Vec<String> = v.split_whitespace().map(str::to_string).collect();
-        if words.is_empty() {
+        let mut words = v.split_whitespace();
+        let Some(process) = words.next() else {
             return Err(ErrorKind::bad(
                 v,
                 "a process name, then optionally its parameters",
             ));
+        };
+        let mut params = Vec::new();
+        for word in words {
+            params.push(word.to_string());
         }
-        Ok(words)
+        Ok((process.to_string(), params))
     });
     if all(sec, "process").next().is_none() {
         ctx.missing(sec, "process");
@@ -272,9 +276,7 @@ pub(super) fn read_track_process(ctx: &mut Ctx, sec: &RawSection, name: &str) ->
             _ => Err(ErrorKind::bad(v, "initial, partial")),
         })
         .map(|v| v.0);
-    let mut words = words.map(|v| v.0).unwrap_or_default().into_iter();
-    let process = words.next().unwrap_or_default();
-    let params: Vec<String> = words.collect();
+    let (process, params) = words.map(|v| v.0).unwrap_or_default();
     // keepalived: parameters are compared when given, or when param_match is set (then an
     // empty list means "no parameters at all").
     let params = (!params.is_empty() || param_match.is_some()).then_some(params);
@@ -349,7 +351,7 @@ pub(super) fn read_sync_group<'a>(
     ctx: &mut Ctx,
     sec: &'a RawSection,
     name: &'a str,
-    instance_names: &[&str],
+    instances_read: &[(&str, &RawSection)],
     group_of: &mut Vec<(&'a str, &'a str)>,
     known: &Known,
 ) -> SyncGroup {
@@ -369,7 +371,7 @@ pub(super) fn read_sync_group<'a>(
     let mut first_lines: Vec<usize> = Vec::new();
     for entry in all(sec, "group") {
         let member = entry.value.as_str();
-        if !instance_names.contains(&member) {
+        if !super::is_named(instances_read, member) {
             let kind = ErrorKind::UnknownInstance {
                 name: member.to_string(),
             };

@@ -69,9 +69,9 @@ pub(super) const INSTANCE_LIST_KEYS: &[&str] = &[
 
 /// Names defined elsewhere in the file that instances and sync groups may refer to.
 pub(super) struct Known<'a> {
-    pub scripts: &'a [&'a str],
-    pub track_files: &'a [&'a str],
-    pub track_processes: &'a [&'a str],
+    pub scripts: &'a [(&'a str, &'a RawSection)],
+    pub track_files: &'a [(&'a str, &'a RawSection)],
+    pub track_processes: &'a [(&'a str, &'a RawSection)],
 }
 
 impl Known<'_> {
@@ -548,7 +548,7 @@ pub(super) fn read_track_refs(
     ctx: &mut Ctx,
     sec: &RawSection,
     key: &str,
-    known: &[&str],
+    known: &[(&str, &RawSection)],
     limit: i32,
     unknown: fn(String) -> ErrorKind,
 ) -> Vec<TrackRef> {
@@ -556,7 +556,7 @@ pub(super) fn read_track_refs(
 }
 
 /// Names of one kind of section and the error for a name that is not one of them.
-type KnownNames<'a> = (&'a [&'a str], fn(String) -> ErrorKind);
+type KnownNames<'a> = (&'a [(&'a str, &'a RawSection)], fn(String) -> ErrorKind);
 
 /// `NAME [weight W]` entries of `key`, each name once: names of `known` sections (and the
 /// error for others), or interface names when `known` is `None`.
@@ -579,7 +579,7 @@ fn read_tracks(
             named_weight(&entry.value, -limit, limit, form, allowed).and_then(|(name, weight)| {
                 match known {
                     None => Ok((interface_name(&name)?, weight)),
-                    Some((names, _)) if names.contains(&name.as_str()) => Ok((name, weight)),
+                    Some((names, _)) if super::is_named(names, &name) => Ok((name, weight)),
                     Some((_, unknown)) => Err(unknown(name)),
                 }
             });
