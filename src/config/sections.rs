@@ -153,12 +153,12 @@ fn read_fifo(
 ) -> Option<NotifyFifo> {
     let script = notify(ctx, sec, script_key);
     let fifo = ctx.one(sec, key, |v| {
-        let words: Vec<&str> = v.split_whitespace().collect();
-        match words.as_slice() {
-            [path, owner @ ..] if path.starts_with('/') && owner.len() <= 2 => Ok(NotifyFifo {
+        let mut words = v.split_whitespace();
+        match (words.next(), words.next(), words.next(), words.next()) {
+            (Some(path), user, group, None) if path.starts_with('/') => Ok(NotifyFifo {
                 path: path.to_string(),
-                user: owner.first().map(|u| u.to_string()),
-                group: owner.get(1).map(|g| g.to_string()),
+                user: user.map(str::to_string),
+                group: group.map(str::to_string),
                 script: None,
             }),
             _ => Err(ErrorKind::bad(

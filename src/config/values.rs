@@ -187,10 +187,13 @@ pub(super) fn named_weight(
     form: &'static str,
     allowed: &'static str,
 ) -> Result<(String, Option<i32>), ErrorKind> {
-    let words: Vec<&str> = value.split_whitespace().collect();
-    match words.as_slice() {
-        [name] => Ok((name.to_string(), None)),
-        [name, "weight", w] => Ok((name.to_string(), Some(i32_in(w, min, max, allowed)?))),
+    // SplitWhitespace is fused: after the last word, `next` stays `None`.
+    let mut words = value.split_whitespace();
+    match (words.next(), words.next(), words.next(), words.next()) {
+        (Some(name), None, _, _) => Ok((name.to_string(), None)),
+        (Some(name), Some("weight"), Some(w), None) => {
+            Ok((name.to_string(), Some(i32_in(w, min, max, allowed)?)))
+        }
         _ => Err(bad(value, form)),
     }
 }
