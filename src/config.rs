@@ -15,7 +15,6 @@ mod syntax;
 mod values;
 mod vrrp_instance;
 
-use std::collections::HashMap;
 use std::path::Path;
 
 pub use error::{
@@ -72,12 +71,21 @@ pub fn parse_str(text: &str, file: &str) -> Result<Loaded, ConfigErrors> {
         })
     } else {
         // Stable: errors of one line keep the order in which they were found.
-        ctx.errors.sort_by_key(|e| e.line);
+        // (An insertion sort: errors come nearly in order, and it is far smaller code.)
+        let errors = &mut ctx.errors;
+        for i in 1..errors.len() {
+            let mut j = i;
+            while j > 0 && errors[j - 1].line > errors[j].line {
+                errors.swap(j - 1, j);
+                j -= 1;
+            }
+        }
         Err(ConfigErrors(ctx.errors))
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+/// Section types, in the order of `build`'s per-type lists.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum SectionType {
     Global,
     Script,
@@ -87,8 +95,8 @@ enum SectionType {
     SyncGroup,
 }
 
-/// `[TYPE]` or `[TYPE NAME]`.
-fn classify(header: &str) -> Result<(SectionType, String), ErrorKind> {
+/// `[TYPE]` or `[TYPE NAME]`; the name is empty for `[global_defs]`.
+fn classify(header: &str) -> Result<(SectionType, &str), ErrorKind> {
     let mut words = header.split_whitespace();
     let kind = match words.next().unwrap_or("") {
         "global_defs" => SectionType::Global,
@@ -107,7 +115,7 @@ fn classify(header: &str) -> Result<(SectionType, String), ErrorKind> {
     let name = words.next();
     let extra = words.next().is_some();
     match (kind, name) {
-        (SectionType::Global, None) => Ok((kind, String::new())),
+        (SectionType::Global, None) => Ok((kind, "")),
         (SectionType::Global, Some(_)) => Err(ErrorKind::BadSectionName {
             expected: "[global_defs] without a name",
         }),
@@ -115,94 +123,95 @@ fn classify(header: &str) -> Result<(SectionType, String), ErrorKind> {
         (_, Some(_)) if extra => Err(ErrorKind::BadSectionName {
             expected: "one word after the section type, e.g. [vrrp_instance VI_1]",
         }),
-        (_, Some(name)) => Ok((kind, name.to_string())),
+        (_, Some(name)) => Ok((kind, name)),
     }
 }
 
-fn build(ctx: &mut Ctx, raw: &[RawSection]) -> Config {
-    // Classify every section once; a second section of the same type and name is reported
-    // and skipped.
-    let mut seen: HashMap<(SectionType, String), usize> = HashMap::new();
-    let mut by_type: Vec<(SectionType, String, &RawSection)> = Vec::new();
+/// Named sections of one type, in file order.
+type Named<'a> = Vec<(&'a str, &'a RawSection)>;
+
+/// Whether `name` is one of `sections`.
+fn is_named(sections: &[(&str, &RawSection)], name: &str) -> bool {
+    sections.iter().any(|(n, _)| *n == name)
+}
+
+/// Every section by type (indexed by `SectionType`); a second section of the same type and
+/// name is reported and skipped.
+fn sort_sections<'a>(ctx: &mut Ctx, raw: &'a [RawSection]) -> [Named<'a>; 6] {
+    let mut by_type: [Named<'a>; 6] = Default::default();
     for sec in raw {
         match classify(&sec.header) {
-            Ok((kind, name)) => match seen.get(&(kind, name.clone())) {
-                Some(&first_line) => ctx.error(
-                    sec,
-                    sec.line,
-                    "",
-                    ErrorKind::DuplicateSection { first_line },
-                ),
-                None => {
-                    seen.insert((kind, name.clone()), sec.line);
-                    by_type.push((kind, name, sec));
+            Ok((kind, name)) => {
+                let list = &mut by_type[kind as usize];
+                match list.iter().find(|(n, _)| *n == name) {
+                    Some((_, first)) => {
+                        let first_line = first.line;
+                        ctx.error(
+                            sec,
+                            sec.line,
+                            "",
+                            ErrorKind::DuplicateSection { first_line },
+                        )
+                    }
+                    None => list.push((name, sec)),
                 }
-            },
+            }
             Err(kind) => ctx.error(sec, sec.line, "", kind),
         }
     }
-    let of = |wanted: SectionType| {
-        by_type
-            .iter()
-            .filter(move |(kind, _, _)| *kind == wanted)
-            .map(|(_, name, sec)| (name.as_str(), *sec))
-    };
+    by_type
+}
+
+fn build(ctx: &mut Ctx, raw: &[RawSection]) -> Config {
+    let [globals, script_secs, file_secs, process_secs, instance_secs, group_secs] =
+        sort_sections(ctx, raw);
 
     // global_defs first: instances take their defaults from it wherever it is in the file.
-    let global = match of(SectionType::Global).next() {
+    let global = match globals.first() {
         Some((_, sec)) => sections::read_global(ctx, sec),
         None => GlobalDefs::default(),
     };
-    let scripts: Vec<VrrpScript> = of(SectionType::Script)
-        .map(|(name, sec)| sections::read_script(ctx, sec, name))
-        .collect();
-    let track_files: Vec<VrrpTrackFile> = of(SectionType::TrackFile)
-        .map(|(name, sec)| sections::read_track_file(ctx, sec, name))
-        .collect();
-    let track_processes: Vec<VrrpTrackProcess> = of(SectionType::TrackProcess)
-        .map(|(name, sec)| sections::read_track_process(ctx, sec, name))
-        .collect();
-    let script_names: Vec<&str> = of(SectionType::Script).map(|(n, _)| n).collect();
-    let track_file_names: Vec<&str> = of(SectionType::TrackFile).map(|(n, _)| n).collect();
-    let track_process_names: Vec<&str> = of(SectionType::TrackProcess).map(|(n, _)| n).collect();
+    let mut scripts = Vec::with_capacity(script_secs.len());
+    for (name, sec) in &script_secs {
+        scripts.push(sections::read_script(ctx, sec, name));
+    }
+    let mut track_files = Vec::with_capacity(file_secs.len());
+    for (name, sec) in &file_secs {
+        track_files.push(sections::read_track_file(ctx, sec, name));
+    }
+    let mut track_processes = Vec::with_capacity(process_secs.len());
+    for (name, sec) in &process_secs {
+        track_processes.push(sections::read_track_process(ctx, sec, name));
+    }
     let known = vrrp_instance::Known {
-        scripts: &script_names,
-        track_files: &track_file_names,
-        track_processes: &track_process_names,
+        scripts: &script_secs,
+        track_files: &file_secs,
+        track_processes: &process_secs,
     };
-    let instance_sections: Vec<(&str, &RawSection)> = of(SectionType::Instance).collect();
-    let instances: Vec<InstanceConfig> = instance_sections
-        .iter()
-        .map(|(name, sec)| vrrp_instance::read_instance(ctx, sec, name, &global, &known))
-        .collect();
-    check_vrids(ctx, &instances, &instance_sections);
+    let mut instances = Vec::with_capacity(instance_secs.len());
+    for (name, sec) in &instance_secs {
+        instances.push(vrrp_instance::read_instance(
+            ctx, sec, name, &global, &known,
+        ));
+    }
+    check_vrids(ctx, &instances, &instance_secs);
 
-    let instance_names: Vec<&str> = instance_sections.iter().map(|(n, _)| *n).collect();
-    let mut group_of = HashMap::new();
-    let group_sections: Vec<(&str, &RawSection)> = of(SectionType::SyncGroup).collect();
-    let sync_groups: Vec<SyncGroup> = group_sections
-        .iter()
-        .map(|(name, sec)| {
-            sections::read_sync_group(ctx, sec, name, &instance_names, &mut group_of, &known)
-        })
-        .collect();
-    let mut instances = instances;
-    check_vmac_names(ctx, &mut instances, &instance_sections);
-    check_shared_vips(ctx, &instances, &instance_sections);
+    let mut group_of = Vec::new();
+    let mut sync_groups = Vec::with_capacity(group_secs.len());
+    for (name, sec) in &group_secs {
+        let group =
+            sections::read_sync_group(ctx, sec, name, &instance_secs, &mut group_of, &known);
+        sync_groups.push(group);
+    }
+    check_vmac_names(ctx, &mut instances, &instance_secs);
+    check_shared_vips(ctx, &instances, &instance_secs);
     let defaults = group_tracking::Defaults {
         scripts: &scripts,
         files: &track_files,
         processes: &track_processes,
     };
-    for (group, (_, sec)) in sync_groups.iter().zip(&group_sections) {
-        group_tracking::merge(
-            ctx,
-            group,
-            sec,
-            &mut instances,
-            &instance_sections,
-            &defaults,
-        );
+    for (group, (_, sec)) in sync_groups.iter().zip(&group_secs) {
+        group_tracking::merge(ctx, group, sec, &mut instances, &instance_secs, &defaults);
     }
 
     Config {

@@ -4,6 +4,10 @@
 use super::error::{ConfigError, ConfigWarning, ErrorKind, WarningKind};
 use super::keywords::{listed, suggest, Foreign};
 use super::syntax::{RawEntry, RawSection};
+use super::values::int_in;
+
+/// An integer range and how it is shown to the user.
+pub(super) type Range = (i64, i64, &'static str);
 
 pub(super) struct Ctx<'f> {
     pub file: &'f str,
@@ -117,14 +121,18 @@ impl<'f> Ctx<'f> {
         }
     }
 
+    /// An integer in `range` (`values::int_in`): one body for every numeric key.
+    #[inline(never)]
+    pub fn int(&mut self, section: &RawSection, key: &str, range: Range) -> Option<(i64, usize)> {
+        let (min, max, allowed) = range;
+        self.one(section, key, |v| int_in(v, min, max, allowed))
+    }
+
     /// A free-text value that must not be empty.
     pub fn text(&mut self, section: &RawSection, key: &str) -> Option<(String, usize)> {
         self.one(section, key, |v| {
             if v.is_empty() {
-                Err(ErrorKind::BadValue {
-                    value: String::new(),
-                    expected: "a non-empty value",
-                })
+                Err(ErrorKind::bad("", "a non-empty value"))
             } else {
                 Ok(v.to_string())
             }

@@ -240,6 +240,25 @@ pub enum ErrorKind {
     },
 }
 
+impl ErrorKind {
+    /// `BadValue` for `value` (one out-of-line constructor for the many callers).
+    #[inline(never)]
+    pub(crate) fn bad(value: &str, expected: &'static str) -> Self {
+        ErrorKind::BadValue {
+            value: value.to_string(),
+            expected,
+        }
+    }
+
+    #[inline(never)]
+    pub(crate) fn out_of_range(value: &str, allowed: &'static str) -> Self {
+        ErrorKind::OutOfRange {
+            value: value.to_string(),
+            allowed,
+        }
+    }
+}
+
 /// Every section type, for `UnknownSection`.
 pub const SECTION_TYPES: &[&str] = &[
     "global_defs",
@@ -318,18 +337,20 @@ impl fmt::Display for ErrorKind {
                 f,
                 "{value:?}: VRRPv2 advertises whole seconds (allowed: 1..=255, or set version = 3 for 0.01..=40.95)"
             ),
-            ErrorKind::FamilyMismatch { expected, found } => write!(
-                f,
-                "{} address in an {} instance (allowed: one address family per instance, set by the first virtual_ipaddress)",
-                family_name(*found),
-                family_name(*expected)
-            ),
-            ErrorKind::MixedFamilyVips { expected, found } => write!(
-                f,
-                "{} address in an {} instance (allowed: one family per instance: split it in two with the same virtual_router_id, as `tinyvrrp import` does)",
-                family_name(*found),
-                family_name(*expected)
-            ),
+            ErrorKind::FamilyMismatch { expected, found }
+            | ErrorKind::MixedFamilyVips { expected, found } => {
+                let allowed = if matches!(self, ErrorKind::FamilyMismatch { .. }) {
+                    "one address family per instance, set by the first virtual_ipaddress"
+                } else {
+                    "one family per instance: split it in two with the same virtual_router_id, as `tinyvrrp import` does"
+                };
+                write!(
+                    f,
+                    "{} address in an {} instance (allowed: {allowed})",
+                    family_name(*found),
+                    family_name(*expected)
+                )
+            }
             ErrorKind::NoVipsWithV3 => f.write_str(
                 "missing: VRRPv3 adverts carry at least one address (RFC 5798, keepalived) (allowed: a virtual_ipaddress, or version = 2)",
             ),
@@ -352,23 +373,21 @@ impl fmt::Display for ErrorKind {
                 f,
                 "virtual_router_id {vrid} is already used on {interface} for the same address family by {other_instance} (line {other_line}) (allowed: a VRID unique per interface and family)"
             ),
-            ErrorKind::UnknownScript { name } => write!(
-                f,
-                "no [vrrp_script {name}] section (allowed: names of vrrp_script sections)"
-            ),
-            ErrorKind::UnknownTrackProcess { name } => write!(
-                f,
-                "no [vrrp_track_process {name}] section (allowed: names of vrrp_track_process \
-                 sections)"
-            ),
-            ErrorKind::UnknownTrackFile { name } => write!(
-                f,
-                "no [vrrp_track_file {name}] section (allowed: names of vrrp_track_file sections)"
-            ),
-            ErrorKind::UnknownInstance { name } => write!(
-                f,
-                "no [vrrp_instance {name}] section (allowed: names of vrrp_instance sections)"
-            ),
+            ErrorKind::UnknownScript { name }
+            | ErrorKind::UnknownTrackProcess { name }
+            | ErrorKind::UnknownTrackFile { name }
+            | ErrorKind::UnknownInstance { name } => {
+                let section = match self {
+                    ErrorKind::UnknownScript { .. } => "vrrp_script",
+                    ErrorKind::UnknownTrackProcess { .. } => "vrrp_track_process",
+                    ErrorKind::UnknownTrackFile { .. } => "vrrp_track_file",
+                    _ => "vrrp_instance",
+                };
+                write!(
+                    f,
+                    "no [{section} {name}] section (allowed: names of {section} sections)"
+                )
+            }
             ErrorKind::InstanceInTwoGroups {
                 instance,
                 other_group,

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use super::context::{all, Ctx};
 use super::error::{ErrorKind, WarningKind};
 use super::model::{RouteType, RuleAction, Vip, VirtualRoute, VirtualRule};
-use super::syntax::RawSection;
+use super::syntax::{RawEntry, RawSection};
 use super::values::{family_of, interface_name, vip};
 use crate::packet::Family;
 
@@ -24,10 +24,7 @@ iif, dev, oif, fwmark, not, no_track, inet, inet6, blackhole, unreachable, prohi
 const MIXED: &str = "addresses of one family in a route or rule";
 
 fn bad(value: &str, expected: &'static str) -> ErrorKind {
-    ErrorKind::BadValue {
-        value: value.to_string(),
-        expected,
-    }
+    ErrorKind::bad(value, expected)
 }
 
 /// The word at fault and what was expected there: a small error while a line is read (the
@@ -108,12 +105,77 @@ fn scope_of(word: &str) -> Result<u8, Bad<'_>> {
     }
 }
 
+/// The keywords of route and rule lines; looked up in one table (a `match` on strings per
+/// parser compiles to a comparison per word, large on MIPS).
+#[derive(Clone, Copy)]
+enum Word {
+    Inet,
+    Inet6,
+    Src,
+    Via,
+    Gw,
+    Dev,
+    Oif,
+    Iif,
+    Table,
+    Lookup,
+    Metric,
+    Priority,
+    Preference,
+    Order,
+    Scope,
+    Protocol,
+    Onlink,
+    NoTrack,
+    To,
+    From,
+    Fwmark,
+    Not,
+    Unicast,
+    Blackhole,
+    Unreachable,
+    Prohibit,
+}
+
+const WORDS: &[(&str, Word)] = &[
+    ("inet", Word::Inet),
+    ("inet6", Word::Inet6),
+    ("src", Word::Src),
+    ("via", Word::Via),
+    ("gw", Word::Gw),
+    ("dev", Word::Dev),
+    ("oif", Word::Oif),
+    ("iif", Word::Iif),
+    ("table", Word::Table),
+    ("lookup", Word::Lookup),
+    ("metric", Word::Metric),
+    ("priority", Word::Priority),
+    ("preference", Word::Preference),
+    ("order", Word::Order),
+    ("scope", Word::Scope),
+    ("protocol", Word::Protocol),
+    ("onlink", Word::Onlink),
+    ("no_track", Word::NoTrack),
+    ("to", Word::To),
+    ("from", Word::From),
+    ("fwmark", Word::Fwmark),
+    ("not", Word::Not),
+    ("unicast", Word::Unicast),
+    ("blackhole", Word::Blackhole),
+    ("unreachable", Word::Unreachable),
+    ("prohibit", Word::Prohibit),
+];
+
+fn keyword(word: &str) -> Option<Word> {
+    WORDS.iter().find(|(w, _)| *w == word).map(|(_, k)| *k)
+}
+
 fn route_type(word: &str) -> Option<RouteType> {
-    match word {
-        "unicast" => Some(RouteType::Unicast),
-        "blackhole" => Some(RouteType::Blackhole),
-        "unreachable" => Some(RouteType::Unreachable),
-        "prohibit" => Some(RouteType::Prohibit),
+    match keyword(word)? {
+        Word::Unicast => Some(RouteType::Unicast),
+        Word::Blackhole => Some(RouteType::Blackhole),
+        Word::Unreachable => Some(RouteType::Unreachable),
+        Word::Prohibit => Some(RouteType::Prohibit),
         _ => None,
     }
 }
@@ -190,29 +252,29 @@ fn parse_route(value: &str) -> Result<VirtualRoute, Bad<'_>> {
     };
     let mut words = value.split_whitespace();
     while let Some(word) = words.next() {
-        match word {
-            "inet" => fam.set(word, Family::V4)?,
-            "inet6" => fam.set(word, Family::V6)?,
-            "src" => r.src = Some(fam.addr(next(&mut words, word)?)?),
-            "via" | "gw" => {
+        match keyword(word) {
+            Some(Word::Inet) => fam.set(word, Family::V4)?,
+            Some(Word::Inet6) => fam.set(word, Family::V6)?,
+            Some(Word::Src) => r.src = Some(fam.addr(next(&mut words, word)?)?),
+            Some(Word::Via | Word::Gw) => {
                 let mut a = next(&mut words, word)?;
                 if a == "inet" || a == "inet6" {
                     a = next(&mut words, word)?;
                 }
                 r.via = Some(fam.addr(a)?);
             }
-            "dev" | "oif" => r.dev = Some(ifname(next(&mut words, word)?)?),
-            "table" => r.table = table(next(&mut words, word)?)?,
-            "metric" | "priority" | "preference" => {
+            Some(Word::Dev | Word::Oif) => r.dev = Some(ifname(next(&mut words, word)?)?),
+            Some(Word::Table) => r.table = table(next(&mut words, word)?)?,
+            Some(Word::Metric | Word::Priority | Word::Preference) => {
                 r.metric = Some(number(next(&mut words, word)?, "a metric 0..=4294967295")?)
             }
-            "scope" => r.scope = Some(scope_of(next(&mut words, word)?)?),
-            "protocol" => r.protocol = protocol(next(&mut words, word)?)?,
-            "onlink" => r.onlink = true,
+            Some(Word::Scope) => r.scope = Some(scope_of(next(&mut words, word)?)?),
+            Some(Word::Protocol) => r.protocol = protocol(next(&mut words, word)?)?,
+            Some(Word::Onlink) => r.onlink = true,
             // Routes are not tracked here, so no_track changes nothing.
-            "no_track" => {}
-            _ => {
-                let mut w = if word == "to" {
+            Some(Word::NoTrack) => {}
+            found => {
+                let mut w = if matches!(found, Some(Word::To)) {
                     next(&mut words, word)?
                 } else {
                     word
@@ -295,29 +357,41 @@ fn parse_rule(value: &str) -> Result<(VirtualRule, bool), Bad<'_>> {
             None => Ok(()),
             Some(_) => Err((word, "one of table, blackhole, unreachable, prohibit")),
         };
-        match word {
+        let Some(keyword) = keyword(word) else {
+            return Err((word, RULE_WORDS));
+        };
+        match keyword {
             // keepalived also skips the word after inet/inet6 (its parser advances twice), a
             // bug not copied: `inet6 to P` is read as written.
-            "inet" => fam.set(word, Family::V4)?,
-            "inet6" => fam.set(word, Family::V6)?,
-            "from" => from = Some(fam.prefix(next(&mut words, word)?)?),
-            "to" => to = Some(fam.prefix(next(&mut words, word)?)?),
-            "table" | "lookup" => set_action(RuleAction::Table(table(next(&mut words, word)?)?))?,
-            "blackhole" => set_action(RuleAction::Blackhole)?,
-            "unreachable" => set_action(RuleAction::Unreachable)?,
-            "prohibit" => set_action(RuleAction::Prohibit)?,
-            "priority" | "preference" | "order" => {
+            Word::Inet => fam.set(word, Family::V4)?,
+            Word::Inet6 => fam.set(word, Family::V6)?,
+            Word::From => from = Some(fam.prefix(next(&mut words, word)?)?),
+            Word::To => to = Some(fam.prefix(next(&mut words, word)?)?),
+            Word::Table | Word::Lookup => {
+                set_action(RuleAction::Table(table(next(&mut words, word)?)?))?
+            }
+            Word::Blackhole => set_action(RuleAction::Blackhole)?,
+            Word::Unreachable => set_action(RuleAction::Unreachable)?,
+            Word::Prohibit => set_action(RuleAction::Prohibit)?,
+            Word::Priority | Word::Preference | Word::Order => {
                 priority = Some(number(
                     next(&mut words, word)?,
                     "a priority 0..=4294967295",
                 )?)
             }
-            "iif" | "dev" => r.iif = Some(ifname(next(&mut words, word)?)?),
-            "oif" => r.oif = Some(ifname(next(&mut words, word)?)?),
-            "fwmark" => r.fwmark = Some(fwmark(next(&mut words, word)?)?),
-            "not" => r.invert = true,
-            "no_track" => {}
-            _ => return Err((word, RULE_WORDS)),
+            Word::Iif | Word::Dev => r.iif = Some(ifname(next(&mut words, word)?)?),
+            Word::Oif => r.oif = Some(ifname(next(&mut words, word)?)?),
+            Word::Fwmark => r.fwmark = Some(fwmark(next(&mut words, word)?)?),
+            Word::Not => r.invert = true,
+            Word::NoTrack => {}
+            Word::Src
+            | Word::Via
+            | Word::Gw
+            | Word::Metric
+            | Word::Scope
+            | Word::Protocol
+            | Word::Onlink
+            | Word::Unicast => return Err((word, RULE_WORDS)),
         }
     }
     r.action = action.ok_or((value, "a rule with table N (or blackhole, ...)"))?;
@@ -345,27 +419,36 @@ pub(super) fn broadcast(word: &str, addr: IpAddr, prefix_len: u8) -> Result<Ipv4
         .map_err(|_| bad(word, "brd with an IPv4 address, + or -"))
 }
 
+/// The entry repeats item `i`, read at `lines[i]`.
+fn duplicate(ctx: &mut Ctx, sec: &RawSection, entry: &RawEntry, lines: &[usize], i: usize) {
+    let first_line = lines.get(i).copied().unwrap_or(0);
+    ctx.at(sec, entry, ErrorKind::DuplicateValue { first_line });
+}
+
 /// `virtual_routes` entries; an identical line twice is reported.
 pub(super) fn read_routes(ctx: &mut Ctx, sec: &RawSection) -> Vec<VirtualRoute> {
-    let mut out: Vec<(VirtualRoute, usize)> = Vec::new();
+    let mut out: Vec<VirtualRoute> = Vec::new();
+    let mut lines: Vec<usize> = Vec::new();
     for entry in all(sec, "virtual_routes") {
         match route(&entry.value) {
-            Ok(r) => match out.iter().find(|o| o.0 == r) {
-                Some(&(_, first_line)) => {
-                    ctx.at(sec, entry, ErrorKind::DuplicateValue { first_line })
+            Ok(r) => match out.iter().position(|o| *o == r) {
+                Some(i) => duplicate(ctx, sec, entry, &lines, i),
+                None => {
+                    out.push(r);
+                    lines.push(entry.line);
                 }
-                None => out.push((r, entry.line)),
             },
             Err(kind) => ctx.at(sec, entry, kind),
         }
     }
-    out.into_iter().map(|o| o.0).collect()
+    out
 }
 
 /// `virtual_rules` entries. A rule without a priority gets the next one of its family
 /// counting down from 16384 over the whole file, with a warning, as keepalived does.
 pub(super) fn read_rules(ctx: &mut Ctx, sec: &RawSection) -> Vec<VirtualRule> {
-    let mut out: Vec<(VirtualRule, usize)> = Vec::new();
+    let mut out: Vec<VirtualRule> = Vec::new();
+    let mut lines: Vec<usize> = Vec::new();
     for entry in all(sec, "virtual_rules") {
         let (mut r, has_priority) = match rule(&entry.value) {
             Ok(parsed) => parsed,
@@ -384,12 +467,15 @@ pub(super) fn read_rules(ctx: &mut Ctx, sec: &RawSection) -> Vec<VirtualRule> {
             };
             ctx.warn(sec, entry.line, "virtual_rules", kind);
         }
-        match out.iter().find(|o| o.0 == r) {
-            Some(&(_, first_line)) => ctx.at(sec, entry, ErrorKind::DuplicateValue { first_line }),
-            None => out.push((r, entry.line)),
+        match out.iter().position(|o| *o == r) {
+            Some(i) => duplicate(ctx, sec, entry, &lines, i),
+            None => {
+                out.push(r);
+                lines.push(entry.line);
+            }
         }
     }
-    out.into_iter().map(|o| o.0).collect()
+    out
 }
 
 /// `virtual_ipaddress_excluded`: VIP lines of either family, each address once across the
@@ -400,7 +486,8 @@ pub(super) fn read_excluded(
     interface: Option<&str>,
     vips: &[Vip],
 ) -> Vec<Vip> {
-    let mut out: Vec<(Vip, usize)> = Vec::new();
+    let mut out: Vec<Vip> = Vec::new();
+    let mut lines: Vec<usize> = Vec::new();
     for entry in all(sec, "virtual_ipaddress_excluded") {
         let parsed = match vip(&entry.value, interface) {
             Ok(v) => v,
@@ -409,16 +496,16 @@ pub(super) fn read_excluded(
                 continue;
             }
         };
-        let in_vips = vips.iter().any(|v| v.addr == parsed.addr);
-        let earlier = out.iter().find(|o| o.0.addr == parsed.addr).map(|o| o.1);
-        if in_vips || earlier.is_some() {
-            let first_line = earlier.unwrap_or(0);
-            ctx.at(sec, entry, ErrorKind::DuplicateValue { first_line });
+        let earlier = out.iter().position(|o| o.addr == parsed.addr);
+        if earlier.is_some() || vips.iter().any(|v| v.addr == parsed.addr) {
+            // A repeat of a VIP has no line here: 0.
+            duplicate(ctx, sec, entry, &lines, earlier.unwrap_or(usize::MAX));
             continue;
         }
-        out.push((parsed, entry.line));
+        out.push(parsed);
+        lines.push(entry.line);
     }
-    out.into_iter().map(|o| o.0).collect()
+    out
 }
 
 #[cfg(test)]
@@ -538,6 +625,83 @@ mod tests {
             "2001:db8::/32"
         );
         assert_eq!(bad_word(rule("table 1 tos 4")), "tos");
+    }
+
+    /// Each keyword is an option of the parsers that take it, and only of those.
+    #[test]
+    fn keywords_belong_to_their_line_kind() {
+        let route_ok = [
+            "src 192.0.2.1 192.0.2.0/24",
+            "192.0.2.0/24 via 192.0.2.1",
+            "192.0.2.0/24 gw 192.0.2.1",
+            "192.0.2.0/24 dev eth0",
+            "192.0.2.0/24 oif eth0",
+            "192.0.2.0/24 table 5",
+            "192.0.2.0/24 metric 1",
+            "192.0.2.0/24 priority 1",
+            "192.0.2.0/24 preference 1",
+            "192.0.2.0/24 scope link",
+            "192.0.2.0/24 protocol boot",
+            "192.0.2.0/24 via 192.0.2.1 onlink",
+            "192.0.2.0/24 no_track",
+            "inet to 192.0.2.0/24",
+            "inet6 unicast 2001:db8::/64",
+            "blackhole 192.0.2.0/24",
+            "unreachable 192.0.2.0/24",
+            "prohibit 192.0.2.0/24",
+        ];
+        for line in route_ok {
+            assert!(route(line).is_ok(), "{line}");
+        }
+        for word in [
+            "iif eth0",
+            "lookup 5",
+            "order 1",
+            "from 192.0.2.0/24",
+            "fwmark 1",
+            "not",
+        ] {
+            let line = format!("192.0.2.0/24 {word}");
+            assert!(route(&line).is_err(), "{line}");
+        }
+        let rule_ok = [
+            "inet from 192.0.2.0/24 table 5",
+            "inet6 to 2001:db8::/64 table 5",
+            "lookup 5",
+            "blackhole",
+            "unreachable",
+            "prohibit",
+            "table 5 priority 1",
+            "table 5 preference 1",
+            "table 5 order 1",
+            "table 5 iif eth0",
+            "table 5 dev eth0",
+            "table 5 oif eth0",
+            "table 5 fwmark 1/0xff",
+            "table 5 not",
+            "table 5 no_track",
+        ];
+        for line in rule_ok {
+            assert!(rule(line).is_ok(), "{line}");
+        }
+        let not_rules = [
+            "src 192.0.2.1",
+            "via 192.0.2.1",
+            "gw 192.0.2.1",
+            "metric 1",
+            "scope link",
+            "protocol boot",
+            "onlink",
+            "unicast",
+        ];
+        for word in not_rules {
+            let line = format!("table 5 {word}");
+            assert_eq!(
+                bad_word(rule(&line)),
+                word.split(' ').next().unwrap_or(""),
+                "{line}"
+            );
+        }
     }
 
     #[test]

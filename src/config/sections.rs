@@ -1,9 +1,7 @@
 //! Readers for the small sections: `[global_defs]`, `[vrrp_script]`, `[vrrp_track_file]`,
 //! `[vrrp_sync_group]`, and the notify keys they share with instances.
 
-use std::collections::HashMap;
-
-use super::context::{all, first, Ctx};
+use super::context::{all, first, Ctx, Range};
 use super::error::{ErrorKind, WarningKind};
 use super::keywords::{self, Foreign};
 use super::model::{
@@ -11,9 +9,7 @@ use super::model::{
     VrrpTrackProcess,
 };
 use super::syntax::RawSection;
-use super::values::{
-    centiseconds, check_command, flag, i32_in, interface_name, shell_word, u32_in, CommandNote,
-};
+use super::values::{centiseconds, check_command, flag, interface_name, shell_word, CommandNote};
 use super::vrrp_instance::{read_track_interfaces, Known};
 use crate::packet::Version;
 
@@ -68,18 +64,16 @@ pub(super) const SYNC_GROUP_KEYS: &[&str] = &[
 ];
 
 // Ranges shared with instances.
-pub(super) const GARP_DELAY: (u32, u32, &str) = (0, 3600, "0..=3600 seconds");
-pub(super) const GARP_REPEAT: (u32, u32, &str) = (1, 100, "1..=100");
-pub(super) const GARP_REFRESH: (u32, u32, &str) = (0, 86400, "0..=86400 seconds (0 = off)");
+pub(super) const GARP_DELAY: Range = (0, 3600, "0..=3600 seconds");
+pub(super) const GARP_REPEAT: Range = (1, 100, "1..=100");
+pub(super) const GARP_REFRESH: Range = (0, 86400, "0..=86400 seconds (0 = off)");
+const WEIGHT_254: Range = (-254, 254, "-254..=254");
 
 pub(super) fn version(value: &str) -> Result<Version, ErrorKind> {
     match value {
         "2" => Ok(Version::V2),
         "3" => Ok(Version::V3),
-        _ => Err(ErrorKind::BadValue {
-            value: value.to_string(),
-            expected: "2, 3",
-        }),
+        _ => Err(ErrorKind::bad(value, "2, 3")),
     }
 }
 
@@ -87,14 +81,11 @@ pub(super) fn version(value: &str) -> Result<Version, ErrorKind> {
 fn startup_delay(value: &str) -> Result<u32, ErrorKind> {
     match centiseconds(value) {
         Some(cs) if cs <= 360_000 => Ok(cs as u32),
-        Some(_) => Err(ErrorKind::OutOfRange {
-            value: value.to_string(),
-            allowed: "0..=3600 seconds",
-        }),
-        None => Err(ErrorKind::BadValue {
-            value: value.to_string(),
-            expected: "seconds with at most 2 decimals, e.g. 5 or 0.5",
-        }),
+        Some(_) => Err(ErrorKind::out_of_range(value, "0..=3600 seconds")),
+        None => Err(ErrorKind::bad(
+            value,
+            "seconds with at most 2 decimals, e.g. 5 or 0.5",
+        )),
     }
 }
 
@@ -104,29 +95,29 @@ pub(super) fn read_global(ctx: &mut Ctx, sec: &RawSection) -> GlobalDefs {
         keepalived: keywords::KEEPALIVED_GLOBAL,
     };
     ctx.check_keys(sec, GLOBAL_KEYS, &[], foreign);
-    let mut g = GlobalDefs::default();
-    let range =
-        |(min, max, allowed): (u32, u32, &'static str)| move |v: &str| u32_in(v, min, max, allowed);
-    g.router_id = ctx.text(sec, "router_id").map(|v| v.0);
-    g.default_interface = ctx
-        .one(sec, "default_interface", interface_name)
-        .map(|v| v.0);
-    g.script_user = ctx.text(sec, "script_user").map(|v| v.0);
+    let mut g = GlobalDefs {
+        router_id: ctx.text(sec, "router_id").map(|v| v.0),
+        default_interface: ctx
+            .one(sec, "default_interface", interface_name)
+            .map(|v| v.0),
+        script_user: ctx.text(sec, "script_user").map(|v| v.0),
+        ..GlobalDefs::default()
+    };
     if let Some((v, _)) = ctx.one(sec, "enable_script_security", flag) {
         g.enable_script_security = v;
     }
     g.vrrp_version = ctx.one(sec, "vrrp_version", version).map(|v| v.0);
-    if let Some((v, _)) = ctx.one(sec, "vrrp_garp_master_delay", range(GARP_DELAY)) {
-        g.vrrp_garp_master_delay_s = v;
+    if let Some((v, _)) = ctx.int(sec, "vrrp_garp_master_delay", GARP_DELAY) {
+        g.vrrp_garp_master_delay_s = v as u32;
     }
-    if let Some((v, _)) = ctx.one(sec, "vrrp_garp_master_repeat", range(GARP_REPEAT)) {
-        g.vrrp_garp_master_repeat = v;
+    if let Some((v, _)) = ctx.int(sec, "vrrp_garp_master_repeat", GARP_REPEAT) {
+        g.vrrp_garp_master_repeat = v as u32;
     }
-    if let Some((v, _)) = ctx.one(sec, "vrrp_garp_master_refresh", range(GARP_REFRESH)) {
-        g.vrrp_garp_master_refresh_s = v;
+    if let Some((v, _)) = ctx.int(sec, "vrrp_garp_master_refresh", GARP_REFRESH) {
+        g.vrrp_garp_master_refresh_s = v as u32;
     }
-    if let Some((v, _)) = ctx.one(sec, "vrrp_garp_master_refresh_repeat", range(GARP_REPEAT)) {
-        g.vrrp_garp_master_refresh_repeat = v;
+    if let Some((v, _)) = ctx.int(sec, "vrrp_garp_master_refresh_repeat", GARP_REPEAT) {
+        g.vrrp_garp_master_refresh_repeat = v as u32;
     }
     if let Some((v, _)) = ctx.one(sec, "vrrp_startup_delay", startup_delay) {
         g.vrrp_startup_delay_cs = v;
@@ -162,18 +153,18 @@ fn read_fifo(
 ) -> Option<NotifyFifo> {
     let script = notify(ctx, sec, script_key);
     let fifo = ctx.one(sec, key, |v| {
-        let words: Vec<&str> = v.split_whitespace().collect();
-        match words.as_slice() {
-            [path, owner @ ..] if path.starts_with('/') && owner.len() <= 2 => Ok(NotifyFifo {
+        let mut words = v.split_whitespace();
+        match (words.next(), words.next(), words.next(), words.next()) {
+            (Some(path), user, group, None) if path.starts_with('/') => Ok(NotifyFifo {
                 path: path.to_string(),
-                user: owner.first().map(|u| u.to_string()),
-                group: owner.get(1).map(|g| g.to_string()),
+                user: user.map(str::to_string),
+                group: group.map(str::to_string),
                 script: None,
             }),
-            _ => Err(ErrorKind::BadValue {
-                value: v.to_string(),
-                expected: "an absolute path, optionally followed by a user and a group",
-            }),
+            _ => Err(ErrorKind::bad(
+                v,
+                "an absolute path, optionally followed by a user and a group",
+            )),
         }
     });
     if fifo.is_none() && all(sec, key).next().is_none() {
@@ -213,19 +204,21 @@ pub(super) fn read_script(ctx: &mut Ctx, sec: &RawSection, name: &str) -> VrrpSc
             String::new()
         }
     };
-    let secs = |v: &str| u32_in(v, 1, 3600, "1..=3600 seconds");
-    let count = |v: &str| u32_in(v, 1, 1000, "1..=1000");
-    let interval_s = ctx.one(sec, "interval", secs).map_or(1, |v| v.0);
+    const SECS: Range = (1, 3600, "1..=3600 seconds");
+    const COUNT: Range = (1, 1000, "1..=1000");
+    let interval_s = ctx.int(sec, "interval", SECS).map_or(1, |v| v.0 as u32);
     VrrpScript {
         name: name.to_string(),
         script,
         interval_s,
-        timeout_s: ctx.one(sec, "timeout", secs).map_or(interval_s, |v| v.0),
+        timeout_s: ctx
+            .int(sec, "timeout", SECS)
+            .map_or(interval_s, |v| v.0 as u32),
         weight: ctx
-            .one(sec, "weight", |v| i32_in(v, -253, 253, "-253..=253"))
-            .map_or(0, |v| v.0),
-        rise: ctx.one(sec, "rise", count).map_or(1, |v| v.0),
-        fall: ctx.one(sec, "fall", count).map_or(1, |v| v.0),
+            .int(sec, "weight", (-253, 253, "-253..=253"))
+            .map_or(0, |v| v.0 as i32),
+        rise: ctx.int(sec, "rise", COUNT).map_or(1, |v| v.0 as u32),
+        fall: ctx.int(sec, "fall", COUNT).map_or(1, |v| v.0 as u32),
         user: ctx.text(sec, "user").map(|v| v.0),
     }
 }
@@ -240,10 +233,7 @@ pub(super) fn read_track_file(ctx: &mut Ctx, sec: &RawSection, name: &str) -> Vr
         if v.starts_with('/') {
             Ok(v.to_string())
         } else {
-            Err(ErrorKind::BadValue {
-                value: v.to_string(),
-                expected: "an absolute path",
-            })
+            Err(ErrorKind::bad(v, "an absolute path"))
         }
     });
     if all(sec, "file").next().is_none() {
@@ -252,9 +242,7 @@ pub(super) fn read_track_file(ctx: &mut Ctx, sec: &RawSection, name: &str) -> Vr
     VrrpTrackFile {
         name: name.to_string(),
         file: file.map(|v| v.0).unwrap_or_default(),
-        weight: ctx
-            .one(sec, "weight", |v| i32_in(v, -254, 254, "-254..=254"))
-            .map_or(1, |v| v.0),
+        weight: ctx.int(sec, "weight", WEIGHT_254).map_or(1, |v| v.0 as i32),
     }
 }
 
@@ -265,14 +253,18 @@ pub(super) fn read_track_process(ctx: &mut Ctx, sec: &RawSection, name: &str) ->
     };
     ctx.check_keys(sec, TRACK_PROCESS_KEYS, &[], foreign);
     let words = ctx.one(sec, "process", |v| {
-        let words: Vec<String> = v.split_whitespace().map(str::to_string).collect();
-        if words.is_empty() {
-            return Err(ErrorKind::BadValue {
-                value: v.to_string(),
-                expected: "a process name, then optionally its parameters",
-            });
+        let mut words = v.split_whitespace();
+        let Some(process) = words.next() else {
+            return Err(ErrorKind::bad(
+                v,
+                "a process name, then optionally its parameters",
+            ));
+        };
+        let mut params = Vec::new();
+        for word in words {
+            params.push(word.to_string());
         }
-        Ok(words)
+        Ok((process.to_string(), params))
     });
     if all(sec, "process").next().is_none() {
         ctx.missing(sec, "process");
@@ -281,39 +273,31 @@ pub(super) fn read_track_process(ctx: &mut Ctx, sec: &RawSection, name: &str) ->
         .one(sec, "param_match", |v| match v {
             "initial" => Ok(ParamMatch::Initial),
             "partial" => Ok(ParamMatch::Partial),
-            _ => Err(ErrorKind::BadValue {
-                value: v.to_string(),
-                expected: "initial, partial",
-            }),
+            _ => Err(ErrorKind::bad(v, "initial, partial")),
         })
         .map(|v| v.0);
-    let mut words = words.map(|v| v.0).unwrap_or_default().into_iter();
-    let process = words.next().unwrap_or_default();
-    let params: Vec<String> = words.collect();
+    let (process, params) = words.map(|v| v.0).unwrap_or_default();
     // keepalived: parameters are compared when given, or when param_match is set (then an
     // empty list means "no parameters at all").
     let params = (!params.is_empty() || param_match.is_some()).then_some(params);
     let quorum = ctx
-        .one(sec, "quorum", |v| u32_in(v, 1, 65535, "1..=65535"))
-        .map_or(1, |v| v.0);
+        .int(sec, "quorum", (1, 65535, "1..=65535"))
+        .map_or(1, |v| v.0 as u32);
     let quorum_max = ctx
-        .one(sec, "quorum_max", |v| u32_in(v, 0, 65535, "0..=65535"))
-        .map(|v| v.0);
+        .int(sec, "quorum_max", (0, 65535, "0..=65535"))
+        .map(|v| v.0 as u32);
     if let Some(max) = quorum_max.filter(|&m| m < quorum) {
         if let Some(e) = all(sec, "quorum_max").next() {
-            let kind = ErrorKind::OutOfRange {
-                value: max.to_string(),
-                allowed: "at least quorum",
-            };
+            let kind = ErrorKind::out_of_range(&max.to_string(), "at least quorum");
             ctx.at(sec, e, kind);
         }
     }
     let delay = |v: &str| match centiseconds(v).and_then(|cs| u32::try_from(cs).ok()) {
         Some(cs) if cs <= 360_000 => Ok(cs),
-        _ => Err(ErrorKind::OutOfRange {
-            value: v.to_string(),
-            allowed: "0..=3600 seconds, two decimals at most",
-        }),
+        _ => Err(ErrorKind::out_of_range(
+            v,
+            "0..=3600 seconds, two decimals at most",
+        )),
     };
     let both = ctx.one(sec, "delay", delay).map_or(0, |v| v.0);
     VrrpTrackProcess {
@@ -324,9 +308,7 @@ pub(super) fn read_track_process(ctx: &mut Ctx, sec: &RawSection, name: &str) ->
             param_match: param_match.unwrap_or(ParamMatch::Exact),
             full_command: ctx.one(sec, "full_command", flag).is_some_and(|v| v.0),
         },
-        weight: ctx
-            .one(sec, "weight", |v| i32_in(v, -254, 254, "-254..=254"))
-            .map_or(0, |v| v.0),
+        weight: ctx.int(sec, "weight", WEIGHT_254).map_or(0, |v| v.0 as i32),
         quorum,
         quorum_max,
         fork_delay_cs: ctx.one(sec, "fork_delay", delay).map_or(both, |v| v.0),
@@ -364,13 +346,13 @@ fn note_command(
     ctx.warn(sec, line, key, kind);
 }
 
-/// `group_of` maps instance names to the sync group (and its line) that already claimed them.
-pub(super) fn read_sync_group(
+/// `group_of` holds the instances claimed so far and their sync group.
+pub(super) fn read_sync_group<'a>(
     ctx: &mut Ctx,
-    sec: &RawSection,
-    name: &str,
-    instance_names: &[&str],
-    group_of: &mut HashMap<String, String>,
+    sec: &'a RawSection,
+    name: &'a str,
+    instances_read: &[(&str, &RawSection)],
+    group_of: &mut Vec<(&'a str, &'a str)>,
     known: &Known,
 ) -> SyncGroup {
     let lists = [
@@ -389,7 +371,7 @@ pub(super) fn read_sync_group(
     let mut first_lines: Vec<usize> = Vec::new();
     for entry in all(sec, "group") {
         let member = entry.value.as_str();
-        if !instance_names.contains(&member) {
+        if !super::is_named(instances_read, member) {
             let kind = ErrorKind::UnknownInstance {
                 name: member.to_string(),
             };
@@ -401,15 +383,15 @@ pub(super) fn read_sync_group(
             ctx.at(sec, entry, ErrorKind::DuplicateValue { first_line });
             continue;
         }
-        if let Some(other_group) = group_of.get(member) {
+        if let Some((_, other_group)) = group_of.iter().find(|(m, _)| *m == member) {
             let kind = ErrorKind::InstanceInTwoGroups {
                 instance: member.to_string(),
-                other_group: other_group.clone(),
+                other_group: other_group.to_string(),
             };
             ctx.at(sec, entry, kind);
             continue;
         }
-        group_of.insert(member.to_string(), name.to_string());
+        group_of.push((member, name));
         instances.push(member.to_string());
         first_lines.push(entry.line);
     }

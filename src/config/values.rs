@@ -8,11 +8,10 @@ use super::model::Vip;
 use crate::packet::Family;
 use crate::spawn::{CommandError, Program};
 
+use ErrorKind as E;
+
 fn bad(value: &str, expected: &'static str) -> ErrorKind {
-    ErrorKind::BadValue {
-        value: value.to_string(),
-        expected,
-    }
+    E::bad(value, expected)
 }
 
 /// An integer in `min..=max`; `allowed` is the range as shown to the user.
@@ -24,22 +23,9 @@ pub(super) fn int_in(
 ) -> Result<i64, ErrorKind> {
     let n: i64 = value.parse().map_err(|_| bad(value, allowed))?;
     if n < min || n > max {
-        return Err(ErrorKind::OutOfRange {
-            value: value.to_string(),
-            allowed,
-        });
+        return Err(E::out_of_range(value, allowed));
     }
     Ok(n)
-}
-
-pub(super) fn u32_in(
-    value: &str,
-    min: u32,
-    max: u32,
-    allowed: &'static str,
-) -> Result<u32, ErrorKind> {
-    let n = int_in(value, i64::from(min), i64::from(max), allowed)?;
-    u32::try_from(n).map_err(|_| bad(value, allowed))
 }
 
 pub(super) fn u8_in(value: &str, min: u8, max: u8, allowed: &'static str) -> Result<u8, ErrorKind> {
@@ -80,10 +66,13 @@ pub(super) fn centiseconds(value: &str) -> Option<u64> {
 /// keepalived-style flags: an empty value (`nopreempt =`) means "on".
 pub(super) fn flag(value: &str) -> Result<bool, ErrorKind> {
     const ALLOWED: &str = "empty, yes, true, on, 1, no, false, off, 0";
-    match value.to_ascii_lowercase().as_str() {
-        "" | "yes" | "true" | "on" | "1" => Ok(true),
-        "no" | "false" | "off" | "0" => Ok(false),
-        _ => Err(bad(value, ALLOWED)),
+    let any = |words: &[&str]| words.iter().any(|w| value.eq_ignore_ascii_case(w));
+    if any(&["", "yes", "true", "on", "1"]) {
+        Ok(true)
+    } else if any(&["no", "false", "off", "0"]) {
+        Ok(false)
+    } else {
+        Err(bad(value, ALLOWED))
     }
 }
 
@@ -120,6 +109,14 @@ pub(super) fn interface_name(value: &str) -> Result<String, ErrorKind> {
     }
 }
 
+/// The longest prefix of `addr`'s family, and that range as shown to the user.
+pub(super) fn prefix_range(addr: IpAddr) -> (u8, &'static str) {
+    match addr {
+        IpAddr::V4(_) => (32, "prefix 0..=32 for IPv4"),
+        IpAddr::V6(_) => (128, "prefix 0..=128 for IPv6"),
+    }
+}
+
 const VIP_FORM: &str =
     "ADDRESS[/PREFIX] [dev IFNAME] [label LABEL] [brd ADDRESS|+|-] [scope global|site|link|host|N]";
 
@@ -135,11 +132,10 @@ pub(super) fn vip(value: &str, default_dev: Option<&str>) -> Result<Vip, ErrorKi
         None => (addr_text, None),
     };
     let addr: IpAddr = addr_part.parse().map_err(|_| bad(value, VIP_FORM))?;
-    let prefix_len = match (addr, prefix_part) {
-        (IpAddr::V4(_), None) => 32,
-        (IpAddr::V6(_), None) => 128,
-        (IpAddr::V4(_), Some(p)) => u8_in(p, 0, 32, "prefix 0..=32 for IPv4")?,
-        (IpAddr::V6(_), Some(p)) => u8_in(p, 0, 128, "prefix 0..=128 for IPv6")?,
+    let (max, allowed) = prefix_range(addr);
+    let prefix_len = match prefix_part {
+        None => max,
+        Some(p) => u8_in(p, 0, max, allowed)?,
     };
     let mut vip = Vip {
         addr,
@@ -191,10 +187,13 @@ pub(super) fn named_weight(
     form: &'static str,
     allowed: &'static str,
 ) -> Result<(String, Option<i32>), ErrorKind> {
-    let words: Vec<&str> = value.split_whitespace().collect();
-    match words.as_slice() {
-        [name] => Ok((name.to_string(), None)),
-        [name, "weight", w] => Ok((name.to_string(), Some(i32_in(w, min, max, allowed)?))),
+    // SplitWhitespace is fused: after the last word, `next` stays `None`.
+    let mut words = value.split_whitespace();
+    match (words.next(), words.next(), words.next(), words.next()) {
+        (Some(name), None, _, _) => Ok((name.to_string(), None)),
+        (Some(name), Some("weight"), Some(w), None) => {
+            Ok((name.to_string(), Some(i32_in(w, min, max, allowed)?)))
+        }
         _ => Err(bad(value, form)),
     }
 }

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use super::context::{all, first, Ctx};
+use super::context::{all, first, Ctx, Range};
 use super::error::{ErrorKind, WarningKind};
 use super::keywords::{self, Foreign};
 use super::model::{GlobalDefs, InitialState, InstanceConfig, TrackInterface, TrackRef, Vip};
@@ -11,7 +11,7 @@ use super::routes;
 use super::sections::{notify, version, GARP_DELAY, GARP_REFRESH, GARP_REPEAT};
 use super::syntax::RawSection;
 use super::values::{
-    centiseconds, family_of, flag, interface_name, ip, named_weight, u32_in, u8_in, vip,
+    centiseconds, family_of, flag, interface_name, ip, named_weight, prefix_range, u8_in, vip,
 };
 use crate::packet::{Family, Version};
 
@@ -69,9 +69,9 @@ pub(super) const INSTANCE_LIST_KEYS: &[&str] = &[
 
 /// Names defined elsewhere in the file that instances and sync groups may refer to.
 pub(super) struct Known<'a> {
-    pub scripts: &'a [&'a str],
-    pub track_files: &'a [&'a str],
-    pub track_processes: &'a [&'a str],
+    pub scripts: &'a [(&'a str, &'a RawSection)],
+    pub track_files: &'a [(&'a str, &'a RawSection)],
+    pub track_processes: &'a [(&'a str, &'a RawSection)],
 }
 
 impl Known<'_> {
@@ -107,33 +107,27 @@ fn read_state(ctx: &mut Ctx, sec: &RawSection) -> InitialState {
     let Some(entry) = first(sec, "state") else {
         return InitialState::Backup;
     };
-    match entry.value.to_ascii_uppercase().as_str() {
-        "MASTER" => InitialState::Master,
-        "BACKUP" => InitialState::Backup,
-        _ => {
-            let kind = WarningKind::UnknownStateIsBackup {
-                value: entry.value.clone(),
-            };
-            ctx.warn(sec, entry.line, "state", kind);
-            InitialState::Backup
-        }
+    if entry.value.eq_ignore_ascii_case("MASTER") {
+        return InitialState::Master;
     }
+    if !entry.value.eq_ignore_ascii_case("BACKUP") {
+        let kind = WarningKind::UnknownStateIsBackup {
+            value: entry.value.clone(),
+        };
+        ctx.warn(sec, entry.line, "state", kind);
+    }
+    InitialState::Backup
 }
 
 fn seconds_cs(value: &str) -> Result<u64, ErrorKind> {
-    centiseconds(value).ok_or(ErrorKind::BadValue {
-        value: value.to_string(),
-        expected: "seconds with at most 2 decimals, e.g. 1 or 0.5",
-    })
+    centiseconds(value)
+        .ok_or_else(|| ErrorKind::bad(value, "seconds with at most 2 decimals, e.g. 1 or 0.5"))
 }
 
 /// The advert interval against the version's range (the version may be given after it, or
 /// in global_defs, so this runs once both are known).
 fn advert_int(value: &str, cs: u64, version: Version) -> Result<u16, ErrorKind> {
-    let out_of_range = |allowed| ErrorKind::OutOfRange {
-        value: value.to_string(),
-        allowed,
-    };
+    let out_of_range = |allowed| ErrorKind::out_of_range(value, allowed);
     match version {
         Version::V2 if cs % 100 != 0 => Err(ErrorKind::AdvertIntNotWholeSeconds {
             value: value.to_string(),
@@ -174,11 +168,11 @@ pub(super) fn read_instance(
     if interface.is_none() {
         required(ctx, "interface");
     }
-    let vrid = ctx.one(sec, "virtual_router_id", |v| u8_in(v, 1, 255, "1..=255"));
+    const BYTE: Range = (1, 255, "1..=255");
+    let vrid = ctx.int(sec, "virtual_router_id", BYTE);
     required(ctx, "virtual_router_id");
     let initial_state = read_state(ctx, sec);
-    let priority = ctx.one(sec, "priority", |v| u8_in(v, 1, 255, "1..=255"));
-    let priority = priority.map_or(100, |v| v.0);
+    let priority = ctx.int(sec, "priority", BYTE).map_or(100, |v| v.0 as u8);
     let version = ctx.one(sec, "version", version).map(|v| v.0);
     let version = version.or(global.vrrp_version).unwrap_or(Version::V2);
 
@@ -203,23 +197,21 @@ pub(super) fn read_instance(
             }
         }
     }
-    let unicast_ttl = ctx.one(sec, "unicast_ttl", |v| u8_in(v, 1, 255, "1..=255"));
+    let unicast_ttl = ctx.int(sec, "unicast_ttl", BYTE);
 
     let auth = read_auth(ctx, sec, version);
-    let range =
-        |(min, max, allowed): (u32, u32, &'static str)| move |v: &str| u32_in(v, min, max, allowed);
     let garp_master_delay_s = ctx
-        .one(sec, "garp_master_delay", range(GARP_DELAY))
-        .map_or(global.vrrp_garp_master_delay_s, |v| v.0);
+        .int(sec, "garp_master_delay", GARP_DELAY)
+        .map_or(global.vrrp_garp_master_delay_s, |v| v.0 as u32);
     let garp_master_repeat = ctx
-        .one(sec, "garp_master_repeat", range(GARP_REPEAT))
-        .map_or(global.vrrp_garp_master_repeat, |v| v.0);
+        .int(sec, "garp_master_repeat", GARP_REPEAT)
+        .map_or(global.vrrp_garp_master_repeat, |v| v.0 as u32);
     let garp_master_refresh_s = ctx
-        .one(sec, "garp_master_refresh", range(GARP_REFRESH))
-        .map_or(global.vrrp_garp_master_refresh_s, |v| v.0);
+        .int(sec, "garp_master_refresh", GARP_REFRESH)
+        .map_or(global.vrrp_garp_master_refresh_s, |v| v.0 as u32);
     let garp_master_refresh_repeat = ctx
-        .one(sec, "garp_master_refresh_repeat", range(GARP_REPEAT))
-        .map_or(global.vrrp_garp_master_refresh_repeat, |v| v.0);
+        .int(sec, "garp_master_refresh_repeat", GARP_REPEAT)
+        .map_or(global.vrrp_garp_master_refresh_repeat, |v| v.0 as u32);
 
     let v3_checksum_as_v2 = match ctx.one(sec, "v3_checksum_as_v2", flag) {
         Some((true, line)) if version == Version::V2 || family == Family::V6 => {
@@ -243,7 +235,7 @@ pub(super) fn read_instance(
         name: name.to_string(),
         interface: interface.unwrap_or_default(),
         initial_state,
-        vrid: vrid.map_or(0, |v| v.0),
+        vrid: vrid.map_or(0, |v| v.0 as u8),
         priority,
         advert_int_cs,
         version,
@@ -256,7 +248,7 @@ pub(super) fn read_instance(
         virtual_rules: routes::read_rules(ctx, sec),
         unicast_src_ip,
         unicast_peers,
-        unicast_ttl: unicast_ttl.map(|v| v.0),
+        unicast_ttl: unicast_ttl.map(|v| v.0 as u8),
         auth,
         garp_master_delay_s,
         garp_master_repeat,
@@ -352,23 +344,24 @@ fn host_ip(value: &str) -> Result<IpAddr, ErrorKind> {
         Some((a, p)) => (a, Some(p)),
         None => (value, None),
     };
-    let addr = ip(addr).map_err(|_| ErrorKind::BadValue {
-        value: value.to_string(),
-        expected: "an IPv4 or IPv6 address, optionally with a /PREFIX that is ignored",
+    let addr = ip(addr).map_err(|_| {
+        ErrorKind::bad(
+            value,
+            "an IPv4 or IPv6 address, optionally with a /PREFIX that is ignored",
+        )
     })?;
-    let checked = match (addr, prefix) {
-        (_, None) => Ok(0),
-        (IpAddr::V4(_), Some(p)) => u8_in(p, 0, 32, "prefix 0..=32 for IPv4"),
-        (IpAddr::V6(_), Some(p)) => u8_in(p, 0, 128, "prefix 0..=128 for IPv6"),
-    };
-    checked.map(|_| addr)
+    if let Some(p) = prefix {
+        let (max, allowed) = prefix_range(addr);
+        u8_in(p, 0, max, allowed)?;
+    }
+    Ok(addr)
 }
 
 /// `unicast_src_ip` and `mcast_src_ip`: one setting in keepalived (both set the instance's
 /// source address, vrrp_parser.c vrrp_srcip_handler). Both may be given if they agree.
 fn read_source(ctx: &mut Ctx, sec: &RawSection, family: Family) -> Option<IpAddr> {
-    let unicast = ctx.one(sec, "unicast_src_ip", |v| same_family(host_ip(v)?, family));
-    let mcast = ctx.one(sec, "mcast_src_ip", |v| same_family(host_ip(v)?, family));
+    let mut source = |key| ctx.one(sec, key, |v| same_family(host_ip(v)?, family));
+    let (unicast, mcast) = (source("unicast_src_ip"), source("mcast_src_ip"));
     match (unicast, mcast) {
         (Some((a, line)), Some((b, _))) if a != b => {
             if let Some(entry) = first(sec, "mcast_src_ip") {
@@ -385,20 +378,24 @@ fn read_source(ctx: &mut Ctx, sec: &RawSection, family: Family) -> Option<IpAddr
 }
 
 fn read_peers(ctx: &mut Ctx, sec: &RawSection, family: Family) -> Vec<IpAddr> {
-    let mut peers: Vec<(IpAddr, usize)> = Vec::new();
+    let mut peers: Vec<IpAddr> = Vec::new();
+    let mut lines: Vec<usize> = Vec::new();
     for entry in all(sec, "unicast_peer") {
         match host_ip(&entry.value).and_then(|a| same_family(a, family)) {
-            Ok(addr) => {
-                if let Some(&(_, first_line)) = peers.iter().find(|p| p.0 == addr) {
+            Ok(addr) => match peers.iter().position(|p| *p == addr) {
+                Some(i) => {
+                    let first_line = lines.get(i).copied().unwrap_or(0);
                     ctx.at(sec, entry, ErrorKind::DuplicateValue { first_line });
-                } else {
-                    peers.push((addr, entry.line));
                 }
-            }
+                None => {
+                    peers.push(addr);
+                    lines.push(entry.line);
+                }
+            },
             Err(kind) => ctx.at(sec, entry, kind),
         }
     }
-    peers.into_iter().map(|p| p.0).collect()
+    peers
 }
 
 /// `auth_type = PASS` + `auth_pass`: the password zero-padded (or cut, with a warning, as
@@ -415,20 +412,14 @@ fn read_auth(ctx: &mut Ctx, sec: &RawSection, version: Version) -> Option<[u8; 8
         }
         Some(entry) => entry,
     };
-    match auth_type.value.to_ascii_uppercase().as_str() {
-        "PASS" => {}
-        "AH" => {
-            ctx.at(sec, auth_type, ErrorKind::AuthAhUnsupported);
-            return None;
-        }
-        _ => {
-            let kind = ErrorKind::BadValue {
-                value: auth_type.value.clone(),
-                expected: "PASS",
-            };
-            ctx.at(sec, auth_type, kind);
-            return None;
-        }
+    if !auth_type.value.eq_ignore_ascii_case("PASS") {
+        let kind = if auth_type.value.eq_ignore_ascii_case("AH") {
+            ErrorKind::AuthAhUnsupported
+        } else {
+            ErrorKind::bad(&auth_type.value, "PASS")
+        };
+        ctx.at(sec, auth_type, kind);
+        return None;
     }
     if version == Version::V3 {
         ctx.warn(
@@ -445,10 +436,7 @@ fn read_auth(ctx: &mut Ctx, sec: &RawSection, version: Version) -> Option<[u8; 8
     };
     let bytes = pass.value.as_bytes();
     if bytes.is_empty() {
-        let kind = ErrorKind::BadValue {
-            value: String::new(),
-            expected: "a password of 1 to 8 characters",
-        };
+        let kind = ErrorKind::bad("", "a password of 1 to 8 characters");
         ctx.at(sec, pass, kind);
         return None;
     }
@@ -486,15 +474,9 @@ fn read_preemption(
     let delay = ctx.one(sec, "preempt_delay", |v| {
         let cs = seconds_cs(v)?;
         if cs > 100_000 {
-            return Err(ErrorKind::OutOfRange {
-                value: v.to_string(),
-                allowed: "0..=1000 seconds",
-            });
+            return Err(ErrorKind::out_of_range(v, "0..=1000 seconds"));
         }
-        u32::try_from(cs).map_err(|_| ErrorKind::OutOfRange {
-            value: v.to_string(),
-            allowed: "0..=1000 seconds",
-        })
+        u32::try_from(cs).map_err(|_| ErrorKind::out_of_range(v, "0..=1000 seconds"))
     });
     let mut delay_cs = 0;
     if let Some((cs, line)) = delay.filter(|d| d.0 > 0) {
@@ -550,39 +532,14 @@ fn read_vmac(ctx: &mut Ctx, sec: &RawSection) -> (bool, Option<String>) {
         Ok(on) => Ok((on, None)),
         Err(_) => match interface_name(v) {
             Ok(name) => Ok((true, Some(name))),
-            Err(_) => Err(ErrorKind::BadValue {
-                value: v.to_string(),
-                expected: "empty, yes, no, or the macvlan's name (1 to 15 characters without '/', ':' or blanks)",
-            }),
+            Err(_) => Err(ErrorKind::bad(v, "empty, yes, no, or the macvlan's name (1 to 15 characters without '/', ':' or blanks)")),
         },
     });
     parsed.map_or((false, None), |v| v.0)
 }
 
 pub(super) fn read_track_interfaces(ctx: &mut Ctx, sec: &RawSection) -> Vec<TrackInterface> {
-    let mut out: Vec<(TrackInterface, usize)> = Vec::new();
-    for entry in all(sec, "track_interface") {
-        let parsed = named_weight(
-            &entry.value,
-            -253,
-            253,
-            "IFNAME [weight -253..=253]",
-            "-253..=253",
-        )
-        .and_then(|(name, weight)| Ok((interface_name(&name)?, weight)));
-        match parsed {
-            Ok((name, weight)) => {
-                if let Some((_, first_line)) = out.iter().find(|t| t.0.name == name) {
-                    let first_line = *first_line;
-                    ctx.at(sec, entry, ErrorKind::DuplicateValue { first_line });
-                } else {
-                    out.push((TrackInterface { name, weight }, entry.line));
-                }
-            }
-            Err(kind) => ctx.at(sec, entry, kind),
-        }
-    }
-    out.into_iter().map(|t| t.0).collect()
+    read_tracks(ctx, sec, "track_interface", None, 253)
 }
 
 /// `track_script`, `track_file` and `track_process` entries: `NAME [weight W]` naming a
@@ -591,30 +548,54 @@ pub(super) fn read_track_refs(
     ctx: &mut Ctx,
     sec: &RawSection,
     key: &str,
-    known: &[&str],
+    known: &[(&str, &RawSection)],
     limit: i32,
     unknown: fn(String) -> ErrorKind,
 ) -> Vec<TrackRef> {
-    let (form, allowed) = if limit == 253 {
-        ("NAME [weight -253..=253]", "-253..=253")
-    } else {
-        ("NAME [weight -254..=254]", "-254..=254")
+    read_tracks(ctx, sec, key, Some((known, unknown)), limit)
+}
+
+/// Names of one kind of section and the error for a name that is not one of them.
+type KnownNames<'a> = (&'a [(&'a str, &'a RawSection)], fn(String) -> ErrorKind);
+
+/// `NAME [weight W]` entries of `key`, each name once: names of `known` sections (and the
+/// error for others), or interface names when `known` is `None`.
+fn read_tracks(
+    ctx: &mut Ctx,
+    sec: &RawSection,
+    key: &str,
+    known: Option<KnownNames>,
+    limit: i32,
+) -> Vec<TrackRef> {
+    let (form, allowed) = match (known, limit) {
+        (None, _) => ("IFNAME [weight -253..=253]", "-253..=253"),
+        (_, 253) => ("NAME [weight -253..=253]", "-253..=253"),
+        _ => ("NAME [weight -254..=254]", "-254..=254"),
     };
-    let mut out: Vec<(TrackRef, usize)> = Vec::new();
+    let mut out: Vec<TrackRef> = Vec::new();
+    let mut lines: Vec<usize> = Vec::new();
     for entry in all(sec, key) {
-        match named_weight(&entry.value, -limit, limit, form, allowed) {
-            Ok((name, weight)) => {
-                if !known.contains(&name.as_str()) {
-                    ctx.at(sec, entry, unknown(name));
-                } else if let Some((_, first_line)) = out.iter().find(|t| t.0.name == name) {
-                    let first_line = *first_line;
-                    ctx.at(sec, entry, ErrorKind::DuplicateValue { first_line });
-                } else {
-                    out.push((TrackRef { name, weight }, entry.line));
+        let parsed =
+            named_weight(&entry.value, -limit, limit, form, allowed).and_then(|(name, weight)| {
+                match known {
+                    None => Ok((interface_name(&name)?, weight)),
+                    Some((names, _)) if super::is_named(names, &name) => Ok((name, weight)),
+                    Some((_, unknown)) => Err(unknown(name)),
                 }
-            }
+            });
+        match parsed {
+            Ok((name, weight)) => match out.iter().position(|t| t.name == name) {
+                Some(i) => {
+                    let first_line = lines.get(i).copied().unwrap_or(0);
+                    ctx.at(sec, entry, ErrorKind::DuplicateValue { first_line });
+                }
+                None => {
+                    out.push(TrackRef { name, weight });
+                    lines.push(entry.line);
+                }
+            },
             Err(kind) => ctx.at(sec, entry, kind),
         }
     }
-    out.into_iter().map(|t| t.0).collect()
+    out
 }
