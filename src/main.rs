@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use argh::FromArgs;
-use tinyvrrp::{alloc_count::CountingAlloc, config, daemon, status, timestamp};
+use tinyvrrp::{alloc_count::CountingAlloc, config, daemon, status};
 
+mod stderr_log;
 mod syslog;
 
 #[global_allocator]
@@ -86,21 +87,7 @@ fn init_logging(level: &str, to_syslog: bool) -> Result<(), String> {
             Err(e) => eprintln!("tinyvrrp: {e}; logging to stderr"),
         }
     }
-    env_logger::Builder::new()
-        .filter_level(filter)
-        .format(|buf, record| {
-            use std::io::Write;
-            writeln!(
-                buf,
-                "[{} {:<5} {}] {}",
-                timestamp::UtcMillis(std::time::SystemTime::now()),
-                record.level(),
-                record.target(),
-                record.args()
-            )
-        })
-        .target(env_logger::Target::Stderr)
-        .init();
+    stderr_log::StderrLog::install(filter);
     Ok(())
 }
 
