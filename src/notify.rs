@@ -327,9 +327,14 @@ impl Notifier {
                     queue.running = Some((child, command, deadline));
                     continue;
                 }
+                // As Duration's {:?} prints whole seconds and milliseconds, without its code.
+                let (n, unit) = match self.timeout.subsec_millis() {
+                    0 => (self.timeout.as_secs(), "s"),
+                    ms => (self.timeout.as_secs() * 1000 + u64::from(ms), "ms"),
+                };
                 warn!(
-                    "{}: notify {command} still running after {:?}: killed",
-                    queue.name, self.timeout
+                    "{}: notify {command} still running after {n}{unit}: killed",
+                    queue.name
                 );
                 crate::spawn::kill_group(child.id(), libc::SIGKILL);
                 let _ = child.wait();
