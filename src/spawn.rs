@@ -436,14 +436,39 @@ impl RunAs {
     pub fn lookup(name: Option<&str>) -> Result<Option<RunAs>, String> {
         match name {
             None | Some("root") => Ok(None),
-            Some(name) => match nix::unistd::User::from_name(name) {
-                Ok(Some(u)) => Ok(Some(RunAs {
-                    uid: u.uid.as_raw(),
-                    gid: u.gid.as_raw(),
-                })),
-                Ok(None) => Err(format!("no user {name:?}")),
-                Err(e) => Err(format!("looking up user {name:?}: {e}")),
-            },
+            Some(name) => {
+                let c = CString::new(name).map_err(|_| format!("no user {name:?}"))?;
+                let mut buf = vec![0u8; 1024];
+                loop {
+                    // SAFETY: a zeroed passwd is a valid out-parameter.
+                    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+                    let mut found = std::ptr::null_mut();
+                    // SAFETY: getpwnam_r on a NUL-terminated name, into `pw` and `buf`.
+                    let rv = unsafe {
+                        libc::getpwnam_r(
+                            c.as_ptr(),
+                            &mut pw,
+                            buf.as_mut_ptr().cast(),
+                            buf.len(),
+                            &mut found,
+                        )
+                    };
+                    match rv {
+                        0 if found.is_null() => return Err(format!("no user {name:?}")),
+                        0 => {
+                            return Ok(Some(RunAs {
+                                uid: pw.pw_uid,
+                                gid: pw.pw_gid,
+                            }))
+                        }
+                        libc::ERANGE if buf.len() < 1 << 20 => buf.resize(buf.len() * 2, 0),
+                        e => {
+                            let e = io::Error::from_raw_os_error(e);
+                            return Err(format!("looking up user {name:?}: {e}"));
+                        }
+                    }
+                }
+            }
         }
     }
 }
