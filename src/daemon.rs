@@ -808,6 +808,7 @@ impl Daemon {
             (&group[..], vmac.unwrap_or(u.ifindex))
         };
         for &dst in dsts {
+            // One (Copy) closure for both pushes: one copy of `push` in the binary.
             let fill = |buf: &mut [u8]| {
                 packet::emit(&fields, &slot.vip_addrs, u.source, dst, form, buf).ok()
             };
@@ -821,9 +822,6 @@ impl Daemon {
                         }
                     }
                     batch.clear();
-                    let fill = |buf: &mut [u8]| {
-                        packet::emit(&fields, &slot.vip_addrs, u.source, dst, form, buf).ok()
-                    };
                     let again = batch.push(ifindex, u.source, dst, fill).ok();
                     if again.is_none() {
                         self.drops.bump("tx_queue_failed");
