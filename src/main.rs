@@ -4,9 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use argh::FromArgs;
-use tinyvrrp::{alloc_count::CountingAlloc, config, daemon, status};
+use tinyvrrp::{alloc_count::CountingAlloc, config, daemon, status, timestamp};
 
-mod stderr_log;
 mod syslog;
 
 #[global_allocator]
@@ -87,7 +86,21 @@ fn init_logging(level: &str, to_syslog: bool) -> Result<(), String> {
             Err(e) => eprintln!("tinyvrrp: {e}; logging to stderr"),
         }
     }
-    stderr_log::StderrLog::install(filter);
+    env_logger::Builder::new()
+        .filter_level(filter)
+        .format(|buf, record| {
+            use std::io::Write;
+            writeln!(
+                buf,
+                "[{} {:<5} {}] {}",
+                timestamp::UtcMillis(std::time::SystemTime::now()),
+                record.level(),
+                record.target(),
+                record.args()
+            )
+        })
+        .target(env_logger::Target::Stderr)
+        .init();
     Ok(())
 }
 

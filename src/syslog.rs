@@ -134,7 +134,7 @@ impl Syslog {
     /// Installs this logger as the `log` crate's logger.
     pub fn install(self) -> Result<(), SyslogError> {
         let level = self.level;
-        log::set_logger(Box::leak(Box::new(self))).map_err(|_| SyslogError::AlreadyInstalled)?;
+        log::set_boxed_logger(Box::new(self)).map_err(|_| SyslogError::AlreadyInstalled)?;
         log::set_max_level(level);
         Ok(())
     }
