@@ -149,7 +149,7 @@ pub enum ArpError {
 impl fmt::Display for ArpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ArpError::Io(e) => write!(f, "packet socket: {e}"),
+            ArpError::Io(e) => write!(f, "packet socket: {}", std::io::Error::from(*e)),
             ArpError::FrameTooShort => write!(f, "frame shorter than an Ethernet header"),
             ArpError::ShortSend { sent, len } => write!(f, "sent {sent} of {len} bytes"),
         }

@@ -4,6 +4,7 @@
 //! syscalls; no protocol decision is made here.
 
 use std::fmt;
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::PathBuf;
@@ -242,13 +243,17 @@ impl Daemon {
         ] {
             mask.add(s);
         }
-        mask.thread_block().map_err(setup("blocking signals"))?;
+        mask.thread_block()
+            .map_err(io::Error::from)
+            .map_err(setup("blocking signals"))?;
         let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+            .map_err(io::Error::from)
             .map_err(setup("signalfd"))?;
         let timer = TimerFd::new(
             ClockId::CLOCK_MONOTONIC,
             TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
         )
+        .map_err(io::Error::from)
         .map_err(setup("timerfd"))?;
         // Subscribe before the first dump so that no change falls between the two.
         let monitor = Monitor::open().map_err(setup("rtnetlink monitor"))?;
@@ -803,6 +808,7 @@ impl Daemon {
             (&group[..], vmac.unwrap_or(u.ifindex))
         };
         for &dst in dsts {
+            // One (Copy) closure for both pushes: one copy of `push` in the binary.
             let fill = |buf: &mut [u8]| {
                 packet::emit(&fields, &slot.vip_addrs, u.source, dst, form, buf).ok()
             };
@@ -816,9 +822,6 @@ impl Daemon {
                         }
                     }
                     batch.clear();
-                    let fill = |buf: &mut [u8]| {
-                        packet::emit(&fields, &slot.vip_addrs, u.source, dst, form, buf).ok()
-                    };
                     let again = batch.push(ifindex, u.source, dst, fill).ok();
                     if again.is_none() {
                         self.drops.bump("tx_queue_failed");
@@ -1188,7 +1191,7 @@ impl Daemon {
             (None, None) => return,
         };
         if let Err(e) = result {
-            error!("arming the timer: {e}");
+            error!("arming the timer: {}", io::Error::from(e));
         }
     }
 
@@ -1327,7 +1330,7 @@ impl Daemon {
                 Ok(Some(info)) => info,
                 Ok(None) => return false,
                 Err(e) => {
-                    warn!("reading signals: {e}");
+                    warn!("reading signals: {}", io::Error::from(e));
                     return false;
                 }
             };

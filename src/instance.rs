@@ -498,9 +498,17 @@ impl Instance {
     /// all of them and their adverts leave in one `sendmmsg`. The gap is never longer than
     /// one interval; a short first gap only sends one advert early, which backups accept.
     fn next_advert_slot(&self, now: Time) -> Time {
-        let interval = self.advert_interval().as_micros().max(1);
-        let slot = (now.as_micros() / interval + 1) * interval;
-        Duration::from_micros(u64::try_from(slot).unwrap_or(u64::MAX))
+        // u64, not the u128 of as_micros: 128-bit division is 2 KiB of code on MIPS.
+        let micros = |d: Duration| {
+            d.as_secs()
+                .saturating_mul(1_000_000)
+                .saturating_add(u64::from(d.subsec_micros()))
+        };
+        let interval = micros(self.advert_interval()).max(1);
+        let slot = (micros(now) / interval)
+            .saturating_add(1)
+            .saturating_mul(interval);
+        Duration::from_micros(slot)
     }
 
     fn on_timer(&mut self, now: Time, out: &mut Vec<Action>) {

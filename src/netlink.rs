@@ -56,11 +56,12 @@ impl NetlinkError {
 impl fmt::Display for NetlinkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            NetlinkError::Io(e) => write!(f, "netlink socket: {e}"),
+            // Errnos as std::io::Error prints them: nix's Display carries a 8 KiB table on MIPS.
+            NetlinkError::Io(e) => write!(f, "netlink socket: {}", std::io::Error::from(*e)),
             NetlinkError::Nack { errno, what } => write!(
                 f,
                 "kernel refused {what}: {}",
-                nix::errno::Errno::from_raw(*errno).desc()
+                std::io::Error::from_raw_os_error(*errno)
             ),
             NetlinkError::Malformed(why) => write!(f, "malformed netlink message: {why}"),
             NetlinkError::Overrun => {

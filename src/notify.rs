@@ -9,8 +9,7 @@ pub mod fifo;
 mod output;
 
 use std::collections::VecDeque;
-use std::os::fd::OwnedFd;
-use std::process::{Child, Stdio};
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
 use log::{info, warn};
@@ -21,6 +20,7 @@ use output::Output;
 
 use crate::config::{InstanceConfig, SyncGroup};
 use crate::instance::{State, Time};
+use crate::spawn::{Child, ChildOut};
 
 /// Poll keys from here on are the notify queues' output pipes (key = base + queue index).
 pub const OUTPUT_KEY_BASE: usize = 16;
@@ -78,7 +78,7 @@ impl Default for Notifier {
 
 use fifo::state_word as keepalived_state;
 
-fn spawn(job: &Job, output: Option<OwnedFd>) -> std::io::Result<Child> {
+fn spawn(job: &Job, output: Option<OwnedFd>) -> Result<Child, String> {
     let state = keepalived_state(job.state);
     let priority = job.priority.to_string();
     let args: &[&str] = if job.with_args {
@@ -86,17 +86,17 @@ fn spawn(job: &Job, output: Option<OwnedFd>) -> std::io::Result<Child> {
     } else {
         &[]
     };
-    let mut cmd = crate::spawn::command(&job.command, args, None)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::NotFound, e.to_string()))?;
-    if let Some(fd) = output {
-        cmd.stdout(Stdio::from(fd.try_clone()?))
-            .stderr(Stdio::from(fd));
-    }
-    cmd.env("ACTION", state)
-        .env("TYPE", job.kind)
-        .env("NAME", &job.name)
-        .env("PRIORITY", &priority)
-        .spawn()
+    let out = match &output {
+        Some(fd) => ChildOut::To(fd.as_fd()),
+        None => ChildOut::Inherit,
+    };
+    let env = [
+        ("ACTION", state),
+        ("TYPE", job.kind),
+        ("NAME", &job.name),
+        ("PRIORITY", &priority),
+    ];
+    crate::spawn::spawn(&job.command, args, out, &env)
 }
 
 impl Notifier {
@@ -327,9 +327,14 @@ impl Notifier {
                     queue.running = Some((child, command, deadline));
                     continue;
                 }
+                // As Duration's {:?} prints whole seconds and milliseconds, without its code.
+                let (n, unit) = match self.timeout.subsec_millis() {
+                    0 => (self.timeout.as_secs(), "s"),
+                    ms => (self.timeout.as_secs() * 1000 + u64::from(ms), "ms"),
+                };
                 warn!(
-                    "{}: notify {command} still running after {:?}: killed",
-                    queue.name, self.timeout
+                    "{}: notify {command} still running after {n}{unit}: killed",
+                    queue.name
                 );
                 crate::spawn::kill_group(child.id(), libc::SIGKILL);
                 let _ = child.wait();

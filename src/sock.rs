@@ -75,31 +75,33 @@ impl SockError {
 
 impl fmt::Display for SockError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Errno as std::io::Error prints it: nix's Display carries a 8 KiB table on MIPS.
+        let errno = std::io::Error::from(self.errno());
         match self {
-            SockError::Open { family, errno } => {
+            SockError::Open { family, .. } => {
                 let af = match family {
                     Family::V4 => "IPv4",
                     Family::V6 => "IPv6",
                 };
                 write!(f, "cannot open raw {af} VRRP socket: {errno}")
             }
-            SockError::SetOption { option, errno } => {
+            SockError::SetOption { option, .. } => {
                 write!(f, "cannot set socket option {option}: {errno}")
             }
-            SockError::Join { ifindex, errno } => {
+            SockError::Join { ifindex, .. } => {
                 write!(
                     f,
                     "cannot join the VRRP group on interface #{ifindex}: {errno}"
                 )
             }
-            SockError::Leave { ifindex, errno } => {
+            SockError::Leave { ifindex, .. } => {
                 write!(
                     f,
                     "cannot leave the VRRP group on interface #{ifindex}: {errno}"
                 )
             }
-            SockError::Recv(errno) => write!(f, "recvmmsg on the VRRP socket failed: {errno}"),
-            SockError::Send(errno) => write!(f, "sendmmsg on the VRRP socket failed: {errno}"),
+            SockError::Recv(_) => write!(f, "recvmmsg on the VRRP socket failed: {errno}"),
+            SockError::Send(_) => write!(f, "sendmmsg on the VRRP socket failed: {errno}"),
         }
     }
 }

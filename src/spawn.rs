@@ -8,10 +8,13 @@
 //! get the signals the daemon blocks unblocked again and a process group of their own, so a
 //! timeout can kill everything they started; optionally they run as another user.
 
+use std::ffi::CString;
 use std::fmt;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
 
 /// Why a command line cannot run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -193,19 +196,22 @@ impl Program {
         (file, self.searched.as_deref())
     }
 
-    /// A command for the program plus `args`.
-    pub fn command(&self, args: &[&str], run_as: Option<RunAs>) -> Command {
+    /// Starts the program plus `args`, with `env` added to the daemon's environment.
+    pub fn spawn(
+        &self,
+        args: &[&str],
+        run_as: Option<RunAs>,
+        out: ChildOut<'_>,
+        env: &[(&str, &str)],
+    ) -> io::Result<Child> {
         let (first, rest) = self
             .argv
             .split_first()
             .map_or(("", &[][..]), |(f, r)| (f.as_str(), r));
-        let mut cmd = match self.how {
-            How::Exec => Command::new(first),
-            How::ShellScript => {
-                let mut c = Command::new("/bin/sh");
-                c.arg(first);
-                c
-            }
+        let mut argv: Vec<CString> = Vec::new();
+        match self.how {
+            How::Exec => argv.push(cstring(first)?),
+            How::ShellScript => argv.extend([cstring("/bin/sh")?, cstring(first)?]),
             How::ShellLine => {
                 let mut line = first.to_string();
                 for w in rest.iter().map(String::as_str).chain(args.iter().copied()) {
@@ -213,15 +219,196 @@ impl Program {
                     line.push_str(&w.replace('\'', r"'\''"));
                     line.push('\'');
                 }
-                let mut c = Command::new("/bin/sh");
-                c.arg("-c").arg(line);
-                prepare(&mut c, run_as);
-                return c;
+                argv.extend([cstring("/bin/sh")?, cstring("-c")?, cstring(&line)?]);
+                return start(&argv, run_as, out, env);
             }
-        };
-        cmd.args(rest).args(args);
-        prepare(&mut cmd, run_as);
-        cmd
+        }
+        for w in rest.iter().map(String::as_str).chain(args.iter().copied()) {
+            argv.push(cstring(w)?);
+        }
+        start(&argv, run_as, out, env)
+    }
+}
+
+fn cstring(s: &str) -> io::Result<CString> {
+    CString::new(s).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+}
+
+/// Where a child's stdout and stderr go (stdin is always /dev/null).
+#[derive(Clone, Copy)]
+pub enum ChildOut<'a> {
+    Inherit,
+    Null,
+    To(BorrowedFd<'a>),
+}
+
+/// A started child; like std's, dropping it neither kills nor waits for it.
+#[derive(Debug)]
+pub struct Child {
+    pid: libc::pid_t,
+    status: Option<ExitStatus>,
+}
+
+impl Child {
+    pub fn id(&self) -> u32 {
+        self.pid.unsigned_abs()
+    }
+
+    /// The exit status once the child has ended (it is reaped then), without blocking.
+    pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        self.wait_flags(libc::WNOHANG)
+    }
+
+    pub fn wait(&mut self) -> io::Result<ExitStatus> {
+        loop {
+            match self.wait_flags(0) {
+                Ok(Some(status)) => return Ok(status),
+                Err(e) if e.kind() != io::ErrorKind::Interrupted => return Err(e),
+                _ => {}
+            }
+        }
+    }
+
+    fn wait_flags(&mut self, flags: libc::c_int) -> io::Result<Option<ExitStatus>> {
+        if self.status.is_none() {
+            let mut raw = 0;
+            // SAFETY: waitpid on our own child, into a local.
+            match unsafe { libc::waitpid(self.pid, &mut raw, flags) } {
+                0 => return Ok(None),
+                -1 => return Err(io::Error::last_os_error()),
+                _ => self.status = Some(ExitStatus::from_raw(raw)),
+            }
+        }
+        Ok(self.status)
+    }
+}
+
+extern "C" {
+    static environ: *const *const libc::c_char;
+}
+
+/// `env` as `KEY=VALUE` strings, and the daemon's environment without those keys plus them,
+/// as exec wants it (pointing into both).
+fn environment(env: &[(&str, &str)]) -> io::Result<(Vec<CString>, Vec<*const libc::c_char>)> {
+    let mut set = Vec::new();
+    for (k, v) in env {
+        set.push(cstring(&format!("{k}={v}"))?);
+    }
+    let mut ptrs = Vec::new();
+    // SAFETY: environ is the NULL-terminated array of C strings the process was started with
+    // (the daemon never changes its environment).
+    unsafe {
+        let mut p = environ;
+        while !p.is_null() && !(*p).is_null() {
+            let entry = std::ffi::CStr::from_ptr(*p).to_bytes();
+            let key = entry.split(|&b| b == b'=').next().unwrap_or(entry);
+            if !env.iter().any(|(k, _)| k.as_bytes() == key) {
+                ptrs.push(*p);
+            }
+            p = p.add(1);
+        }
+    }
+    ptrs.extend(set.iter().map(|c| c.as_ptr()));
+    ptrs.push(std::ptr::null());
+    Ok((set, ptrs))
+}
+
+/// fork + exec, as std's Command with a `pre_exec` does: an exec failure comes back through a
+/// close-on-exec pipe as an error of the call. Children get the signals the daemon blocks
+/// unblocked again, SIGPIPE at its default (std ignores it), a process group of their own, and
+/// optionally another user; stdin is /dev/null.
+fn start(
+    argv: &[CString],
+    run_as: Option<RunAs>,
+    out: ChildOut<'_>,
+    env: &[(&str, &str)],
+) -> io::Result<Child> {
+    let (_set, envp_ptrs) = environment(env)?;
+    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    argv_ptrs.push(std::ptr::null());
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 into a local array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both fds are fresh from pipe2 and owned from here on.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let out_fd = match out {
+        ChildOut::Inherit => None,
+        ChildOut::Null => Some(null.as_raw_fd()),
+        ChildOut::To(fd) => Some(fd.as_raw_fd()),
+    };
+    // SAFETY: the child calls only async-signal-safe functions before exec or _exit.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        // SAFETY: in the child; every pointer was prepared before the fork.
+        unsafe {
+            let errno = child_setup(null.as_raw_fd(), out_fd, run_as).unwrap_or_else(|| {
+                libc::execve(argv_ptrs[0], argv_ptrs.as_ptr(), envp_ptrs.as_ptr());
+                *libc::__errno_location()
+            });
+            let bytes = errno.to_ne_bytes();
+            libc::write(write.as_raw_fd(), bytes.as_ptr().cast(), bytes.len());
+            libc::_exit(127);
+        }
+    }
+    drop(write);
+    let mut child = Child { pid, status: None };
+    let mut buf = [0u8; 4];
+    loop {
+        // SAFETY: read into a local buffer.
+        let n = unsafe { libc::read(read.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        if n == 4 {
+            let _ = child.wait();
+            return Err(io::Error::from_raw_os_error(i32::from_ne_bytes(buf)));
+        }
+        return Ok(child);
+    }
+}
+
+/// Between fork and exec: `Some(errno)` when a step failed.
+///
+/// # Safety
+/// Only in the child of a fork.
+unsafe fn child_setup(
+    null: libc::c_int,
+    out: Option<libc::c_int>,
+    run_as: Option<RunAs>,
+) -> Option<libc::c_int> {
+    let redirect = |from: libc::c_int, to: libc::c_int| {
+        // dup2 onto itself keeps close-on-exec: clear it instead.
+        if from == to {
+            libc::fcntl(to, libc::F_SETFD, 0) >= 0
+        } else {
+            libc::dup2(from, to) >= 0
+        }
+    };
+    let mut empty: libc::sigset_t = std::mem::zeroed();
+    libc::sigemptyset(&mut empty);
+    let ok = redirect(null, 0)
+        && out.map_or(true, |fd| redirect(fd, 1) && redirect(fd, 2))
+        && libc::setpgid(0, 0) == 0
+        && libc::signal(libc::SIGPIPE, libc::SIG_DFL) != libc::SIG_ERR
+        && libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) == 0
+        && run_as.map_or(true, |u| {
+            libc::setgroups(0, std::ptr::null()) == 0
+                && libc::setgid(u.gid) == 0
+                && libc::setuid(u.uid) == 0
+        });
+    if ok {
+        None
+    } else {
+        Some(*libc::__errno_location())
     }
 }
 
@@ -249,46 +436,57 @@ impl RunAs {
     pub fn lookup(name: Option<&str>) -> Result<Option<RunAs>, String> {
         match name {
             None | Some("root") => Ok(None),
-            Some(name) => match nix::unistd::User::from_name(name) {
-                Ok(Some(u)) => Ok(Some(RunAs {
-                    uid: u.uid.as_raw(),
-                    gid: u.gid.as_raw(),
-                })),
-                Ok(None) => Err(format!("no user {name:?}")),
-                Err(e) => Err(format!("looking up user {name:?}: {e}")),
-            },
+            Some(name) => {
+                let c = CString::new(name).map_err(|_| format!("no user {name:?}"))?;
+                let mut buf = vec![0u8; 1024];
+                loop {
+                    // SAFETY: a zeroed passwd is a valid out-parameter.
+                    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+                    let mut found = std::ptr::null_mut();
+                    // SAFETY: getpwnam_r on a NUL-terminated name, into `pw` and `buf`.
+                    let rv = unsafe {
+                        libc::getpwnam_r(
+                            c.as_ptr(),
+                            &mut pw,
+                            buf.as_mut_ptr().cast(),
+                            buf.len(),
+                            &mut found,
+                        )
+                    };
+                    match rv {
+                        0 if found.is_null() => return Err(format!("no user {name:?}")),
+                        0 => {
+                            return Ok(Some(RunAs {
+                                uid: pw.pw_uid,
+                                gid: pw.pw_gid,
+                            }))
+                        }
+                        libc::ERANGE if buf.len() < 1 << 20 => buf.resize(buf.len() * 2, 0),
+                        e => {
+                            let e = io::Error::from_raw_os_error(e);
+                            return Err(format!("looking up user {name:?}: {e}"));
+                        }
+                    }
+                }
+            }
         }
     }
 }
 
-/// A command for `line` plus `args` (see [`Program`]).
-pub fn command(line: &str, args: &[&str], run_as: Option<RunAs>) -> Result<Command, CommandError> {
-    Ok(Program::parse(line)?.command(args, run_as))
+/// Starts `line` plus `args` (see [`Program`]), as root, with `env` added.
+pub fn spawn(
+    line: &str,
+    args: &[&str],
+    out: ChildOut<'_>,
+    env: &[(&str, &str)],
+) -> Result<Child, String> {
+    let program = Program::parse(line).map_err(|e| e.to_string())?;
+    program
+        .spawn(args, None, out, env)
+        .map_err(|e| e.to_string())
 }
 
-fn prepare(cmd: &mut Command, run_as: Option<RunAs>) {
-    cmd.stdin(Stdio::null());
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            let mut empty: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut empty);
-            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-            libc::setpgid(0, 0);
-            if let Some(u) = run_as {
-                if libc::setgroups(0, std::ptr::null()) != 0
-                    || libc::setgid(u.gid) != 0
-                    || libc::setuid(u.uid) != 0
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
-}
-
-/// Signals a whole process group started by [`command`].
+/// Signals a whole process group started by [`spawn`].
 pub fn kill_group(pid: u32, signal: libc::c_int) {
     if let Ok(pid) = libc::pid_t::try_from(pid) {
         // SAFETY: plain kill(2) on a process group we created.
@@ -299,6 +497,7 @@ pub fn kill_group(pid: u32, signal: libc::c_int) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsFd;
 
     fn words(line: &str) -> Vec<String> {
         split_words(line).expect("splits")
@@ -346,15 +545,43 @@ mod tests {
     }
 
     fn run(line: &str, args: &[&str]) -> (i32, String) {
-        let out = command(line, args, None)
-            .expect("runnable")
-            .stdout(Stdio::piped())
-            .output()
-            .expect("runs");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
+        use std::io::Read;
+        let (read, write) = nix::unistd::pipe().expect("pipe");
+        let mut child = spawn(line, args, ChildOut::To(write.as_fd()), &[]).expect("runs");
+        drop(write);
+        let mut out = String::new();
+        std::fs::File::from(read)
+            .read_to_string(&mut out)
+            .expect("reads");
+        let status = child.wait().expect("waits");
+        (status.code().unwrap_or(-1), out)
+    }
+
+    #[test]
+    fn env_is_added_and_exec_errors_come_back() {
+        let (read, write) = nix::unistd::pipe().expect("pipe");
+        let env = [("TINYVRRP_T", "a b"), ("PATH", "/x")];
+        let mut child = spawn(
+            "sh -c 'echo \"$TINYVRRP_T:$PATH\"'",
+            &[],
+            ChildOut::To(write.as_fd()),
+            &env,
         )
+        .expect("runs");
+        drop(write);
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut std::fs::File::from(read), &mut out).expect("reads");
+        assert!(child.wait().expect("waits").success());
+        assert_eq!(out, "a b:/x\n");
+        let p = Program {
+            argv: vec!["/nonexistent/tinyvrrp".into()],
+            how: How::Exec,
+            searched: None,
+        };
+        let e = p
+            .spawn(&[], None, ChildOut::Null, &[])
+            .expect_err("no such file");
+        assert_eq!(e.raw_os_error(), Some(libc::ENOENT));
     }
 
     /// No shell unless asked for: shell operators are plain arguments, as in keepalived.

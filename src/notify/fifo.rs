@@ -7,10 +7,10 @@
 //! before the FIFO is opened, and stopped with SIGTERM at exit, when a FIFO we created is
 //! removed.
 
+use crate::spawn::Child;
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::process::Child;
 
 use log::{info, warn};
 
@@ -203,9 +203,8 @@ fn open(key: &'static str, cfg: &NotifyFifo) -> Result<Fifo, String> {
     // keepalived starts the script just before it opens the FIFO; the order makes no
     // difference to the script, which finds the FIFO in place either way.
     if let Some(script) = &cfg.script {
-        let started = crate::spawn::command(script, &[&cfg.path], None)
-            .map_err(|e| e.to_string())
-            .and_then(|mut cmd| cmd.spawn().map_err(|e| e.to_string()));
+        let started =
+            crate::spawn::spawn(script, &[&cfg.path], crate::spawn::ChildOut::Inherit, &[]);
         match started {
             Ok(child) => {
                 info!("{key} {}: started {script} (pid {})", cfg.path, child.id());

@@ -4,7 +4,6 @@
 //! (SIGTERM, then SIGKILL a second later) and counted as a failure. No zombies: every child is
 //! waited for.
 
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use log::{debug, info, warn};
@@ -12,7 +11,7 @@ use log::{debug, info, warn};
 use super::{Check, Health};
 use crate::config::VrrpScript;
 use crate::instance::Time;
-use crate::spawn::{self, Program, RunAs};
+use crate::spawn::{self, Child, ChildOut, Program, RunAs};
 
 const KILL_GRACE: Duration = Duration::from_secs(1);
 
@@ -153,11 +152,7 @@ impl ScriptRunner {
                     let Some(program) = &s.program else {
                         continue;
                     };
-                    let started = program
-                        .command(&[], s.run_as)
-                        .stdout(Stdio::null())
-                        .stderr(Stdio::null())
-                        .spawn();
+                    let started = program.spawn(&[], s.run_as, ChildOut::Null, &[]);
                     s.next_run = now + secs(s.cfg.interval_s);
                     match started {
                         Ok(child) => {
