@@ -798,9 +798,10 @@ impl Daemon {
             (slot.cfg.unicast_peers.as_slice(), 0)
         } else {
             // IPv4 adverts leave from the virtual MAC (RFC 5798 §7.3) through the VMAC; IPv6
-            // ones from the parent (see vmac.rs).
+            // ones, and IPv4 ones with keepalived's vmac_xmit_base, from the parent (see
+            // vmac.rs). Either way the source address is the parent's.
             let vmac = match slot.family() {
-                Family::V4 if slot.cfg.use_vmac => {
+                Family::V4 if slot.cfg.use_vmac && !slot.cfg.vmac_xmit_base => {
                     self.vmacs.get(slot.cfg.vrid, slot.family()).map(|v| v.0)
                 }
                 _ => None,

@@ -497,8 +497,8 @@ fn import_octavia_routes_rules_unicast() {
 
 /// An Ansible role's rendered file: a sync group with track_script and track_file at group
 /// level, an excluded IPv6 address, a default route in table 100 and a rule to it, a VMAC on
-/// the second instance, unicast on the first, shell redirection in a bare `ping` check.
-/// Import exits 1: `vmac_xmit_base` (adverts from the parent's MAC) is not carried over.
+/// the second instance with `vmac_xmit_base`, unicast on the first, shell redirection in a
+/// bare `ping` check.
 #[test]
 fn import_ansible_sync_group_track_script() {
     run_case(&Case {
@@ -517,7 +517,7 @@ fn import_ansible_sync_group_track_script() {
             ),
         ],
         files: &[("maintenance.weight", "0\n")],
-        import_exit: 1,
+        import_exit: 0,
         expect: Expect {
             addrs: &["198.51.100.1", "2001:db8:0:10::1", "192.0.2.1"],
             routes: &["default via 198.51.100.254 dev eth0 table 100"],
@@ -579,7 +579,7 @@ fn import_truenas_notify_fifo() {
 }
 
 /// VyOS: `notify_fifo`, a sync group with a group-level track_script, a named VMAC with
-/// `vmac_xmit_base` (not carried over: import exits 1), excluded VIPs, `dont_track_primary`,
+/// `vmac_xmit_base`, excluded VIPs, `dont_track_primary`,
 /// `preempt_delay`, `mcast_src_ip`, `vrrp_startup_delay`, a virtual_server block (skipped).
 /// The file also tracks healthcheck_LAN on the LAN instance itself: keepalived 2.2.7 (and its
 /// master of Aug 2026) then counts the script's initial state twice and decrements it once
@@ -609,7 +609,7 @@ fn import_vyos_notify_fifo_sync_group() {
             ("/run/keepalived/keepalived_notify_fifo", "@FIFO@"),
         ],
         files: &[],
-        import_exit: 1,
+        import_exit: 0,
         expect: Expect {
             addrs: &[
                 "192.0.2.1",

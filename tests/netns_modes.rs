@@ -388,6 +388,53 @@ fn vmac_on_master_only_and_client_arp_holds_the_virtual_mac() {
     assert_eq!(lab.client.neigh_mac(vip), Some(virtual_mac));
 }
 
+/// The Ethernet sources of the VRRP adverts from `src` among captured IPv4 frames.
+fn advert_macs(frames: &[Vec<u8>], src: std::net::Ipv4Addr) -> Vec<[u8; 6]> {
+    frames
+        .iter()
+        .filter(|f| f.get(23) == Some(&112) && f.get(26..30) == Some(&src.octets()[..]))
+        .filter_map(|f| f.get(6..12)?.try_into().ok())
+        .collect()
+}
+
+/// keepalived's `vmac_xmit_base`: node 1's adverts leave from eth0 (its MAC, its address)
+/// while its VIP sits on the VMAC and the client's ARP entry holds the virtual MAC; node 2,
+/// plain `use_vmac` on VRID 53, advertises from its virtual MAC.
+#[test]
+fn vmac_xmit_base_sends_adverts_from_the_parent_mac() {
+    let tag = "vmac_xmit";
+    let Some(lab) = Lab::new(tag, 2) else { return };
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    let vip = "192.0.2.2";
+    let d1 = n1.spawn_daemon(&conf(150, 3, vip, "use_vmac\nvmac_xmit_base\n"));
+    let conf2 = conf(150, 3, "192.0.2.3", "use_vmac\n").replace("id = 52", "id = 53");
+    let d2 = n2.spawn_daemon(&conf2);
+    wait_state(tag, &d1, "MASTER", secs(master_down(150) + 4.0));
+    wait_state(tag, &d2, "MASTER", secs(2.0));
+    let virtual_mac = [0x00, 0x00, 0x5e, 0x00, 0x01, VRID];
+    assert_eq!(n1.dev_mac("vrrp.52"), Some(virtual_mac), "{tag}");
+    assert!(
+        n1.has_addr_anywhere(vip) && !n1.has_addr(vip),
+        "{tag}: VIP not on the VMAC"
+    );
+
+    let capture = lab.client.capture_ipv4_frames(secs(2.5));
+    let frames = capture.join().expect("capture thread").expect("capture");
+    let from1 = advert_macs(&frames, n1.ipv4);
+    assert!(from1.len() >= 2, "{tag}: adverts of node 1: {from1:?}");
+    assert!(from1.iter().all(|m| *m == n1.mac()), "{tag}: {from1:?}");
+    let from2 = advert_macs(&frames, n2.ipv4);
+    assert!(from2.len() >= 2, "{tag}: adverts of node 2: {from2:?}");
+    let vmac2 = [0x00, 0x00, 0x5e, 0x00, 0x01, 53];
+    assert!(from2.iter().all(|m| *m == vmac2), "{tag}: {from2:?}");
+
+    assert!(
+        lab.client.ping(vip, Duration::from_secs(3)),
+        "{tag}: ping VIP"
+    );
+    assert_eq!(lab.client.neigh_mac(vip), Some(virtual_mac));
+}
+
 // --------------------------------------------------------------------------------------------
 // The README's examples (no root needed).
 

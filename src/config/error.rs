@@ -493,6 +493,8 @@ pub enum WarningKind {
     VipInTwoInstances { other_instance: String },
     /// `use_vmac = NAME` already used by another instance: keepalived ignores the name.
     VmacNameTaken { other_instance: String },
+    /// `vmac_xmit_base` without `use_vmac`: keepalived clears it, so do we.
+    XmitBaseWithoutVmac,
     /// RFC 5798 has no authentication; keepalived ignores it with version 3 (a log line), so
     /// do we: refusing it would refuse configs that run with keepalived.
     AuthIgnoredWithV3,
@@ -577,6 +579,9 @@ impl fmt::Display for WarningKind {
                 f,
                 "name already used by instance {other_instance}; the default name is used"
             ),
+            WarningKind::XmitBaseWithoutVmac => {
+                f.write_str("only with use_vmac (as in keepalived); ignored")
+            }
             WarningKind::FirstIpv6VipNotLinkLocal => f.write_str(
                 "the first IPv6 virtual_ipaddress should be link-local (fe80::/10), as RFC 5798 asks",
             ),

@@ -50,8 +50,8 @@ pub(super) const KEEPALIVED_GLOBAL: &str = "linkbeat_use_polling net_namespace \
     config_save_dir tmp_config_directory data_use_instance json_version iproute_usr_dir \
     iproute_etc_dir state_dump_file stats_dump_file json_dump_file";
 
-pub(super) const KEEPALIVED_INSTANCE: &str = "use_vmac use_vmac_addr vmac_xmit_base \
-    use_ipvlan unicast_fault_no_peer check_unicast_src old_unicast_checksum native_ipv6 vrf \
+pub(super) const KEEPALIVED_INSTANCE: &str = "use_vmac use_vmac_addr use_ipvlan \
+    unicast_fault_no_peer check_unicast_src old_unicast_checksum native_ipv6 vrf \
     dont_track_primary track_bfd mcast_src_ip mcast_dst_ip track_src_ip \
     virtual_ipaddress_excluded no_virtual_ipaddress promote_secondaries \
     linkbeat_use_polling virtual_routes virtual_rules accept no_accept skip_check_adv_addr \

@@ -267,6 +267,9 @@ pub struct InstanceConfig {
     pub use_vmac: bool,
     /// `use_vmac = NAME`: the macvlan's name instead of `vrrp.VRID` / `vrrp6.VRID`.
     pub vmac_name: Option<String>,
+    /// keepalived's `vmac_xmit_base`: IPv4 adverts leave from the parent interface (its MAC)
+    /// instead of the VMAC; the VIPs stay on the VMAC. Only set with `use_vmac`.
+    pub vmac_xmit_base: bool,
     /// keepalived's `dont_track_primary`: the instance's own interface going down does not
     /// put it in FAULT (a missing interface or source address still does).
     pub dont_track_primary: bool,

@@ -1565,6 +1565,22 @@ fn use_vmac_takes_an_optional_name() {
     );
 }
 
+#[test]
+fn vmac_xmit_base_needs_use_vmac() {
+    let xmit = |extra: &str| ok(&inst(extra)).config.instances[0].vmac_xmit_base;
+    assert!(!xmit("use_vmac\n"));
+    assert!(xmit("use_vmac\nvmac_xmit_base\n"));
+    assert!(xmit("use_vmac = vrrp_lan\nvmac_xmit_base = yes\n"));
+    assert!(!xmit("use_vmac\nvmac_xmit_base = no\n"));
+    assert!(warnings(&inst("use_vmac\nvmac_xmit_base\n")).is_empty());
+    // keepalived clears it without a VMAC ("only valid with a vmac"); so do we, with a warning.
+    assert!(!xmit("vmac_xmit_base\n"));
+    assert_eq!(
+        warnings(&inst("vmac_xmit_base\n")),
+        vec![(5, "vmac_xmit_base".into(), WarningKind::XmitBaseWithoutVmac)]
+    );
+}
+
 /// Two instances in a sync group: `vi1_extra` starts at line 16, `group_extra` at line 24
 /// plus the lines of `vi1_extra`.
 fn group_conf(vi1_extra: &str, vi2_priority: u8, group_extra: &str) -> String {

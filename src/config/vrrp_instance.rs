@@ -48,6 +48,7 @@ pub(super) const INSTANCE_KEYS: &[&str] = &[
     "notify",
     "v3_checksum_as_v2",
     "use_vmac",
+    "vmac_xmit_base",
     "mcast_src_ip",
     "dont_track_primary",
     "accept",
@@ -229,7 +230,7 @@ pub(super) fn read_instance(
 
     let (preempt, preempt_delay_cs) = read_preemption(ctx, sec, initial_state, priority);
     read_accept(ctx, sec, priority);
-    let (use_vmac, vmac_name) = read_vmac(ctx, sec);
+    let (use_vmac, vmac_name, vmac_xmit_base) = read_vmac(ctx, sec);
 
     InstanceConfig {
         name: name.to_string(),
@@ -266,6 +267,7 @@ pub(super) fn read_instance(
         v3_checksum_as_v2,
         use_vmac,
         vmac_name,
+        vmac_xmit_base,
         dont_track_primary: ctx
             .one(sec, "dont_track_primary", flag)
             .is_some_and(|v| v.0),
@@ -526,8 +528,8 @@ fn read_accept(ctx: &mut Ctx, sec: &RawSection, priority: u8) {
 }
 
 /// `use_vmac` as a flag, or `use_vmac = NAME` (keepalived's `use_vmac [name] NAME`): the
-/// macvlan's name.
-fn read_vmac(ctx: &mut Ctx, sec: &RawSection) -> (bool, Option<String>) {
+/// macvlan's name; and `vmac_xmit_base`.
+fn read_vmac(ctx: &mut Ctx, sec: &RawSection) -> (bool, Option<String>, bool) {
     let parsed = ctx.one(sec, "use_vmac", |v| match flag(v) {
         Ok(on) => Ok((on, None)),
         Err(_) => match interface_name(v) {
@@ -535,7 +537,21 @@ fn read_vmac(ctx: &mut Ctx, sec: &RawSection) -> (bool, Option<String>) {
             Err(_) => Err(ErrorKind::bad(v, "empty, yes, no, or the macvlan's name (1 to 15 characters without '/', ':' or blanks)")),
         },
     });
-    parsed.map_or((false, None), |v| v.0)
+    let (use_vmac, name) = parsed.map_or((false, None), |v| v.0);
+    let xmit_base = match ctx.one(sec, "vmac_xmit_base", flag) {
+        // keepalived: "only valid with a vmac", the flag is cleared (vrrp.c).
+        Some((true, line)) if !use_vmac => {
+            ctx.warn(
+                sec,
+                line,
+                "vmac_xmit_base",
+                WarningKind::XmitBaseWithoutVmac,
+            );
+            false
+        }
+        v => v.is_some_and(|v| v.0),
+    };
+    (use_vmac, name, xmit_base)
 }
 
 pub(super) fn read_track_interfaces(ctx: &mut Ctx, sec: &RawSection) -> Vec<TrackInterface> {

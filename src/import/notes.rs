@@ -124,7 +124,6 @@ pub(super) const NOTES: &[(&str, Cat)] = &[
     ("garp_lower_prio_delay", Cat::Garp),
     ("garp_lower_prio_repeat", Cat::Garp),
     ("use_vmac_addr", Cat::Vmac),
-    ("vmac_xmit_base", Cat::Vmac),
     ("use_ipvlan", Cat::Vmac),
 ];
 

@@ -500,6 +500,21 @@ fn keyword_families_of_other_keepalived_processes_have_no_vrrp_effect() {
 }
 
 #[test]
+fn vmac_xmit_base_is_carried_over() {
+    let text = "vrrp_instance V {\n interface eth0\n use_vmac\n vmac_xmit_base\n\
+        virtual_ipaddress {\n  192.0.2.1\n }\n}\n";
+    let out = run(text);
+    assert!(
+        out.ini
+            .contains("use_vmac =\nvmac_xmit_base =\nvirtual_ipaddress = 192.0.2.1\n"),
+        "{}",
+        out.ini
+    );
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+    assert_eq!(out.exit_status(), 0);
+}
+
+#[test]
 fn a_split_instance_keeps_its_own_vmac_and_says_when_it_loses_unicast() {
     let text = "vrrp_instance V {\n use_vmac vrrp.7\n unicast_peer {\n  192.0.2.2\n }\n\
         virtual_ipaddress {\n  192.0.2.1\n  2001:db8::1\n }\n}\n";

@@ -99,6 +99,7 @@ const INSTANCE: &[(&str, Kind)] = &[
     ("notify", Value),
     ("v3_checksum_as_v2", Value),
     ("use_vmac", Value),
+    ("vmac_xmit_base", Value),
     ("dont_track_primary", Value),
     ("accept", Value),
     ("no_accept", Value),

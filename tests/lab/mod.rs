@@ -404,6 +404,14 @@ impl Ns {
     ) -> thread::JoinHandle<io::Result<Vec<Vec<u8>>>> {
         listen_raw_ipv4(&self.name, "eth0", proto, group, duration)
     }
+
+    /// Captures the IPv4 frames arriving on eth0; see `capture_ipv4_frames`.
+    pub fn capture_ipv4_frames(
+        &self,
+        duration: Duration,
+    ) -> thread::JoinHandle<io::Result<Vec<Vec<u8>>>> {
+        capture_ipv4_frames(&self.name, "eth0", duration)
+    }
 }
 
 pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
@@ -1018,19 +1026,79 @@ pub fn listen_raw_ipv4(
             Ok(fd)
         })();
         let _ = ready_tx.send(());
-        let fd = fd?;
-        let mut packets = Vec::new();
-        let mut buf = [0u8; 2048];
-        let start = Instant::now();
-        while start.elapsed() < duration {
-            // SAFETY: buf is live and its length is passed.
-            let n =
-                unsafe { libc::recv(fd.0, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
-            if n > 0 {
-                packets.push(buf[..n as usize].to_vec());
-            }
+        Ok(collect(&fd?, duration))
+    });
+    let _ = ready_rx.recv();
+    handle
+}
+
+/// Every datagram `fd` (with a short SO_RCVTIMEO) receives during `duration`.
+fn collect(fd: &Fd, duration: Duration) -> Vec<Vec<u8>> {
+    let mut packets = Vec::new();
+    let mut buf = [0u8; 2048];
+    let start = Instant::now();
+    while start.elapsed() < duration {
+        // SAFETY: buf is live and its length is passed.
+        let n = unsafe { libc::recv(fd.0, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
+        if n > 0 {
+            packets.push(buf[..n as usize].to_vec());
         }
-        Ok(packets)
+    }
+    packets
+}
+
+/// Captures the IPv4 Ethernet frames (header included) arriving on `ifname` in namespace `ns`
+/// for `duration`, whatever their destination (an AF_PACKET socket). Ready when this returns.
+pub fn capture_ipv4_frames(
+    ns: &str,
+    ifname: &str,
+    duration: Duration,
+) -> thread::JoinHandle<io::Result<Vec<Vec<u8>>>> {
+    let ns = ns.to_owned();
+    let ifname = ifname.to_owned();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+    let handle = thread::spawn(move || -> io::Result<Vec<Vec<u8>>> {
+        let fd = (|| -> io::Result<Fd> {
+            enter_netns(&ns)?;
+            let idx = ifindex(&ifname)?;
+            let proto = (libc::ETH_P_IP as u16).to_be();
+            // SAFETY: plain socket(2) call.
+            let raw = unsafe {
+                libc::socket(
+                    libc::AF_PACKET,
+                    libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                    libc::c_int::from(proto),
+                )
+            };
+            if raw < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let fd = Fd(raw);
+            // SAFETY: sockaddr_ll is plain old data; all-zero is a valid value.
+            let mut sa: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+            sa.sll_family = libc::AF_PACKET as u16;
+            sa.sll_protocol = proto;
+            sa.sll_ifindex = idx as libc::c_int;
+            // SAFETY: sa is live for the call and its size is passed.
+            let rc = unsafe {
+                libc::bind(
+                    fd.0,
+                    &sa as *const libc::sockaddr_ll as *const libc::sockaddr,
+                    std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+                )
+            };
+            if rc != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let tv = libc::timeval {
+                tv_sec: 0,
+                tv_usec: 20_000,
+            };
+            setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv)?;
+            Ok(fd)
+        })();
+        let _ = ready_tx.send(());
+        Ok(collect(&fd?, duration))
     });
     let _ = ready_rx.recv();
     handle
