@@ -28,6 +28,9 @@ pub use model::{
 
 pub use routes::RTPROT_KEEPALIVED;
 
+#[cfg(feature = "import")]
+pub(crate) use syntax::value_reads_whole;
+
 use context::Ctx;
 use syntax::RawSection;
 

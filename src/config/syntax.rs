@@ -270,6 +270,13 @@ fn scan_line(raw_line: &str) -> Result<(Shape, Option<char>), (String, SyntaxErr
     Ok((Shape::Entry(body.to_string()), mark))
 }
 
+/// Whether `value`, written after `key = `, reaches the reader whole: no comment starts in it,
+/// no `#`/`!` sits inside a word, no quote is left open (the importer quotes it otherwise).
+#[cfg(feature = "import")]
+pub(crate) fn value_reads_whole(value: &str) -> bool {
+    matches!(strip_comment(value), Ok((kept, None)) if kept.len() == value.len())
+}
+
 /// The line up to its comment, if any: `#`, `;` or `!` at the start or after a blank, outside
 /// quotes (`"` or `'`, anywhere in the line, as keepalived's word splitter reads them). A `\`
 /// keeps the next character from starting a comment or a quote.

@@ -479,32 +479,13 @@ pub(super) fn ini_value(value: &str) -> Option<String> {
     Some(format!("{quote}{value}{quote}"))
 }
 
-/// Whether `key = value` gives back `value` as it is, mirroring the INI reader.
+/// Whether `key = value` gives back `value` as it is: no blank or quote at its edges, no
+/// trailing `{` or `\`, and the INI reader's own comment scan keeps it whole.
 fn reads_back_plain(value: &str) -> bool {
     let blank = |c: char| c == ' ' || c == '\t';
     let edges = value.starts_with(blank)
         || value.ends_with(blank)
         || value.starts_with(['"', '\''])
         || value.ends_with(['{', '\\']);
-    if edges {
-        return false;
-    }
-    let mut quote = None;
-    let mut after_blank = true;
-    let mut chars = value.chars();
-    while let Some(c) = chars.next() {
-        match (quote, c) {
-            (_, '\\') => {
-                chars.next();
-            }
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '"' | '\'') => quote = Some(c),
-            (None, '#' | '!') => return false,
-            (None, ';') if after_blank => return false,
-            _ => {}
-        }
-        after_blank = blank(c);
-    }
-    quote.is_none()
+    !edges && crate::config::value_reads_whole(value)
 }

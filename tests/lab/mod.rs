@@ -1000,24 +1000,38 @@ pub fn listen_raw_ipv4(
     group: Option<Ipv4Addr>,
     duration: Duration,
 ) -> thread::JoinHandle<io::Result<Vec<Vec<u8>>>> {
+    listen_in(ns, ifname, duration, move |idx| {
+        let fd = raw_socket(libc::c_int::from(proto))?;
+        if let Some(group) = group {
+            let mreq = libc::ip_mreqn {
+                imr_multiaddr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(group.octets()),
+                },
+                imr_address: libc::in_addr { s_addr: 0 },
+                imr_ifindex: idx as libc::c_int,
+            };
+            setsockopt(&fd, libc::IPPROTO_IP, libc::IP_ADD_MEMBERSHIP, &mreq)?;
+        }
+        Ok(fd)
+    })
+}
+
+/// On a thread in namespace `ns`: `open` makes a socket for `ifname` (given its index), which
+/// gets a short receive timeout and collects what arrives for `duration`. The socket is ready
+/// when this returns, so packets sent after it are seen.
+fn listen_in(
+    ns: &str,
+    ifname: &str,
+    duration: Duration,
+    open: impl FnOnce(u32) -> io::Result<Fd> + Send + 'static,
+) -> thread::JoinHandle<io::Result<Vec<Vec<u8>>>> {
     let ns = ns.to_owned();
     let ifname = ifname.to_owned();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
     let handle = thread::spawn(move || -> io::Result<Vec<Vec<u8>>> {
         let fd = (|| -> io::Result<Fd> {
             enter_netns(&ns)?;
-            let idx = ifindex(&ifname)?;
-            let fd = raw_socket(libc::c_int::from(proto))?;
-            if let Some(group) = group {
-                let mreq = libc::ip_mreqn {
-                    imr_multiaddr: libc::in_addr {
-                        s_addr: u32::from_ne_bytes(group.octets()),
-                    },
-                    imr_address: libc::in_addr { s_addr: 0 },
-                    imr_ifindex: idx as libc::c_int,
-                };
-                setsockopt(&fd, libc::IPPROTO_IP, libc::IP_ADD_MEMBERSHIP, &mreq)?;
-            }
+            let fd = open(ifindex(&ifname)?)?;
             let tv = libc::timeval {
                 tv_sec: 0,
                 tv_usec: 20_000,
@@ -1054,54 +1068,38 @@ pub fn capture_ipv4_frames(
     ifname: &str,
     duration: Duration,
 ) -> thread::JoinHandle<io::Result<Vec<Vec<u8>>>> {
-    let ns = ns.to_owned();
-    let ifname = ifname.to_owned();
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
-    let handle = thread::spawn(move || -> io::Result<Vec<Vec<u8>>> {
-        let fd = (|| -> io::Result<Fd> {
-            enter_netns(&ns)?;
-            let idx = ifindex(&ifname)?;
-            let proto = (libc::ETH_P_IP as u16).to_be();
-            // SAFETY: plain socket(2) call.
-            let raw = unsafe {
-                libc::socket(
-                    libc::AF_PACKET,
-                    libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                    libc::c_int::from(proto),
-                )
-            };
-            if raw < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            let fd = Fd(raw);
-            // SAFETY: sockaddr_ll is plain old data; all-zero is a valid value.
-            let mut sa: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-            sa.sll_family = libc::AF_PACKET as u16;
-            sa.sll_protocol = proto;
-            sa.sll_ifindex = idx as libc::c_int;
-            // SAFETY: sa is live for the call and its size is passed.
-            let rc = unsafe {
-                libc::bind(
-                    fd.0,
-                    &sa as *const libc::sockaddr_ll as *const libc::sockaddr,
-                    std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-                )
-            };
-            if rc != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            let tv = libc::timeval {
-                tv_sec: 0,
-                tv_usec: 20_000,
-            };
-            setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv)?;
-            Ok(fd)
-        })();
-        let _ = ready_tx.send(());
-        Ok(collect(&fd?, duration))
-    });
-    let _ = ready_rx.recv();
-    handle
+    listen_in(ns, ifname, duration, |idx| {
+        let proto = (libc::ETH_P_IP as u16).to_be();
+        // SAFETY: plain socket(2) call.
+        let raw = unsafe {
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                libc::c_int::from(proto),
+            )
+        };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let fd = Fd(raw);
+        // SAFETY: sockaddr_ll is plain old data; all-zero is a valid value.
+        let mut sa: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sa.sll_family = libc::AF_PACKET as u16;
+        sa.sll_protocol = proto;
+        sa.sll_ifindex = idx as libc::c_int;
+        // SAFETY: sa is live for the call and its size is passed.
+        let rc = unsafe {
+            libc::bind(
+                fd.0,
+                &sa as *const libc::sockaddr_ll as *const libc::sockaddr,
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(fd)
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
