@@ -275,3 +275,35 @@ fn steady_state_with_track_process_allocates_nothing() {
     eprintln!("steady state with track_process: heap allocations {before} -> {after}");
     assert_eq!(before, after, "the steady state allocated");
 }
+
+/// `vrrp_startup_delay` (keepalived's): no instance runs until it has passed, then the node
+/// elects itself as it would have at start. Alone at priority 150 and 1 s adverts that is
+/// the delay plus Master_Down_Interval (3.41 s); without the delay, 3.41 s.
+#[test]
+fn startup_delay_holds_every_instance_back() {
+    let tag = "startup_delay";
+    let Some(lab) = Lab::new(tag, 1) else {
+        return;
+    };
+    let n1 = lab.node(1);
+    let start = std::time::Instant::now();
+    let d = n1.spawn_daemon(&format!(
+        "[global_defs]\nvrrp_startup_delay = 2\n\n[vrrp_instance VI_1]\ninterface = eth0\n\
+         virtual_router_id = 51\npriority = 150\nadvert_int = 1\nvirtual_ipaddress = {VIP}/24\n"
+    ));
+    let took = wait_until(Duration::from_secs(12), Duration::from_millis(20), || {
+        n1.has_addr(VIP)
+    })
+    .unwrap_or_else(|| panic!("{tag}: never master:\n{}", d.log_text()));
+    let total = start.elapsed();
+    eprintln!("{tag}: master {:.2} s after start", total.as_secs_f64());
+    assert!(
+        took >= Duration::from_millis(5_000),
+        "{tag}: master after {took:?}: the 2 s start-up delay was not kept"
+    );
+    assert!(
+        d.log_text().contains("delaying start-up by 2.00 s"),
+        "{tag}"
+    );
+    d.assert_running(tag);
+}
