@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::mem;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use nix::errno::Errno;
@@ -226,6 +226,48 @@ impl FrameSender {
             return Ok(());
         }
     }
+}
+
+/// One address to announce, and where: out of `ifindex` (named `ifname`) from `mac`.
+#[derive(Clone, Copy, Debug)]
+pub struct GarpTarget<'a> {
+    pub addr: IpAddr,
+    pub ifindex: u32,
+    pub ifname: Option<&'a str>,
+    pub mac: [u8; 6],
+}
+
+/// Sends `count` gratuitous ARPs (IPv4) or unsolicited NAs (IPv6) for every target, as FRR's
+/// `vrrp_garp_send_all`. IPv6 NAs carry the Router flag where the interface forwards.
+/// Returns how many frames could not be sent (each logged at debug level).
+pub fn garp_send_all<'a>(
+    frames: &FrameSender,
+    targets: impl IntoIterator<Item = GarpTarget<'a>>,
+    count: u32,
+) -> u32 {
+    let mut failed = 0;
+    for t in targets {
+        let router = t.addr.is_ipv6() && t.ifname.is_some_and(ipv6_forwarding);
+        for _ in 0..count {
+            let result = match t.addr {
+                IpAddr::V4(ip) => {
+                    let mut frame = [0u8; GARP_FRAME_LEN];
+                    build_garp(&mut frame, t.mac, ip);
+                    frames.send(t.ifindex, &frame)
+                }
+                IpAddr::V6(ip) => {
+                    let mut frame = [0u8; UNA_FRAME_LEN];
+                    build_unsolicited_na(&mut frame, t.mac, ip, router);
+                    frames.send(t.ifindex, &frame)
+                }
+            };
+            if let Err(e) = result {
+                log::debug!("gratuitous announcement for {}: {e}", t.addr);
+                failed += 1;
+            }
+        }
+    }
+    failed
 }
 
 impl AsRawFd for FrameSender {

@@ -319,6 +319,30 @@ impl Instance {
     pub fn set_configured_priority(&mut self, priority: u8) {
         self.params.priority = priority;
     }
+    /// A reload changed what the instance is configured with, not its identity: the state,
+    /// its timers and the learned source address stay; a new advert interval applies from
+    /// the next advert (at once when it got shorter). The caller follows with
+    /// [`Event::PriorityChanged`] when the effective priority changes.
+    pub fn reconfigure(&mut self, now: Time, params: Params) {
+        let primary_ip = self.params.primary_ip;
+        self.params = Params {
+            primary_ip,
+            ..params
+        };
+        if self.params.version == Version::V2 || self.state == State::Master {
+            self.master_adver_int_cs = self.params.advert_int_cs;
+        }
+        if self.state == State::Master {
+            let next = self.next_advert_slot(now);
+            self.advert_at = Some(self.advert_at.map_or(next, |t| t.min(next)));
+            let refresh = self.params.garp.refresh;
+            self.garp_refresh_at = match self.garp_refresh_at {
+                _ if refresh.is_zero() => None,
+                Some(t) => Some(t.min(now + refresh)),
+                None => Some(now + refresh),
+            };
+        }
+    }
     pub fn master_adver_int_cs(&self) -> u16 {
         self.master_adver_int_cs
     }

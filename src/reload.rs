@@ -1,20 +1,19 @@
 //! What a reload changes: the new instance table diffed against the running one, so that
 //! instances whose identity (interface, VRID, address family) stays keep their state and their
-//! VIPs. Pure; the daemon carries the plan out.
+//! VIPs. Pure; the router (`router/reconfig.rs`) carries the plan out.
 
-use crate::config::InstanceConfig;
+use crate::config::{InstanceConfig, Vip};
 
 /// What happens to a running instance that is still configured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change {
     /// Same configuration: nothing to do.
     Keep,
-    /// Only the priority changed: applied as a priority change, no state change.
-    Priority(u8),
-    /// Only what follows the master (excluded VIPs, routes, rules; the priority too, maybe)
-    /// changed: applied in place on a master, no state change (keepalived does the same).
-    Followers(u8),
-    /// Anything else changed: this instance (only) is stopped and started again.
+    /// Priority, VIPs, advert interval, tracking, routes, notify scripts... changed: applied
+    /// to the running instance, no state change, no VIP gap.
+    InPlace,
+    /// How the instance is on the wire changed (version, VMAC, unicast or multicast): it is
+    /// stopped and started again.
     Restart,
 }
 
@@ -36,24 +35,28 @@ fn change(old: &InstanceConfig, new: &InstanceConfig) -> Change {
     if old == new {
         return Change::Keep;
     }
-    let mut same_but_priority = old.clone();
-    same_but_priority.priority = new.priority;
-    if &same_but_priority == new {
-        return Change::Priority(new.priority);
-    }
-    let without_followers = |c: &InstanceConfig| {
-        let mut c = c.clone();
-        c.priority = 0;
-        c.vips_excluded.clear();
-        c.virtual_routes.clear();
-        c.virtual_rules.clear();
-        c
-    };
-    if without_followers(old) == without_followers(new) {
-        Change::Followers(new.priority)
+    let same_wire = old.version == new.version
+        && old.use_vmac == new.use_vmac
+        && old.vmac_name == new.vmac_name
+        && old.vmac_xmit_base == new.vmac_xmit_base
+        && old.unicast_peers.is_empty() == new.unicast_peers.is_empty();
+    if same_wire {
+        Change::InPlace
     } else {
         Change::Restart
     }
+}
+
+/// Whether what follows the master besides the VIPs (excluded VIPs, routes, rules) changed.
+pub fn followers_changed(old: &InstanceConfig, new: &InstanceConfig) -> bool {
+    old.vips_excluded != new.vips_excluded
+        || old.virtual_routes != new.virtual_routes
+        || old.virtual_rules != new.virtual_rules
+}
+
+/// VIPs in `a` that are not in `b` (same address, prefix, device and attributes).
+pub fn vips_missing<'a>(a: &'a [Vip], b: &'a [Vip]) -> impl Iterator<Item = &'a Vip> + 'a {
+    a.iter().filter(move |v| !b.contains(v))
 }
 
 pub fn plan(running: &[InstanceConfig], new: &[InstanceConfig]) -> Plan {
@@ -107,15 +110,40 @@ mod tests {
     fn a_priority_change_alone_is_not_a_restart() {
         let old = instances(&conf(1, 100, ""));
         let new = instances(&conf(1, 200, ""));
-        assert_eq!(plan(&old, &new).kept, vec![(0, 0, Change::Priority(200))]);
+        assert_eq!(plan(&old, &new).kept, vec![(0, 0, Change::InPlace)]);
     }
 
     #[test]
-    fn other_changes_restart_only_that_instance() {
+    fn wire_changes_restart_only_that_instance() {
         let old = instances(&(conf(1, 100, "") + &conf(2, 100, "")));
-        let new = instances(&(conf(1, 100, "nopreempt") + &conf(2, 100, "")));
-        let p = plan(&old, &new);
-        assert_eq!(p.kept, vec![(0, 0, Change::Restart), (1, 1, Change::Keep)]);
+        for extra in ["version = 3", "use_vmac", "unicast_peer = 192.0.2.200"] {
+            let new = instances(&(conf(1, 100, extra) + &conf(2, 100, "")));
+            let p = plan(&old, &new);
+            assert_eq!(
+                p.kept,
+                vec![(0, 0, Change::Restart), (1, 1, Change::Keep)],
+                "{extra}"
+            );
+        }
+    }
+
+    #[test]
+    fn vips_interval_tracking_and_preempt_change_in_place() {
+        let old = instances(&conf(1, 100, ""));
+        for extra in [
+            "virtual_ipaddress = 192.0.2.99/24",
+            "advert_int = 2",
+            "track_interface = eth1",
+            "nopreempt",
+            "garp_master_repeat = 2",
+        ] {
+            let new = instances(&conf(1, 100, extra));
+            assert_eq!(
+                plan(&old, &new).kept,
+                vec![(0, 0, Change::InPlace)],
+                "{extra}"
+            );
+        }
     }
 
     #[test]
@@ -129,9 +157,9 @@ mod tests {
                      virtual_rules = from 192.0.2.0/24 table 5 priority 9\n\
                      virtual_ipaddress_excluded = 2001:db8::9/64";
         let new = instances(&conf(1, 120, extra));
-        assert_eq!(plan(&old, &new).kept, vec![(0, 0, Change::Followers(120))]);
-        let vip_too = instances(&conf(1, 100, "virtual_ipaddress = 192.0.2.99/24"));
-        assert_eq!(plan(&old, &vip_too).kept, vec![(0, 0, Change::Restart)]);
+        assert_eq!(plan(&old, &new).kept, vec![(0, 0, Change::InPlace)]);
+        assert!(followers_changed(&old[0], &new[0]));
+        assert!(!followers_changed(&old[0], &old[0]));
     }
 
     #[test]
@@ -141,8 +169,19 @@ mod tests {
         let p = plan(&old, &instances(&renamed));
         assert_eq!(p.kept.len(), 2);
         assert!(p.kept.contains(&(0, 1, Change::Keep)));
-        // The renamed one differs in its name: restarted so logs and notify use the new name.
-        assert!(p.kept.contains(&(1, 0, Change::Restart)));
+        // The renamed one differs in its name only: logs and notify use the new name at once.
+        assert!(p.kept.contains(&(1, 0, Change::InPlace)));
+    }
+
+    #[test]
+    fn vip_differences() {
+        let old = instances(&conf(1, 100, "virtual_ipaddress = 192.0.2.99/24"));
+        let new = instances(&conf(1, 100, "virtual_ipaddress = 192.0.2.98/24"));
+        let (o, n) = (&old[0].vips, &new[0].vips);
+        let added: Vec<_> = vips_missing(n, o).map(|v| v.addr.to_string()).collect();
+        let removed: Vec<_> = vips_missing(o, n).map(|v| v.addr.to_string()).collect();
+        assert_eq!(added, ["192.0.2.98"]);
+        assert_eq!(removed, ["192.0.2.99"]);
     }
 
     #[test]

@@ -130,7 +130,7 @@ fn sighup_keeps_unchanged_instances_without_a_flap_and_starts_new_ones() {
     assert_eq!(state(&d2), "BACKUP");
     let log = d1.log_text();
     assert!(
-        log.contains("1 kept (0 with a new priority), 0 restarted, 0 removed, 1 added"),
+        log.contains("1 kept, 0 changed in place, 0 restarted, 0 removed, 1 added"),
         "{log}"
     );
     assert_eq!(log.matches("VI_1 MASTER ->").count(), 0, "{log}");

@@ -1,0 +1,531 @@
+//! The router: every configured instance and what ties them together — which instance a
+//! received advert is for (and every packet-level check), tracking results turned into an
+//! effective priority or FAULT, sync-group holds, the reload diff and its effects.
+//!
+//! Pure, like `instance.rs`: the shell feeds events stamped with a monotonic time through the
+//! `handle_*` methods and drains [`Action`]s with [`Router::poll_action`] after each call;
+//! nothing here reads a clock, a file or a socket. Tracking results (scripts, processes, files)
+//! come in as [`TrackResult`]s, interfaces and addresses as rtnetlink [`NetEvent`]s. Deadlines
+//! are read with [`Router::next_deadline`].
+//!
+//! Actions name their instance by a [`SlotId`] that stays valid until the actions of the call
+//! that emitted them are drained, even when a reload retired the instance meanwhile.
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use log::info;
+
+use crate::config::{Config, InstanceConfig, Vip};
+use crate::instance::{self, Event, GarpSchedule, Instance, Params, Reason, State, Time};
+use crate::links::{Links, Usable};
+use crate::netlink::NetEvent;
+use crate::packet::{AdvertFields, ChecksumForm, Family};
+use crate::status::{Counters, PeerForms};
+use crate::timestamp::Secs;
+
+mod classify;
+mod groups;
+mod reconfig;
+#[cfg(test)]
+mod tests;
+mod tracking;
+
+pub use classify::Datagram;
+pub use reconfig::ReloadSummary;
+pub use tracking::TrackResult;
+
+/// A stable name for an instance, valid across reloads that keep it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SlotId(u32);
+
+/// What the shell does for one instance. `link` in [`Action::Instance`] is the interface the
+/// instance used when the action was decided (it may be gone from the slot by the time the
+/// action is drained, e.g. VIPs removed from a link that just went down).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// Queue one advert with this priority (0 when leaving).
+    SendAdvert {
+        priority: u8,
+    },
+    /// Every VIP (and the VMAC first, with `use_vmac`), then what follows the master.
+    AddVips,
+    /// What follows the master, then every VIP (and the VMAC last).
+    RemoveVips,
+    /// Reload in place while master: one VIP added / removed.
+    AddVip(Vip),
+    RemoveVip(Vip),
+    /// `count` gratuitous ARPs / unsolicited NAs for every VIP and excluded VIP.
+    SendGarp {
+        count: u32,
+    },
+    /// `count` gratuitous announcements for one address only (a VIP added by a reload).
+    SendGarpFor {
+        addr: IpAddr,
+        count: u32,
+    },
+    /// Reload while master: swap the routes, rules and excluded VIPs (the old config given).
+    ChangeFollowers(Box<InstanceConfig>),
+    /// Someone removed this VIP (or excluded VIP) from `ifindex` while we are master: put it
+    /// back if it is ours there, and announce it.
+    RestoreVip {
+        ifindex: u32,
+        addr: IpAddr,
+    },
+    /// Before the instance first runs: remove its VIPs, routes and rules left on the machine
+    /// (by a crash), and its VMAC when `vmac`.
+    RemoveLeftovers {
+        vmac: bool,
+    },
+    /// Join the VRRP multicast group on `link`.
+    JoinGroup,
+    /// The state changed (already logged): run the notify scripts.
+    Transition {
+        from: State,
+        to: State,
+        priority: u8,
+    },
+    /// keepalived's MASTER_RX_LOWER_PRI, for the notify FIFOs.
+    MasterRxLowerPri {
+        priority: u8,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    Instance {
+        slot: SlotId,
+        link: Option<Usable>,
+        op: Op,
+    },
+    /// Every member of `config().sync_groups[group]` reached `state`.
+    GroupTransition { group: usize, state: State },
+}
+
+/// Where the router is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Built; tracking results are recorded but nothing runs before [`Router::start`].
+    Idle,
+    Running,
+    /// Every instance has stopped: the shell may exit once the actions are out.
+    Stopped,
+}
+
+/// Why an instance is in FAULT, so the log says the right thing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FaultCause {
+    Link,
+    Tracking,
+}
+
+/// One configured instance and what the router keeps beside its state machine.
+#[derive(Debug)]
+pub struct Slot {
+    id: SlotId,
+    cfg: InstanceConfig,
+    inst: Instance,
+    /// The VIP addresses, in order, as they go into adverts.
+    vip_addrs: Vec<IpAddr>,
+    usable: Option<Usable>,
+    vips_held: bool,
+    discards: Counters,
+    forms: PeerForms,
+    last_transition: Option<Time>,
+    /// Tracking (or its sync group) puts the instance in FAULT.
+    tracked_fault: bool,
+    /// Its own tracking fails (not counting its sync group).
+    tracking_failed: bool,
+    /// A fault of its own (tracking or its link): what holds the rest of its sync group.
+    own_fault: bool,
+    fault_cause: Option<FaultCause>,
+    /// The index of its vrrp_sync_group in the config.
+    group: Option<usize>,
+    /// Peers whose adverts list other VIPs than ours (logged once per peer).
+    vip_mismatch: Vec<IpAddr>,
+}
+
+/// The state machine's parameters from an instance's configuration.
+pub fn params_of(cfg: &InstanceConfig) -> Params {
+    let unspecified = match cfg.family {
+        Family::V4 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        Family::V6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    };
+    Params {
+        vrid: cfg.vrid,
+        version: cfg.version,
+        priority: cfg.priority,
+        advert_int_cs: cfg.advert_int_cs,
+        preempt: cfg.preempt,
+        preempt_delay: Duration::from_millis(u64::from(cfg.preempt_delay_cs) * 10),
+        primary_ip: cfg.unicast_src_ip.unwrap_or(unspecified),
+        auth: cfg.auth,
+        garp: GarpSchedule {
+            repeat: cfg.garp_master_repeat,
+            delay: Duration::from_secs(u64::from(cfg.garp_master_delay_s)),
+            refresh: Duration::from_secs(u64::from(cfg.garp_master_refresh_s)),
+            refresh_repeat: cfg.garp_master_refresh_repeat,
+        },
+    }
+}
+
+impl Slot {
+    fn new(id: SlotId, cfg: InstanceConfig) -> Self {
+        Slot {
+            id,
+            vip_addrs: cfg.vips.iter().map(|v| v.addr).collect(),
+            inst: Instance::new(params_of(&cfg)),
+            cfg,
+            usable: None,
+            vips_held: false,
+            discards: Counters::default(),
+            forms: PeerForms::default(),
+            last_transition: None,
+            tracked_fault: false,
+            tracking_failed: false,
+            own_fault: false,
+            fault_cause: None,
+            group: None,
+            vip_mismatch: Vec::new(),
+        }
+    }
+
+    pub fn id(&self) -> SlotId {
+        self.id
+    }
+    pub fn cfg(&self) -> &InstanceConfig {
+        &self.cfg
+    }
+    pub fn instance(&self) -> &Instance {
+        &self.inst
+    }
+    pub fn family(&self) -> Family {
+        self.cfg.family
+    }
+    pub fn is_unicast(&self) -> bool {
+        !self.cfg.unicast_peers.is_empty()
+    }
+    /// The VIP addresses as they go into adverts.
+    pub fn vip_addrs(&self) -> &[IpAddr] {
+        &self.vip_addrs
+    }
+    /// The interface and source address the instance runs on, while usable.
+    pub fn usable(&self) -> Option<Usable> {
+        self.usable
+    }
+    /// Whether the router told the shell to put the VIPs on (and not yet to take them off).
+    pub fn vips_held(&self) -> bool {
+        self.vips_held
+    }
+    pub fn discards(&self) -> &Counters {
+        &self.discards
+    }
+    pub fn forms(&self) -> &PeerForms {
+        &self.forms
+    }
+    pub fn last_transition(&self) -> Option<Time> {
+        self.last_transition
+    }
+    pub fn tracked_fault(&self) -> bool {
+        self.tracked_fault
+    }
+    /// The index of its sync group in `config().sync_groups`.
+    pub fn group(&self) -> Option<usize> {
+        self.group
+    }
+
+    /// The non-address fields of an advert with this priority.
+    pub fn advert_fields(&self, priority: u8) -> AdvertFields {
+        let p = self.inst.params();
+        AdvertFields {
+            version: p.version,
+            vrid: p.vrid,
+            priority,
+            adver_int_cs: p.advert_int_cs,
+            auth_type: u8::from(p.auth.is_some()),
+            auth_data: p.auth.unwrap_or([0; 8]),
+        }
+    }
+
+    /// The v3-over-IPv4 checksum form this instance sends.
+    pub fn checksum_form(&self) -> ChecksumForm {
+        if self.cfg.v3_checksum_as_v2 && self.family() == Family::V4 {
+            ChecksumForm::MessageOnly
+        } else {
+            ChecksumForm::PseudoHeader
+        }
+    }
+}
+
+pub struct Router {
+    config: Config,
+    slots: Vec<Slot>,
+    /// Slots a reload took out, kept until the actions naming them are drained.
+    retired: Vec<Slot>,
+    next_id: u32,
+    links: Links,
+    track: tracking::TrackTable,
+    drops: Counters,
+    /// The state each sync group's notify scripts were last run for, by group index.
+    group_states: Vec<Option<State>>,
+    phase: Phase,
+    actions: VecDeque<Action>,
+    scratch: Vec<instance::Action>,
+}
+
+impl Router {
+    pub fn new(config: Config) -> Self {
+        let mut router = Router {
+            slots: Vec::new(),
+            retired: Vec::new(),
+            next_id: 0,
+            links: Links::default(),
+            track: tracking::TrackTable::new(&config),
+            drops: Counters::default(),
+            group_states: vec![None; config.sync_groups.len()],
+            phase: Phase::Idle,
+            actions: VecDeque::with_capacity(32),
+            scratch: Vec::with_capacity(16),
+            config,
+        };
+        let instances = router.config.instances.clone();
+        router.slots = instances.into_iter().map(|c| router.new_slot(c)).collect();
+        router.assign_groups();
+        router
+    }
+
+    fn new_slot(&mut self, cfg: InstanceConfig) -> Slot {
+        self.next_id += 1;
+        Slot::new(SlotId(self.next_id), cfg)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+    pub fn slots(&self) -> &[Slot] {
+        &self.slots
+    }
+    /// A running slot, or one retired by the last call (for draining its actions).
+    pub fn slot(&self, id: SlotId) -> Option<&Slot> {
+        self.slots.iter().chain(&self.retired).find(|s| s.id == id)
+    }
+    pub fn links(&self) -> &Links {
+        &self.links
+    }
+    /// Packet-level drops by reason; the shell adds its own (send failures).
+    pub fn drops(&self) -> &Counters {
+        &self.drops
+    }
+    pub fn drops_mut(&mut self) -> &mut Counters {
+        &mut self.drops
+    }
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+    /// Whether an instance of this family is configured (the shell opens its socket).
+    pub fn uses(&self, family: Family) -> bool {
+        self.slots.iter().any(|s| s.family() == family)
+    }
+
+    /// The earliest time at which the router wants [`Router::handle_timeout`].
+    pub fn next_deadline(&self) -> Option<Time> {
+        self.slots
+            .iter()
+            .filter_map(|s| s.inst.next_deadline())
+            .min()
+    }
+
+    /// The next thing for the shell to do. Drain them all after each `handle_*` call.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        let action = self.actions.pop_front();
+        if action.is_none() {
+            self.retired.clear();
+        }
+        action
+    }
+
+    /// Starts every instance that can start: leftovers first, then the sync groups'
+    /// announcements, tracking and interfaces.
+    pub fn start(&mut self, now: Time) {
+        if self.phase != Phase::Idle {
+            return;
+        }
+        self.phase = Phase::Running;
+        for i in 0..self.slots.len() {
+            self.emit(i, Op::RemoveLeftovers { vmac: true });
+        }
+        self.apply_tracking(now);
+        self.announce_sync_groups(now);
+        self.reevaluate(now);
+        self.settle(now);
+    }
+
+    /// Graceful stop of every instance: priority-0 adverts out, VIPs removed.
+    pub fn begin_stop(&mut self, now: Time) {
+        if self.phase == Phase::Stopped {
+            return;
+        }
+        self.phase = Phase::Stopped;
+        for i in 0..self.slots.len() {
+            self.feed(i, now, Event::Shutdown);
+        }
+        self.settle(now);
+    }
+
+    /// Deadlines may have passed.
+    pub fn handle_timeout(&mut self, now: Time) {
+        for i in 0..self.slots.len() {
+            if self.slots[i].inst.next_deadline().is_some_and(|t| t <= now) {
+                self.feed(i, now, Event::Timer);
+            }
+        }
+        self.settle(now);
+    }
+
+    /// Forget every link and address before the shell feeds a full dump again.
+    pub fn reset_links(&mut self) {
+        self.links.clear();
+    }
+
+    /// Links and addresses changed (from a dump or the monitor): VIPs removed by someone
+    /// else come back, instances follow their interfaces and tracked interfaces.
+    pub fn handle_net_events(&mut self, now: Time, events: &[NetEvent]) {
+        for e in events {
+            self.links.apply(e);
+        }
+        for e in events {
+            if let NetEvent::AddrRemoved(a) = e {
+                self.restore_vip(a.index, a.addr);
+            }
+        }
+        self.refresh(now);
+        self.settle(now);
+    }
+
+    /// A datagram from the raw socket that could not even be read as IP.
+    pub fn handle_bad_datagram(&mut self) {
+        self.drops.bump("bad_ip_header");
+    }
+
+    fn restore_vip(&mut self, ifindex: u32, addr: IpAddr) {
+        for i in 0..self.slots.len() {
+            let s = &self.slots[i];
+            if s.inst.state() != State::Master || !s.vips_held {
+                continue;
+            }
+            let ours = s.cfg.vips.iter().chain(&s.cfg.vips_excluded);
+            if ours.into_iter().any(|v| v.addr == addr) {
+                self.emit(i, Op::RestoreVip { ifindex, addr });
+            }
+        }
+    }
+
+    /// Re-checks tracking, then interfaces (what changes a priority or usability).
+    fn refresh(&mut self, now: Time) {
+        if self.phase != Phase::Running {
+            return;
+        }
+        self.apply_tracking(now);
+        self.reevaluate(now);
+    }
+
+    /// After every event: sync-group holds and announcements.
+    fn settle(&mut self, now: Time) {
+        self.apply_sync_groups(now);
+    }
+
+    fn emit(&mut self, i: usize, op: Op) {
+        let s = &self.slots[i];
+        self.actions.push_back(Action::Instance {
+            slot: s.id,
+            link: s.usable,
+            op,
+        });
+    }
+
+    /// Feeds one event to one instance and turns what it asks for into actions.
+    fn feed(&mut self, i: usize, now: Time, event: Event) {
+        let mut out = std::mem::take(&mut self.scratch);
+        out.clear();
+        if let Err(d) = self.slots[i].inst.handle(now, event, &mut out) {
+            self.slots[i].discards.bump(d.counter_name());
+        }
+        for a in &out {
+            self.translate(i, now, a);
+        }
+        out.clear();
+        self.scratch = out;
+    }
+
+    fn translate(&mut self, i: usize, now: Time, action: &instance::Action) {
+        let op = match *action {
+            instance::Action::SendAdvert { priority } => Op::SendAdvert { priority },
+            instance::Action::AddVips => {
+                self.slots[i].vips_held = true;
+                Op::AddVips
+            }
+            instance::Action::RemoveVips => {
+                self.slots[i].vips_held = false;
+                Op::RemoveVips
+            }
+            instance::Action::SendGarp { count } => Op::SendGarp { count },
+            instance::Action::MasterRxLowerPri => Op::MasterRxLowerPri {
+                priority: self.slots[i].inst.effective_priority(),
+            },
+            instance::Action::Transition {
+                from, to, reason, ..
+            } => {
+                let s = &mut self.slots[i];
+                s.last_transition = Some(now);
+                info!(
+                    "{} {from} -> {to}: {}",
+                    s.cfg.name,
+                    describe(s, &reason, now)
+                );
+                Op::Transition {
+                    from,
+                    to,
+                    priority: s.inst.effective_priority(),
+                }
+            }
+        };
+        self.emit(i, op);
+    }
+}
+
+fn describe(slot: &Slot, reason: &Reason, now: Time) -> String {
+    let ago = |t: Time| Secs(now.saturating_sub(t), 2);
+    let tracking = slot.fault_cause == Some(FaultCause::Tracking);
+    match reason {
+        Reason::Startup => "start-up".into(),
+        Reason::AddressOwner => "address owner (priority 255)".into(),
+        Reason::MasterDown {
+            last: Some((ip, t)),
+        } => format!(
+            "master down timer expired (last advert from {ip} {} s ago)",
+            ago(*t)
+        ),
+        Reason::MasterDown { last: None } => "master down timer expired (no advert heard)".into(),
+        Reason::MasterLeft { from } => format!("{from} left (priority 0), skew time passed"),
+        Reason::Preempt { from, priority } => {
+            format!("preempting lower-priority master {from} (priority {priority})")
+        }
+        Reason::HigherPriority { from, priority } => {
+            format!("higher-priority advert from {from} (priority {priority})")
+        }
+        Reason::EqualPriorityHigherAddress { from } => {
+            format!("equal-priority advert from higher address {from}")
+        }
+        Reason::LinkDown if tracking => {
+            "a tracked script, file, process or interface, or its sync group, is failing".into()
+        }
+        Reason::LinkDown => "interface unusable (down, missing or without address)".into(),
+        Reason::LinkUp if tracking => "tracking and sync group good again".into(),
+        Reason::LinkUp => "interface usable again".into(),
+        Reason::Shutdown => "shutting down".into(),
+        Reason::SyncGroup => {
+            "another member of its sync group is backup to a higher-priority master".into()
+        }
+    }
+}
