@@ -1,6 +1,7 @@
 //! The raw VRRP sockets: adverts queued and sent in batches (`sendmmsg`), received ones
 //! drained in batches (`recvmmsg`) and handed to the router, multicast memberships.
 
+use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 
 use log::warn;
@@ -21,6 +22,27 @@ pub(super) struct Adverts {
     recv: RecvBatch,
     send4: SendBatch,
     send6: SendBatch,
+}
+
+/// Queues one advert; a round bigger than the batch sends what is queued and queues again.
+fn push(
+    sock: Option<&VrrpSocket>,
+    batch: &mut SendBatch,
+    (ifindex, src, dst): (u32, IpAddr, IpAddr),
+    fill: impl Fn(&mut [u8]) -> Option<usize> + Copy,
+) -> Result<usize, PushError> {
+    match batch.push(ifindex, src, dst, fill) {
+        Err(PushError::Full) => {
+            if let Some(sock) = sock {
+                if let Err(e) = batch.send(sock) {
+                    warn!("sending adverts: {e}");
+                }
+            }
+            batch.clear();
+            batch.push(ifindex, src, dst, fill)
+        }
+        other => other,
+    }
 }
 
 impl Adverts {
@@ -112,26 +134,14 @@ impl Adverts {
             // One (Copy) closure for both pushes: one copy of `push` in the binary.
             let fill =
                 |buf: &mut [u8]| packet::emit(&fields, slot.vip_addrs(), src, dst, form, buf).ok();
-            let queued = match batch.push(ifindex, src, dst, fill) {
+            let queued = match push(sock, batch, (ifindex, src, dst), fill) {
                 Ok(i) => Some(i),
-                Err(PushError::Full) => {
-                    // A round bigger than the batch: send what is queued and queue again.
-                    if let Some(sock) = sock {
-                        if let Err(e) = batch.send(sock) {
-                            warn!("sending adverts: {e}");
-                        }
-                    }
-                    batch.clear();
-                    batch.push(ifindex, src, dst, fill).ok()
-                }
                 Err(e) => {
                     warn!("{}: queueing an advert to {dst}: {e}", cfg.name);
+                    drops.bump("tx_queue_failed");
                     None
                 }
             };
-            if queued.is_none() {
-                drops.bump("tx_queue_failed");
-            }
             // keepalived's unicast_ttl: the TTL unicast adverts leave with (multicast ones
             // always leave with 255, RFC 5798 §5.1.1.3).
             let ttl = cfg.unicast_ttl.filter(|_| slot.is_unicast());

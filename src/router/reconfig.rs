@@ -25,20 +25,11 @@ impl Router {
     pub fn reload(&mut self, now: Time, config: Config) -> ReloadSummary {
         let running: Vec<InstanceConfig> = self.slots.iter().map(|s| s.cfg.clone()).collect();
         let plan = reload::plan(&running, &config.instances);
-        let restarted = plan.kept.iter().filter(|k| k.2 == Change::Restart);
-        let stopped: Vec<usize> = plan
-            .removed
-            .iter()
-            .copied()
-            .chain(restarted.map(|k| k.0))
-            .collect();
-        for &oi in &stopped {
-            self.feed(oi, now, Event::Shutdown);
-        }
+        let restarted = self.stop_for_reload(now, &plan);
         let mut sum = ReloadSummary {
             removed: plan.removed.len(),
             added: plan.added.len(),
-            restarted: stopped.len() - plan.removed.len(),
+            restarted,
             ..ReloadSummary::default()
         };
         let mut old: Vec<Option<Slot>> = std::mem::take(&mut self.slots)
@@ -83,6 +74,16 @@ impl Router {
         self.refresh(now);
         self.settle(now);
         sum
+    }
+
+    /// Stops the instances that go away or restart; returns how many restart.
+    fn stop_for_reload(&mut self, now: Time, plan: &reload::Plan) -> usize {
+        let restarted = plan.kept.iter().filter(|k| k.2 == Change::Restart);
+        let restarted: Vec<usize> = restarted.map(|k| k.0).collect();
+        for &oi in plan.removed.iter().chain(&restarted) {
+            self.feed(oi, now, Event::Shutdown);
+        }
+        restarted.len()
     }
 
     /// The new config replaces the old: tracking results and sync-group states carry over
