@@ -320,11 +320,13 @@ impl Instance {
         self.params.priority = priority;
     }
     /// A reload changed what the instance is configured with, not its identity: the state,
-    /// its timers and the learned source address stay; a new advert interval applies from
-    /// the next advert (at once when it got shorter). The caller follows with
-    /// [`Event::PriorityChanged`] when the effective priority changes.
+    /// its timers and the learned source address stay. A master with a new advert interval
+    /// advertises it at once, so v3 backups learn it before their down timers (still on the
+    /// old interval) run out. The caller follows with [`Event::PriorityChanged`] when the
+    /// effective priority changes.
     pub fn reconfigure(&mut self, now: Time, params: Params) {
         let primary_ip = self.params.primary_ip;
+        let new_interval = params.advert_int_cs != self.params.advert_int_cs;
         self.params = Params {
             primary_ip,
             ..params
@@ -333,8 +335,9 @@ impl Instance {
             self.master_adver_int_cs = self.params.advert_int_cs;
         }
         if self.state == State::Master {
-            let next = self.next_advert_slot(now);
-            self.advert_at = Some(self.advert_at.map_or(next, |t| t.min(next)));
+            if new_interval {
+                self.advert_at = Some(now);
+            }
             let refresh = self.params.garp.refresh;
             self.garp_refresh_at = match self.garp_refresh_at {
                 _ if refresh.is_zero() => None,

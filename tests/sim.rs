@@ -13,9 +13,19 @@
 //! Checked once the network is stable and settled (`sim/scenario.rs`): exactly one master per
 //! VRID among the running instances, one the RFC allows given the state when it became
 //! stable, and no more transitions.
+//!
+//! The router scenarios (`sim/router_scenario.rs`, `sim/router_world.rs`) run whole
+//! `tinyvrrp::router::Router`s, one per node, exchanging encoded adverts: tracking flips, sync
+//! groups of 2–4 members, rolling reloads (priority, VIP list, advert_int, tracking), unicast
+//! and multicast. Replay with `TINYVRRP_SIM_ROUTER_SEED=<n>`, run more with
+//! `TINYVRRP_SIM_ROUTER_SCENARIOS=<n>`.
 
 #[path = "sim/rng.rs"]
 mod rng;
+#[path = "sim/router_scenario.rs"]
+mod router_scenario;
+#[path = "sim/router_world.rs"]
+mod router_world;
 #[path = "sim/scenario.rs"]
 mod scenario;
 #[path = "sim/targeted.rs"]
@@ -114,4 +124,62 @@ fn random_scenarios_part_2() {
 #[test]
 fn random_scenarios_part_3() {
     run_part(3);
+}
+
+/// Runs one router scenario; on failure, the report to print.
+fn run_router_seed(seed: u64) -> Result<router_scenario::RCoverage, String> {
+    let sc = router_scenario::RScenario::generate(seed);
+    let outcome = catch_unwind(AssertUnwindSafe(|| router_scenario::run(&sc)));
+    let what = match outcome {
+        Ok(Ok(cov)) => return Ok(cov),
+        Ok(Err(v)) => v,
+        Err(_) => "panic (message above)".to_string(),
+    };
+    Err(format!(
+        "router seed {seed}: {what}\nscenario:\n{}replay: TINYVRRP_SIM_ROUTER_SEED={seed} cargo test --test sim router_scenarios",
+        sc.describe()
+    ))
+}
+
+/// The router scenarios (`sim/router_scenario.rs`), split like the instance ones.
+/// `TINYVRRP_SIM_ROUTER_SEED` replays one, `TINYVRRP_SIM_ROUTER_SCENARIOS` sets how many.
+fn run_router_part(part: u64) -> router_scenario::RCoverage {
+    let mut cov = router_scenario::RCoverage::default();
+    if let Some(seed) = env_u64("TINYVRRP_SIM_ROUTER_SEED") {
+        if part == 0 {
+            cov.add(&run_router_seed(seed).unwrap_or_else(|r| panic!("{r}")));
+        }
+        return cov;
+    }
+    let total = env_u64("TINYVRRP_SIM_ROUTER_SCENARIOS").unwrap_or(DEFAULT_SCENARIOS);
+    for seed in (part..total).step_by(PARTS as usize) {
+        cov.add(&run_router_seed(seed).unwrap_or_else(|r| panic!("{r}")));
+    }
+    eprintln!("router part {part}: seeds {part}..{total} step {PARTS}: {cov:?}");
+    cov
+}
+
+#[test]
+fn router_scenarios_part_0() {
+    let cov = run_router_part(0);
+    if std::env::var("TINYVRRP_SIM_ROUTER_SEED").is_err() && cov.scenarios >= 1_000 {
+        assert!(cov.faults > 0, "{cov:?}");
+        assert!(cov.groups > 0 && cov.unicast > 0, "{cov:?}");
+        assert!(cov.transitions > cov.scenarios, "{cov:?}");
+    }
+}
+
+#[test]
+fn router_scenarios_part_1() {
+    run_router_part(1);
+}
+
+#[test]
+fn router_scenarios_part_2() {
+    run_router_part(2);
+}
+
+#[test]
+fn router_scenarios_part_3() {
+    run_router_part(3);
 }
