@@ -442,7 +442,10 @@ impl Daemon {
 
     fn render_status(&mut self, now: Time) {
         self.status_text.clear();
-        let views = self.router.slots().iter().map(|s| InstanceView {
+        // No instance exists yet during the start-up delay.
+        let started = self.router.phase() != Phase::Idle;
+        let slots = self.router.slots().iter().filter(|_| started);
+        let views = slots.map(|s| InstanceView {
             name: &s.cfg().name,
             interface: &s.cfg().interface,
             instance: s.instance(),
