@@ -1528,11 +1528,7 @@ fn classify(
     };
     let rx_advert = RxAdvert {
         src: rx.src,
-        version: advert.version,
-        priority: advert.priority,
-        adver_int_cs: advert.adver_int_cs,
-        auth_type: advert.auth_type,
-        auth_data: advert.auth_data,
+        fields: advert.fields,
     };
     Some((idx, rx_advert, form))
 }
