@@ -12,7 +12,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::packet::Version;
+use crate::packet::{AdvertFields, Version};
 
 #[cfg(test)]
 mod tests;
@@ -94,15 +94,19 @@ pub struct Params {
     pub garp: GarpSchedule,
 }
 
-/// A received advert that already passed the packet checks (length, checksum, TTL, VRID).
+/// A received advert that already passed the packet checks (length, checksum, TTL, VRID), and
+/// its sender. Its fields read through (`advert.priority`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RxAdvert {
     pub src: IpAddr,
-    pub version: Version,
-    pub priority: u8,
-    pub adver_int_cs: u16,
-    pub auth_type: u8,
-    pub auth_data: [u8; 8],
+    pub fields: AdvertFields,
+}
+
+impl std::ops::Deref for RxAdvert {
+    type Target = AdvertFields;
+    fn deref(&self) -> &AdvertFields {
+        &self.fields
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -76,14 +76,6 @@ impl Family {
             IpAddr::V6(_) => Family::V6,
         }
     }
-
-    /// The VRRP multicast group of this family.
-    pub fn group(self) -> IpAddr {
-        match self {
-            Family::V4 => IpAddr::V4(VRRP_GROUP_V4),
-            Family::V6 => IpAddr::V6(VRRP_GROUP_V6),
-        }
-    }
 }
 
 /// Why a received message was dropped, or why an advert could not be encoded.
@@ -369,11 +361,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
         self.be16(field::MAX_ADVER_INT) & MAX_V3_ADVER_INT_CS
     }
 
-    /// v3 reserved bits (sent as zero, ignored on receive).
-    pub fn v3_reserved(&self) -> u8 {
-        self.byte(field::AUTH_TYPE) >> 4
-    }
-
     pub fn checksum(&self) -> u16 {
         self.be16(field::CHECKSUM)
     }
@@ -497,19 +484,12 @@ fn fixed_form(version: Version, family: Family) -> Option<ChecksumForm> {
     }
 }
 
-/// A decoded advert; addresses stay borrowed from the packet bytes.
+/// A decoded advert; addresses stay borrowed from the packet bytes. Its fields read through
+/// (`advert.priority`): v2's seconds come as centiseconds (times 100); v3 has auth type 0 and
+/// zero auth data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Advert<'a> {
-    pub version: Version,
-    pub vrid: u8,
-    pub priority: u8,
-    /// Advertisement interval in centiseconds. v3: the 12-bit Max Adver Int as is. v2: the
-    /// 8-bit seconds field times 100.
-    pub adver_int_cs: u16,
-    /// v2 only (0 in v3): 0 = none, 1 = simple text password (RFC 2338), 2 = AH.
-    pub auth_type: u8,
-    /// v2 only (zeros in v3): the 8 authentication bytes.
-    pub auth_data: [u8; 8],
+    pub fields: AdvertFields,
     pub family: Family,
     /// Raw address bytes, a whole number of `family.addr_len()` chunks.
     addrs: &'a [u8],
@@ -566,13 +546,16 @@ impl<'a> Advert<'a> {
         let addrs = bytes
             .get(field::ADDRS..field::ADDRS + packet.addr_bytes().len())
             .unwrap_or(&[]);
-        let advert = Advert {
+        let fields = AdvertFields {
             version,
             vrid: packet.vrid(),
             priority: packet.priority(),
             adver_int_cs,
             auth_type,
             auth_data,
+        };
+        let advert = Advert {
+            fields,
             family,
             addrs,
         };
@@ -595,18 +578,6 @@ impl<'a> Advert<'a> {
         self.addrs
     }
 
-    /// The non-address fields, ready for [`emit`].
-    pub fn fields(&self) -> AdvertFields {
-        AdvertFields {
-            version: self.version,
-            vrid: self.vrid,
-            priority: self.priority,
-            adver_int_cs: self.adver_int_cs,
-            auth_type: self.auth_type,
-            auth_data: self.auth_data,
-        }
-    }
-
     /// Re-encode this advert (same as [`emit`] with its fields and addresses), without
     /// collecting the addresses.
     pub fn emit(
@@ -616,15 +587,30 @@ impl<'a> Advert<'a> {
         form: ChecksumForm,
         out: &mut [u8],
     ) -> Result<usize, PacketError> {
-        let fields = self.fields();
         let count = self.addr_count();
-        write_message(&fields, self.family, count, src, dst, form, out, |list| {
-            let dst = list
-                .get_mut(..self.addrs.len())
-                .ok_or(PacketError::BufferTooSmall)?;
-            dst.copy_from_slice(self.addrs);
-            Ok(())
-        })
+        write_message(
+            &self.fields,
+            self.family,
+            count,
+            src,
+            dst,
+            form,
+            out,
+            |list| {
+                let dst = list
+                    .get_mut(..self.addrs.len())
+                    .ok_or(PacketError::BufferTooSmall)?;
+                dst.copy_from_slice(self.addrs);
+                Ok(())
+            },
+        )
+    }
+}
+
+impl core::ops::Deref for Advert<'_> {
+    type Target = AdvertFields;
+    fn deref(&self) -> &AdvertFields {
+        &self.fields
     }
 }
 
@@ -653,19 +639,21 @@ pub fn parse(
     Advert::parse(&packet, src, dst)
 }
 
-/// The fields of an advert to send (addresses given separately as a slice).
+/// The fields of an advert, sent or received (addresses apart).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AdvertFields {
     pub version: Version,
     pub vrid: u8,
     pub priority: u8,
-    /// Centiseconds. v2 needs a whole number of seconds (1..=255 s): anything else is an
-    /// error rather than silently rounded, so a misconfigured v2 interval cannot turn into
-    /// a different one on the wire.
+    /// Centiseconds: v3's 12-bit Max Adver Int as is, v2's 8-bit seconds times 100. To send
+    /// v2 it must be a whole number of seconds (1..=255 s): anything else is an error rather
+    /// than silently rounded, so a misconfigured v2 interval cannot turn into a different one
+    /// on the wire.
     pub adver_int_cs: u16,
-    /// v2 only; ignored for v3 (not on the wire).
+    /// v2 only (not on the wire in v3, 0 when received): 0 = none, 1 = simple text password
+    /// (RFC 2338), 2 = AH.
     pub auth_type: u8,
-    /// v2 only; ignored for v3 (not on the wire).
+    /// v2 only (not on the wire in v3, zeros when received): the 8 authentication bytes.
     pub auth_data: [u8; 8],
 }
 
@@ -845,7 +833,7 @@ mod tests {
             (51, 150, 100)
         );
         assert_eq!(advert.addrs().collect::<Vec<_>>(), vec![v4(1)]);
-        let again = encode(&advert.fields(), &[v4(1)], SRC4, GROUP4, form);
+        let again = encode(&advert.fields, &[v4(1)], SRC4, GROUP4, form);
         assert_eq!(again, bytes);
     }
 
@@ -861,7 +849,7 @@ mod tests {
         let (advert, form) = parse(&bytes, Family::V4, SRC4, GROUP4).unwrap();
         // v2 ignores the requested form: always message-only.
         assert_eq!(form, ChecksumForm::MessageOnly);
-        assert_eq!(advert.fields(), f);
+        assert_eq!(advert.fields, f);
         assert_eq!(advert.addr_count(), 2);
         assert_eq!(advert.addrs().collect::<Vec<_>>(), addrs);
         // The v2 checksum does not depend on the IP addresses.
@@ -883,7 +871,7 @@ mod tests {
         ] {
             let (advert, form) = parse(bytes, Family::V4, SRC4, GROUP4).unwrap();
             assert_eq!(form, want);
-            assert_eq!(advert.fields(), f);
+            assert_eq!(advert.fields, f);
             assert_eq!(advert.addrs().collect::<Vec<_>>(), addrs);
             let mut out = [0u8; 64];
             let n = advert.emit(SRC4, GROUP4, form, &mut out).unwrap();
@@ -906,7 +894,7 @@ mod tests {
         let (advert, form) = parse(&bytes, Family::V6, SRC6, GROUP6).unwrap();
         // IPv6 ignores the requested form: always the pseudo-header.
         assert_eq!(form, ChecksumForm::PseudoHeader);
-        assert_eq!(advert.fields(), f);
+        assert_eq!(advert.fields, f);
         assert_eq!(advert.family, Family::V6);
         assert_eq!(advert.addrs().collect::<Vec<_>>(), addrs);
         assert_eq!(
@@ -923,7 +911,7 @@ mod tests {
         refix(&mut bytes, SRC4, GROUP4, ChecksumForm::PseudoHeader);
         let (advert, form) = parse(&bytes, Family::V4, SRC4, GROUP4).unwrap();
         assert_eq!(advert.adver_int_cs, 100);
-        let again = encode(&advert.fields(), &[v4(1)], SRC4, GROUP4, form);
+        let again = encode(&advert.fields, &[v4(1)], SRC4, GROUP4, form);
         assert_eq!(again[4] & 0xf0, 0);
     }
 
@@ -1160,7 +1148,7 @@ mod tests {
         }
         let addrs: Vec<IpAddr> = advert.addrs().collect();
         let mut out2 = [0u8; MAX_PACKET_LEN];
-        let n2 = emit(&advert.fields(), &addrs, src, dst, form, &mut out2).unwrap();
+        let n2 = emit(&advert.fields, &addrs, src, dst, form, &mut out2).unwrap();
         assert_eq!(&out2[..n2], again);
         true
     }

@@ -12,7 +12,6 @@ mod recv;
 mod send;
 
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
@@ -25,11 +24,8 @@ pub use send::{PushError, SendBatch, SendOutcome};
 /// IP protocol number of VRRP.
 pub const IPPROTO_VRRP: libc::c_int = 112;
 
-/// The VRRP IPv4 multicast group.
-pub const GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
-
-/// The VRRP IPv6 multicast group.
-pub const GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
+/// The VRRP multicast groups.
+pub use crate::packet::{VRRP_GROUP_V4 as GROUP_V4, VRRP_GROUP_V6 as GROUP_V6};
 
 /// Size of every datagram buffer in the batches. The largest VRRP message is a v3 IPv6 advert
 /// with 255 addresses (8 + 255 * 16 = 4088 bytes); an IPv4 advert with 255 addresses plus a
@@ -41,6 +37,81 @@ const VRRP_TTL: libc::c_int = 255;
 
 /// DSCP CS6 (internetwork control), the traffic class keepalived sends VRRP with.
 const VRRP_TOS: libc::c_int = 0xc0;
+
+/// `IPV6_MULTICAST_ALL` (linux/in6.h); libc only exports it for some targets.
+const IPV6_MULTICAST_ALL: libc::c_int = 29;
+
+/// Everything that differs between the IPv4 and the IPv6 socket but the address structs.
+struct Proto {
+    name: &'static str,
+    domain: libc::c_int,
+    /// Socket option and control message level.
+    level: libc::c_int,
+    pktinfo: libc::c_int,
+    /// Control message kind of a per-datagram TTL / hop limit.
+    hop_limit: libc::c_int,
+    join: libc::c_int,
+    leave: libc::c_int,
+    /// Integer options set at open: name, value, its name in errors, and whether a kernel may
+    /// lack it.
+    options: &'static [(libc::c_int, libc::c_int, &'static str, bool)],
+}
+
+const V4: Proto = Proto {
+    name: "IPv4",
+    domain: libc::AF_INET,
+    level: libc::IPPROTO_IP,
+    pktinfo: libc::IP_PKTINFO,
+    hop_limit: libc::IP_TTL,
+    join: libc::IP_ADD_MEMBERSHIP,
+    leave: libc::IP_DROP_MEMBERSHIP,
+    options: &[
+        (libc::IP_PKTINFO, 1, "IP_PKTINFO", false),
+        (libc::IP_RECVTTL, 1, "IP_RECVTTL", false),
+        (libc::IP_MULTICAST_TTL, VRRP_TTL, "IP_MULTICAST_TTL", false),
+        (libc::IP_TTL, VRRP_TTL, "IP_TTL", false),
+        (libc::IP_TOS, VRRP_TOS, "IP_TOS", false),
+        (libc::IP_MULTICAST_LOOP, 0, "IP_MULTICAST_LOOP", false),
+        (libc::IP_MULTICAST_ALL, 0, "IP_MULTICAST_ALL", false),
+    ],
+};
+
+const V6: Proto = Proto {
+    name: "IPv6",
+    domain: libc::AF_INET6,
+    level: libc::IPPROTO_IPV6,
+    pktinfo: libc::IPV6_PKTINFO,
+    hop_limit: libc::IPV6_HOPLIMIT,
+    join: libc::IPV6_ADD_MEMBERSHIP,
+    leave: libc::IPV6_DROP_MEMBERSHIP,
+    options: &[
+        (libc::IPV6_RECVPKTINFO, 1, "IPV6_RECVPKTINFO", false),
+        (libc::IPV6_RECVHOPLIMIT, 1, "IPV6_RECVHOPLIMIT", false),
+        (
+            libc::IPV6_MULTICAST_HOPS,
+            VRRP_TTL,
+            "IPV6_MULTICAST_HOPS",
+            false,
+        ),
+        (
+            libc::IPV6_UNICAST_HOPS,
+            VRRP_TTL,
+            "IPV6_UNICAST_HOPS",
+            false,
+        ),
+        (libc::IPV6_TCLASS, VRRP_TOS, "IPV6_TCLASS", false),
+        (libc::IPV6_MULTICAST_LOOP, 0, "IPV6_MULTICAST_LOOP", false),
+        // Kernels before 4.20 lack it; they deliver every group the host joined.
+        (IPV6_MULTICAST_ALL, 0, "IPV6_MULTICAST_ALL", true),
+    ],
+};
+
+fn proto(family: Family) -> &'static Proto {
+    match family {
+        Family::V4 => &V4,
+        Family::V6 => &V6,
+    }
+}
 
 /// What a socket operation failed to do, with the errno the kernel gave.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,10 +150,7 @@ impl fmt::Display for SockError {
         let errno = std::io::Error::from(self.errno());
         match self {
             SockError::Open { family, .. } => {
-                let af = match family {
-                    Family::V4 => "IPv4",
-                    Family::V6 => "IPv6",
-                };
+                let af = proto(*family).name;
                 write!(f, "cannot open raw {af} VRRP socket: {errno}")
             }
             SockError::SetOption { option, .. } => {
@@ -116,12 +184,10 @@ pub struct VrrpSocket {
 }
 
 impl VrrpSocket {
-    /// Raw socket, non-blocking, close-on-exec, set up as described in the module docs:
-    /// IPv4: IP_PKTINFO and IP_RECVTTL on, IP_MULTICAST_TTL and IP_TTL 255, IP_TOS 0xc0,
-    /// IP_MULTICAST_LOOP off, IP_MULTICAST_ALL off (only groups this socket joined are
-    /// delivered). IPv6: IPV6_RECVPKTINFO, IPV6_RECVHOPLIMIT, IPV6_MULTICAST_HOPS and
-    /// IPV6_UNICAST_HOPS 255, IPV6_TCLASS 0xc0, IPV6_MULTICAST_LOOP off, IPV6_MULTICAST_ALL off
-    /// where the kernel has it (4.20+). IPV6_CHECKSUM stays unset: the caller computes VRRP
+    /// Raw socket, non-blocking, close-on-exec, with its family's options ([`V4`], [`V6`]):
+    /// PKTINFO and the received TTL / hop limit on, TTL / hop limit 255, traffic class 0xc0,
+    /// no multicast loop, only the groups this socket joined delivered (IPv6: where the kernel
+    /// has IPV6_MULTICAST_ALL, 4.20+). IPV6_CHECKSUM stays unset: the caller computes VRRP
     /// checksums.
     ///
     /// Linux applies IPV6_MULTICAST_ALL only to raw sockets bound to an address; this one is
@@ -129,13 +195,10 @@ impl VrrpSocket {
     /// every interface where anything on the host joined it. Callers must keep only adverts
     /// whose `ifindex` has an instance (which lookup by (ifindex, VRID) does anyway).
     pub fn open(family: Family) -> Result<Self, SockError> {
-        let domain = match family {
-            Family::V4 => libc::AF_INET,
-            Family::V6 => libc::AF_INET6,
-        };
+        let p = proto(family);
         let kind = libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
         // SAFETY: plain syscall; on success we take sole ownership of the returned descriptor.
-        let raw = unsafe { libc::socket(domain, kind, IPPROTO_VRRP) };
+        let raw = unsafe { libc::socket(p.domain, kind, IPPROTO_VRRP) };
         if raw < 0 {
             return Err(SockError::Open {
                 family,
@@ -145,45 +208,16 @@ impl VrrpSocket {
         // SAFETY: `raw` is a fresh descriptor nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let sock = VrrpSocket { fd, family };
-        match family {
-            Family::V4 => sock.setup_v4()?,
-            Family::V6 => sock.setup_v6()?,
+        for &(name, value, option, may_lack) in p.options {
+            match sock.set_int(p.level, name, value, option) {
+                Err(SockError::SetOption {
+                    errno: Errno::ENOPROTOOPT,
+                    ..
+                }) if may_lack => {}
+                other => other?,
+            }
         }
         Ok(sock)
-    }
-
-    fn setup_v4(&self) -> Result<(), SockError> {
-        use libc::IPPROTO_IP as IP;
-        self.set_int(IP, libc::IP_PKTINFO, 1, "IP_PKTINFO")?;
-        self.set_int(IP, libc::IP_RECVTTL, 1, "IP_RECVTTL")?;
-        self.set_int(IP, libc::IP_MULTICAST_TTL, VRRP_TTL, "IP_MULTICAST_TTL")?;
-        self.set_int(IP, libc::IP_TTL, VRRP_TTL, "IP_TTL")?;
-        self.set_int(IP, libc::IP_TOS, VRRP_TOS, "IP_TOS")?;
-        self.set_int(IP, libc::IP_MULTICAST_LOOP, 0, "IP_MULTICAST_LOOP")?;
-        self.set_int(IP, libc::IP_MULTICAST_ALL, 0, "IP_MULTICAST_ALL")
-    }
-
-    fn setup_v6(&self) -> Result<(), SockError> {
-        use libc::IPPROTO_IPV6 as IP6;
-        self.set_int(IP6, libc::IPV6_RECVPKTINFO, 1, "IPV6_RECVPKTINFO")?;
-        self.set_int(IP6, libc::IPV6_RECVHOPLIMIT, 1, "IPV6_RECVHOPLIMIT")?;
-        self.set_int(
-            IP6,
-            libc::IPV6_MULTICAST_HOPS,
-            VRRP_TTL,
-            "IPV6_MULTICAST_HOPS",
-        )?;
-        self.set_int(IP6, libc::IPV6_UNICAST_HOPS, VRRP_TTL, "IPV6_UNICAST_HOPS")?;
-        self.set_int(IP6, libc::IPV6_TCLASS, VRRP_TOS, "IPV6_TCLASS")?;
-        self.set_int(IP6, libc::IPV6_MULTICAST_LOOP, 0, "IPV6_MULTICAST_LOOP")?;
-        match self.set_int(IP6, IPV6_MULTICAST_ALL, 0, "IPV6_MULTICAST_ALL") {
-            // Kernels before 4.20 lack the option; they deliver every group the host joined.
-            Err(SockError::SetOption {
-                errno: Errno::ENOPROTOOPT,
-                ..
-            }) => Ok(()),
-            other => other,
-        }
     }
 
     /// The socket's descriptor, for the poll loop.
@@ -209,6 +243,8 @@ impl VrrpSocket {
     }
 
     fn membership(&self, ifindex: u32, join: bool) -> Result<(), Errno> {
+        let p = proto(self.family);
+        let opt = if join { p.join } else { p.leave };
         match self.family {
             Family::V4 => {
                 let index = libc::c_int::try_from(ifindex).map_err(|_| Errno::ENODEV)?;
@@ -219,24 +255,14 @@ impl VrrpSocket {
                     imr_address: libc::in_addr { s_addr: 0 },
                     imr_ifindex: index,
                 };
-                let opt = if join {
-                    libc::IP_ADD_MEMBERSHIP
-                } else {
-                    libc::IP_DROP_MEMBERSHIP
-                };
-                self.set_raw(libc::IPPROTO_IP, opt, &mreq)
+                self.set_raw(p.level, opt, &mreq)
             }
             Family::V6 => {
                 // SAFETY: ipv6_mreq is plain old data; all-zero is a valid value.
                 let mut mreq: libc::ipv6_mreq = unsafe { std::mem::zeroed() };
                 mreq.ipv6mr_multiaddr.s6_addr = GROUP_V6.octets();
                 mreq.ipv6mr_interface = ifindex as _;
-                let opt = if join {
-                    libc::IPV6_ADD_MEMBERSHIP
-                } else {
-                    libc::IPV6_DROP_MEMBERSHIP
-                };
-                self.set_raw(libc::IPPROTO_IPV6, opt, &mreq)
+                self.set_raw(p.level, opt, &mreq)
             }
         }
     }
@@ -264,9 +290,6 @@ impl VrrpSocket {
         }
     }
 }
-
-/// `IPV6_MULTICAST_ALL` (linux/in6.h); libc only exports it for some targets.
-const IPV6_MULTICAST_ALL: libc::c_int = 29;
 
 impl AsFd for VrrpSocket {
     fn as_fd(&self) -> BorrowedFd<'_> {

@@ -16,7 +16,7 @@
 //! own MAC. Beyond keepalived, the parent also gets `arp_announce=2`: a reply to a client
 //! routed out of the parent with the VIP as source would otherwise send an ARP request
 //! "who has CLIENT, tell VIP" from the parent's MAC, and the client would point the VIP at the
-//! parent's MAC instead of the virtual one (seen in tests/netns_modes.rs with a /24 VIP).
+//! parent's MAC instead of the virtual one (seen in tests/netns/modes.rs with a /24 VIP).
 //! The parent's old values are saved and put back when its last macvlan goes.
 //! IPv6: the kernel gives the macvlan an EUI-64 link-local address from the virtual MAC
 //! (`fe80::200:5eff:fe00:2XX`), unique on the link because only the master has the interface;

@@ -146,7 +146,7 @@ fn check_round_trip(advert: &Advert<'_>, form: ChecksumForm, vrrp: &VrrpFrame<'_
     let addrs: Vec<IpAddr> = advert.addrs().collect();
     assert_eq!(addrs.len(), advert.addr_count(), "{at}: address count");
     let mut out = [0u8; MAX_PACKET_LEN];
-    let len = packet::emit(&advert.fields(), &addrs, vrrp.src, vrrp.dst, form, &mut out)
+    let len = packet::emit(&advert.fields, &addrs, vrrp.src, vrrp.dst, form, &mut out)
         .unwrap_or_else(|e| panic!("{at}: re-encode: {e}"));
     assert_eq!(&out[..len], vrrp.payload, "{at}: encode(decode(x)) != x");
 }

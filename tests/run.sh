@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 log() { printf '\n== %s\n' "$*"; }
 
 # --- system packages: ip (iproute2), ping (iputils-ping), sysctl/ps (procps), busybox (its
-# start-stop-daemon runs contrib/busybox/S50tinyvrrp in tests/netns_initscript.rs) -----------
+# start-stop-daemon runs contrib/busybox/S50tinyvrrp in tests/netns/initscript.rs) ----------
 missing=()
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v busybox >/dev/null 2>&1 || missing+=(busybox)
@@ -29,7 +29,7 @@ if ((${#missing[@]})); then
     fi
 fi
 
-# --- keepalived, the interop peer (tests/interop_keepalived.rs fails without it as root) -------
+# --- keepalived, the interop peer (tests/netns/interop_keepalived.rs fails without it as root)
 # The package's service must not start on install: a keepalived running with the default
 # config in the host namespace is not ours. policy-rc.d (exit 101) forbids it for the install
 # only; afterwards no keepalived may be running that the tests did not start.

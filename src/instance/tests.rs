@@ -27,14 +27,15 @@ fn ms(v: u64) -> Time {
 }
 
 fn advert(src: IpAddr, version: Version, priority: u8, adver_int_cs: u16) -> RxAdvert {
-    RxAdvert {
-        src,
+    let fields = AdvertFields {
         version,
+        vrid: 51,
         priority,
         adver_int_cs,
         auth_type: 0,
         auth_data: [0; 8],
-    }
+    };
+    RxAdvert { src, fields }
 }
 
 /// Starts an instance at t=0 and returns it with the start-up actions.
@@ -451,20 +452,20 @@ fn rfc3768_5_3_6_simple_password_must_match() {
     p.auth = Some(*b"secret12");
     let (mut i, _) = started(p);
     let mut a = advert(HIGHER_IP, Version::V2, 150, 100);
-    a.auth_type = 1;
-    a.auth_data = *b"wrongpw\0";
+    a.fields.auth_type = 1;
+    a.fields.auth_data = *b"wrongpw\0";
     assert_eq!(
         run(&mut i, ms(100), Event::Advert(a)).1,
         Err(Discard::AuthMismatch)
     );
-    a.auth_type = 0;
-    a.auth_data = [0; 8];
+    a.fields.auth_type = 0;
+    a.fields.auth_data = [0; 8];
     assert_eq!(
         run(&mut i, ms(100), Event::Advert(a)).1,
         Err(Discard::AuthMismatch)
     );
-    a.auth_type = 1;
-    a.auth_data = *b"secret12";
+    a.fields.auth_type = 1;
+    a.fields.auth_data = *b"secret12";
     assert_eq!(run(&mut i, ms(100), Event::Advert(a)).1, Ok(()));
 }
 

@@ -90,11 +90,7 @@ impl Router {
         let matches = same_addresses(&advert, &self.slots[i].vip_addrs);
         let rx_advert = RxAdvert {
             src: rx.src,
-            version: advert.version,
-            priority: advert.priority,
-            adver_int_cs: advert.adver_int_cs,
-            auth_type: advert.auth_type,
-            auth_data: advert.auth_data,
+            fields: advert.fields,
         };
         Some((i, rx_advert, form, matches))
     }

@@ -9,7 +9,7 @@ use std::ptr;
 use nix::errno::Errno;
 
 use super::cmsg::{self, ControlBuf};
-use super::{SockError, VrrpSocket, MAX_DATAGRAM};
+use super::{Proto, SockError, VrrpSocket, MAX_DATAGRAM, V4, V6};
 
 /// Why a datagram could not be queued.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -185,9 +185,10 @@ impl SendBatch {
             .slots
             .get_mut(index)
             .ok_or(PushError::NotQueued(index))?;
-        let (level, kind) = match slot.name.ss_family as libc::c_int {
-            libc::AF_INET => (libc::IPPROTO_IP, libc::IP_TTL),
-            _ => (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT),
+        let p = if libc::c_int::from(slot.name.ss_family) == libc::AF_INET {
+            &V4
+        } else {
+            &V6
         };
         let value = libc::c_int::from(hops);
         let rest = slot
@@ -195,8 +196,8 @@ impl SendBatch {
             .0
             .get_mut(slot.controllen..)
             .ok_or(PushError::ControlFull)?;
-        let used =
-            cmsg::write(rest, level, kind, cmsg::bytes_of(&value)).ok_or(PushError::ControlFull)?;
+        let used = cmsg::write(rest, p.level, p.hop_limit, cmsg::bytes_of(&value))
+            .ok_or(PushError::ControlFull)?;
         slot.controllen += used;
         Ok(())
     }
@@ -308,15 +309,7 @@ fn address_v4(
     sin.sin_addr.s_addr = u32::from_ne_bytes(dst.octets());
     info.ipi_ifindex = index;
     info.ipi_spec_dst.s_addr = u32::from_ne_bytes(src.octets());
-    store_name(slot, sin);
-    let data = cmsg::bytes_of(&info);
-    slot.controllen = cmsg::write(
-        &mut slot.control.0,
-        libc::IPPROTO_IP,
-        libc::IP_PKTINFO,
-        data,
-    )
-    .unwrap_or(0);
+    address(slot, &V4, sin, &info);
     Ok(())
 }
 
@@ -340,15 +333,7 @@ fn address_v6(
     }
     info.ipi6_ifindex = ifindex as _;
     info.ipi6_addr.s6_addr = src.octets();
-    store_name(slot, sin6);
-    let data = cmsg::bytes_of(&info);
-    slot.controllen = cmsg::write(
-        &mut slot.control.0,
-        libc::IPPROTO_IPV6,
-        libc::IPV6_PKTINFO,
-        data,
-    )
-    .unwrap_or(0);
+    address(slot, &V6, sin6, &info);
     Ok(())
 }
 
@@ -358,13 +343,16 @@ fn link_scoped(a: Ipv6Addr) -> bool {
     (s[0] & 0xffc0) == 0xfe80 || (s[0] & 0xff0f) == 0xff02
 }
 
-fn store_name<T: Copy>(slot: &mut SendSlot, addr: T) {
-    // Only sockaddr_in / sockaddr_in6 come here.
-    debug_assert!(size_of::<T>() <= size_of::<libc::sockaddr_storage>());
+/// Stores the destination `addr` (a sockaddr_in / sockaddr_in6) and the PKTINFO control
+/// message `info` (in_pktinfo / in6_pktinfo) in `slot`.
+fn address<A: Copy, I: Copy>(slot: &mut SendSlot, p: &Proto, addr: A, info: &I) {
+    debug_assert!(size_of::<A>() <= size_of::<libc::sockaddr_storage>());
     // SAFETY: sockaddr_storage is at least as large and as aligned as any sockaddr type;
     // the write stays inside `slot.name`.
-    unsafe { ptr::write(ptr::addr_of_mut!(slot.name).cast::<T>(), addr) };
-    slot.namelen = size_of::<T>() as libc::socklen_t;
+    unsafe { ptr::write(ptr::addr_of_mut!(slot.name).cast::<A>(), addr) };
+    slot.namelen = size_of::<A>() as libc::socklen_t;
+    let data = cmsg::bytes_of(info);
+    slot.controllen = cmsg::write(&mut slot.control.0, p.level, p.pktinfo, data).unwrap_or(0);
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use tinyvrrp::instance::{Action, Discard, Event, Instance, Params, Reason, RxAdvert, State, Time};
+use tinyvrrp::packet::AdvertFields;
 
 use crate::rng::Rng;
 
@@ -467,13 +468,17 @@ impl World {
         let Some(p) = self.cfg[from].slots[slot].as_ref() else {
             return;
         };
-        let advert = RxAdvert {
-            src: p.primary_ip,
+        let fields = AdvertFields {
             version: p.version,
+            vrid: p.vrid,
             priority,
             adver_int_cs: p.advert_int_cs,
             auth_type: u8::from(p.auth.is_some()),
             auth_data: p.auth.unwrap_or([0; 8]),
+        };
+        let advert = RxAdvert {
+            src: p.primary_ip,
+            fields,
         };
         let n = self.nodes.len();
         for to in 0..n {

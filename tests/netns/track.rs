@@ -1,7 +1,7 @@
 //! Health tracking on a real network: vrrp_script weights and FAULT, a hanging script killed
 //! at its timeout while adverts go on, no zombies, track_interface. Needs root; skips otherwise.
 
-mod lab;
+use crate::lab;
 
 use std::time::{Duration, Instant};
 

@@ -12,17 +12,17 @@
 //! daemon becomes its child when the script exits: the test can then reap it and read its exit
 //! status, instead of pid 1 doing so behind its back.
 
-mod lab;
+use crate::lab;
 
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use lab::{wait_until, Lab, Node, Status, DAEMON};
+use lab::{output_timeout, wait_until, Lab, Node, Status, DAEMON};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/busybox/S50tinyvrrp");
 const INITTAB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/busybox/inittab");
@@ -112,28 +112,6 @@ fn reap(pid: u32) -> Option<libc::c_int> {
             128 + libc::WTERMSIG(status)
         }
     })
-}
-
-/// Runs `cmd` to completion; None when it takes longer than `timeout` (it is then killed).
-fn output_timeout(cmd: &mut Command, timeout: Duration) -> Option<Output> {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    let start = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => return child.wait_with_output().ok(),
-            Ok(None) if start.elapsed() < timeout => thread::sleep(Duration::from_millis(10)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-        }
-    }
 }
 
 /// What a script action did.

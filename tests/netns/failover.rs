@@ -7,7 +7,7 @@
 //! threads share two busy cores, and Skew_Time (0.61 s at priority 100) stays far from
 //! Master_Down_Interval (3.61 s), so a graceful handover and a timeout are easy to tell apart.
 
-mod lab;
+use crate::lab;
 
 use lab::{wait_until, Advert, DaemonHandle, Lab, Node, Status};
 use std::net::Ipv4Addr;

@@ -11,7 +11,7 @@
 //! it moves to node 2; with a notify FIFO, the lines tinyvrrp writes have keepalived's format and
 //! order. Without root the tests skip; as root a missing keepalived is a failure.
 
-mod lab;
+use crate::lab;
 
 use lab::{wait_until, DaemonHandle, Lab, Node};
 use std::fs;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use nix::poll::{poll, PollFd, PollFlags};
 use tinyvrrp::packet::Family;
 
-mod lab;
+use crate::lab;
 use tinyvrrp::sock::{RecvBatch, SendBatch, SendOutcome, VrrpSocket, GROUP_V4, GROUP_V6};
 
 const A_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
@@ -66,7 +66,7 @@ fn allocations() -> usize {
     ALLOCATIONS.with(|c| c.get())
 }
 
-/// Two hosts of the project's netns lab (tests/lab): node 1 is A (192.0.2.11, 2001:db8::11),
+/// Two hosts of the project's netns lab (tests/netns/lab): node 1 is A (192.0.2.11, 2001:db8::11),
 /// node 2 is B (.12, ::12), each also given a fixed link-local address (fe80::11 / fe80::12,
 /// without DAD) beside the generated one, so the IPv6 tests know their sources. Dropping it
 /// tears the lab down, also on panic.

@@ -26,7 +26,7 @@
 //! - VRRPv3 over IPv4: keepalived computes the checksum with the pseudo-header whose
 //!   destination is the packet's real destination (the unicast peer in unicast mode).
 
-mod lab;
+use crate::lab;
 
 use lab::{wait_until, DaemonHandle, Lab, Node};
 use std::thread;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tinyvrrp::arp::{self, FrameSender};
 
-mod lab;
+use crate::lab;
 use tinyvrrp::netlink::{AddrInfo, LinkInfo, Monitor, NetEvent, Netlink, NetlinkError};
 
 const VMAC: [u8; 6] = [0x00, 0x00, 0x5e, 0x00, 0x01, 0x33];
@@ -27,7 +27,7 @@ fn ip(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// A node of the project's netns lab (tests/lab): a namespace whose eth0 (192.0.2.11/24,
+/// A node of the project's netns lab (tests/netns/lab): a namespace whose eth0 (192.0.2.11/24,
 /// 2001:db8::11/64, up) is on the lab's bridge; the lab goes when this is dropped.
 struct Node {
     name: String,
@@ -295,13 +295,6 @@ impl Lab {
     }
 }
 
-fn fmt_mac(mac: [u8; 6]) -> String {
-    mac.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
 /// Sends `build(mac)` from a's eth0 and returns a's MAC.
 fn send_from_a(lab: &Lab, frame: fn([u8; 6]) -> Vec<u8>) -> [u8; 6] {
     lab::in_netns(&lab.a, || {
@@ -342,7 +335,7 @@ fn entry_moves_to_sender(tag: &str, addr: &str, frame: fn([u8; 6]) -> Vec<u8>) {
         "nud",
         "stale",
     ]);
-    let want = fmt_mac(send_from_a(&lab, frame));
+    let want = lab::fmt_mac(&send_from_a(&lab, frame));
     let shown = lab.wait_b_neigh(addr, &want);
     assert!(
         shown.contains(&want),
@@ -375,7 +368,7 @@ fn garp_creates_entry_with_arp_accept() {
     ]);
     assert_eq!(lab.b_neigh("192.0.2.200").trim(), "");
     let mac = send_from_a(&lab, garp);
-    let want = fmt_mac(mac);
+    let want = lab::fmt_mac(&mac);
     let shown = lab.wait_b_neigh("192.0.2.200", &want);
     assert!(
         shown.contains(&want),

@@ -2,7 +2,7 @@
 //! group, mcast_src_ip, dont_track_primary, `use_vmac = NAME`, an instance without VIPs.
 //! Needs root; skips otherwise.
 
-mod lab;
+use crate::lab;
 
 use std::net::Ipv4Addr;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! an interface that is missing at start, leftover VIPs from a crashed run, SIGUSR1, and the
 //! steady state allocating nothing. Needs root; skips otherwise.
 
-mod lab;
+use crate::lab;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! blocked on the bridge), VRRPv3 over IPv6, VRRPv2 simple-password authentication.
 //! Needs root; skips otherwise.
 
-mod lab;
+use crate::lab;
 
 use lab::{wait_until, DaemonHandle, Lab, Node};
 use std::thread;

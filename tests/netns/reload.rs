@@ -3,7 +3,7 @@
 //! master a new priority loses no ping to the VIP at 10 ms and logs no transition. Needs root;
 //! skips otherwise.
 
-mod lab;
+use crate::lab;
 
 use std::time::Duration;
 

@@ -24,7 +24,7 @@
 //! exit. A second test checks that a FIFO nobody reads does not hold adverts back. Needs root
 //! and keepalived (tests/run.sh installs it); skips without root.
 
-mod lab;
+use crate::lab;
 
 use std::fs::File;
 use std::io::Read;

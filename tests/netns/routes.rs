@@ -5,7 +5,7 @@
 //! installs exactly what tinyvrrp installs; a reload swaps a route in place; leftovers of a
 //! crash are cleared at the next start. Needs root; skips otherwise.
 
-mod lab;
+use crate::lab;
 
 use std::time::Duration;
 

@@ -1,0 +1,36 @@
+//! Every test that uses the network-namespace lab, built as one test binary (`netns`) so the
+//! lab compiles once. Needs root and `ip netns`; without root each test prints why and passes.
+//! One module per topic; a test's name is `<module>::<test>`:
+//!
+//!   cargo test --test netns                      # all of them
+//!   cargo test --test netns failover::           # one module (was `--test netns_failover`)
+//!   cargo test --test netns -- --exact failover::election_by_priority
+//!
+//! Tests of all modules run side by side on the harness's threads (as many as cores, as each
+//! former binary did); labs keep apart by their own namespace names.
+//!
+//! Adding a module, e.g. a file written as `tests/netns_<topic>.rs` with `mod lab;`:
+//! 1. `git mv tests/netns_<topic>.rs tests/netns/<topic>.rs`;
+//! 2. in it, replace the line `mod lab;` with `use crate::lab;` (its `use lab::{...}` and
+//!    `lab::...` paths then work unchanged);
+//! 3. add `mod <topic>;` below.
+//!
+//! A whole-process setting made by one module holds for all of them: `sock` installs a
+//! counting global allocator (per-thread counts, so harmless elsewhere) and `initscript` makes
+//! the process a child subreaper (orphans of any test's processes are reparented to it).
+
+mod lab;
+
+mod failover;
+mod fifo;
+mod initscript;
+mod interop_import;
+mod interop_keepalived;
+mod lifecycle;
+mod modes;
+mod netlink;
+mod options;
+mod reload;
+mod routes;
+mod sock;
+mod track;
