@@ -6,6 +6,7 @@
 
 mod context;
 mod error;
+mod file;
 mod group_tracking;
 mod keywords;
 mod model;
@@ -26,6 +27,7 @@ pub use model::{
     VirtualRoute, VirtualRule, VrrpScript, VrrpTrackFile, VrrpTrackProcess,
 };
 
+pub use file::{read_capped, read_config, MAX_CONFIG_BYTES};
 pub use routes::RTPROT_KEEPALIVED;
 
 #[cfg(feature = "import")]
@@ -41,21 +43,20 @@ pub struct Loaded {
     pub warnings: Vec<ConfigWarning>,
 }
 
-/// Reads and validates the file at `path`.
+/// Reads and validates the regular file at `path` (see `file::read_config`).
 pub fn load(path: &Path) -> Result<Loaded, ConfigErrors> {
     let file = path.display().to_string();
-    match std::fs::read_to_string(path) {
+    match file::read_config(path) {
         Ok(text) => parse_str(&text, &file),
-        Err(e) => Err(ConfigErrors(vec![ConfigError {
-            file,
-            line: 0,
-            section: String::new(),
-            key: String::new(),
-            kind: ErrorKind::Io {
-                kind: e.kind(),
-                detail: e.to_string(),
-            },
-        }])),
+        Err(e) => Err(file::io_error(&file, &e)),
+    }
+}
+
+/// `--check -f -`: the text on stdin, capped as a file is.
+pub fn load_stdin() -> Result<Loaded, ConfigErrors> {
+    match read_capped(&mut std::io::stdin()) {
+        Ok(text) => parse_str(&text, "-"),
+        Err(e) => Err(file::io_error("-", &e)),
     }
 }
 

@@ -1833,3 +1833,52 @@ fn vrrp_startup_delay_takes_keepalived_s_seconds() {
         (6, _, ErrorKind::BadValue { .. })
     ));
 }
+
+/// A unique path in the temp directory.
+fn temp_path(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("tinyvrrp-cfg-{tag}-{}", std::process::id()))
+}
+
+fn io_detail(path: &std::path::Path) -> (std::io::ErrorKind, String) {
+    match load(path).map_err(|e| e.0.into_iter().next().map(|e| e.kind)) {
+        Err(Some(ErrorKind::Io { kind, detail })) => (kind, detail),
+        other => panic!("expected an Io error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_fifo_a_device_or_a_directory_is_refused_without_blocking() {
+    let fifo = temp_path("fifo");
+    let _ = std::fs::remove_file(&fifo);
+    let c = std::ffi::CString::new(fifo.to_str().expect("utf8")).expect("cstr");
+    // SAFETY: mkfifo on a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    // Without O_NONBLOCK the open() itself blocks until a writer appears.
+    let (kind, detail) = io_detail(&fifo);
+    let _ = std::fs::remove_file(&fifo);
+    assert_eq!(kind, std::io::ErrorKind::InvalidInput);
+    assert!(detail.contains("not a regular file"), "{detail}");
+    for path in ["/dev/zero", "/"] {
+        let (kind, _) = io_detail(std::path::Path::new(path));
+        assert_eq!(kind, std::io::ErrorKind::InvalidInput, "{path}");
+    }
+}
+
+#[test]
+fn a_config_over_the_size_cap_is_refused() {
+    let path = temp_path("big");
+    let mut text = inst("");
+    let fill = format!("# {}\n", "x".repeat(1000));
+    while (text.len() as u64) <= MAX_CONFIG_BYTES {
+        text.push_str(&fill);
+    }
+    std::fs::write(&path, &text).expect("write");
+    let (kind, detail) = io_detail(&path);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(kind, std::io::ErrorKind::InvalidData);
+    assert!(detail.contains("4 MiB"), "{detail}");
+    // The same cap for stdin (--check -f -).
+    let mut endless = std::io::repeat(b'#');
+    let e = read_capped(&mut endless).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+}
