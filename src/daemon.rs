@@ -738,7 +738,10 @@ impl Daemon {
 
     fn execute(&mut self, idx: usize, now: Time, action: &Action) {
         match *action {
-            Action::SendAdvert { priority } => self.queue_advert(idx, priority),
+            Action::SendAdvert { priority } if !self.queue_advert(idx, priority) => {
+                self.slots[idx].inst.advert_not_sent(priority)
+            }
+            Action::SendAdvert { .. } => {}
             Action::AddVips => {
                 self.set_vips(idx, true);
                 self.follow_master(idx, true, false);
@@ -769,10 +772,11 @@ impl Daemon {
         }
     }
 
-    fn queue_advert(&mut self, idx: usize, priority: u8) {
+    /// Whether the advert was queued (to at least one destination).
+    fn queue_advert(&mut self, idx: usize, priority: u8) -> bool {
         let slot = &self.slots[idx];
         let Some(u) = slot.usable else {
-            return;
+            return false;
         };
         let p = slot.inst.params();
         let fields = AdvertFields {
@@ -808,6 +812,7 @@ impl Daemon {
             };
             (&group[..], vmac.unwrap_or(u.ifindex))
         };
+        let mut any = false;
         for &dst in dsts {
             // One (Copy) closure for both pushes: one copy of `push` in the binary.
             let fill = |buf: &mut [u8]| {
@@ -835,6 +840,7 @@ impl Daemon {
                     None
                 }
             };
+            any |= queued.is_some();
             // keepalived's unicast_ttl: the TTL unicast adverts leave with (multicast ones
             // always leave with 255, RFC 5798 §5.1.1.3).
             if let (Some(i), Some(ttl)) =
@@ -845,6 +851,7 @@ impl Daemon {
                 }
             }
         }
+        any
     }
 
     fn flush_adverts(&mut self) {

@@ -192,6 +192,11 @@ pub enum ErrorKind {
     V2RequiresIpv4,
     /// RFC 5798 adverts carry at least one address; keepalived refuses a v3 instance without.
     NoVipsWithV3,
+    /// More VIPs than one advert carries: its count field is one byte, and an IPv6 advert
+    /// must fit a 1500-byte MTU.
+    TooManyVips {
+        max: usize,
+    },
     /// Two keys that contradict each other (`accept` and `no_accept`, or two different
     /// source addresses).
     Conflicts {
@@ -351,6 +356,12 @@ impl fmt::Display for ErrorKind {
                     family_name(*expected)
                 )
             }
+            ErrorKind::TooManyVips { max } => write!(
+                f,
+                "more than {max} VIPs in one instance: an advert lists at most 255 addresses, \
+                 89 IPv6 ones in a 1500-byte MTU (keepalived moves the excess to \
+                 virtual_ipaddress_excluded: list them there)"
+            ),
             ErrorKind::NoVipsWithV3 => f.write_str(
                 "missing: VRRPv3 adverts carry at least one address (RFC 5798, keepalived) (allowed: a virtual_ipaddress, or version = 2)",
             ),

@@ -1882,3 +1882,44 @@ fn a_config_over_the_size_cap_is_refused() {
     let e = read_capped(&mut endless).unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
 }
+
+/// `n` VIPs after the one of `inst`: 198.51.100.x, then 203.0.113.x.
+fn many_vips(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            format!(
+                "virtual_ipaddress = {}.{}\n",
+                ["198.51.100", "203.0.113"][i / 250],
+                i % 250 + 1
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn more_vips_than_an_advert_carries_are_refused_at_the_first_extra_one() {
+    ok(&inst(&many_vips(254)));
+    // Line 4 holds the first VIP, so the 256th is on line 5 + 254.
+    assert_eq!(
+        one_err(&inst(&many_vips(300))),
+        (
+            259,
+            "virtual_ipaddress".into(),
+            ErrorKind::TooManyVips { max: 255 }
+        )
+    );
+    let v6 = |n: usize| -> String {
+        let vips: String = (1..=n)
+            .map(|i| format!("virtual_ipaddress = 2001:db8::{i:x}\n"))
+            .collect();
+        format!("[vrrp_instance V6]\ninterface = eth0\nvirtual_router_id = 1\nversion = 3\n{vips}")
+    };
+    ok(&v6(89));
+    let (line, key, kind) = one_err(&v6(90));
+    assert_eq!(
+        (line, key.as_str(), kind),
+        (94, "virtual_ipaddress", ErrorKind::TooManyVips { max: 89 })
+    );
+    let text = ErrorKind::TooManyVips { max: 255 }.to_string();
+    assert!(text.contains("virtual_ipaddress_excluded"), "{text}");
+}
