@@ -227,7 +227,8 @@ fn group_of(family: Family) -> IpAddr {
 
 impl Daemon {
     pub fn new(opts: Options) -> Result<Self, DaemonError> {
-        let loaded = config::load(&opts.config_path).map_err(DaemonError::Config)?;
+        let loaded =
+            config::load_for_daemon(&opts.config_path, &[]).map_err(DaemonError::Config)?;
         for w in &loaded.warnings {
             warn!("{w}");
         }
@@ -418,7 +419,7 @@ impl Daemon {
                 let Some(link) = self.links.by_name(dev) else {
                     continue;
                 };
-                if self.links.has_addr(link.index, vip.addr) {
+                if self.links.holds(link.index, vip.addr, vip.prefix_len) {
                     info!(
                         "{}: removing leftover VIP {} from {dev}",
                         slot.cfg.name, vip.addr
@@ -1245,7 +1246,7 @@ impl Daemon {
     /// instances keep their state and VIPs, a priority-only change is applied as a priority
     /// change, and only instances that changed otherwise, or went away, are stopped.
     fn reload(&mut self, now: Time) {
-        let loaded = match config::load(&self.opts.config_path) {
+        let loaded = match config::load_for_daemon(&self.opts.config_path, &self.config.instances) {
             Ok(loaded) => loaded,
             Err(errors) => {
                 error!("reload refused, keeping the running configuration:\n{errors}");

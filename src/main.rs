@@ -104,14 +104,6 @@ fn init_logging(level: &str, to_syslog: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// `--check -f -` reads stdin, so that `tinyvrrp import FILE | tinyvrrp --check -f -` works.
-fn load_for_check(path: &std::path::Path) -> Result<config::Loaded, config::ConfigErrors> {
-    if path.as_os_str() != "-" {
-        return config::load(path);
-    }
-    config::load_stdin()
-}
-
 #[cfg(feature = "import")]
 fn import(cmd: &ImportCmd) -> ExitCode {
     use tinyvrrp::import;
@@ -184,7 +176,7 @@ fn main() -> ExitCode {
         };
     }
     if cli.check {
-        return match load_for_check(&cli.config) {
+        return match config::load_for_check(&cli.config) {
             Ok(loaded) => {
                 for w in &loaded.warnings {
                     eprintln!("{w}");

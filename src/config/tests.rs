@@ -1923,3 +1923,93 @@ fn more_vips_than_an_advert_carries_are_refused_at_the_first_extra_one() {
     let text = ErrorKind::TooManyVips { max: 255 }.to_string();
     assert!(text.contains("virtual_ipaddress_excluded"), "{text}");
 }
+
+fn host(dev: &str, addr: &str, prefix_len: u8) -> HostAddr {
+    HostAddr {
+        dev: dev.into(),
+        addr: ip(addr),
+        prefix_len,
+    }
+}
+
+/// (line, key, kind) of the errors of `text` against `addrs` and `running`.
+fn host_errs(
+    text: &str,
+    addrs: Vec<HostAddr>,
+    running: &[InstanceConfig],
+) -> Vec<(usize, String, ErrorKind)> {
+    let check = HostCheck {
+        addrs,
+        running,
+        refuse: true,
+    };
+    match parse_with(text, "t.conf", Some(&check)) {
+        Ok(_) => vec![],
+        Err(ConfigErrors(v)) => v.into_iter().map(|e| (e.line, e.key, e.kind)).collect(),
+    }
+}
+
+#[test]
+fn a_vip_the_host_already_holds_is_refused() {
+    // inst's VIP is 192.0.2.1/24 on eth0; a /32 VIP on line 5.
+    let text = inst("virtual_ipaddress = 198.51.100.7\n");
+    let refused = |dev: &str, p| ErrorKind::HostAddress {
+        dev: dev.into(),
+        prefix_len: p,
+    };
+    // The host's own address: other prefix, or another interface.
+    assert_eq!(
+        host_errs(&text, vec![host("eth0", "198.51.100.7", 24)], &[]),
+        vec![(5, "virtual_ipaddress".into(), refused("eth0", 24))]
+    );
+    assert_eq!(
+        host_errs(&text, vec![host("eth1", "192.0.2.1", 24)], &[]),
+        vec![(4, "virtual_ipaddress".into(), refused("eth1", 24))]
+    );
+    // keepalived's rule: the same address, prefix and interface is a VIP left behind.
+    assert_eq!(
+        host_errs(&text, vec![host("eth0", "198.51.100.7", 32)], &[]),
+        vec![]
+    );
+    // On a reload, an address of a running instance is the daemon's own wherever it is.
+    let running = ok(&inst("")).config.instances;
+    assert_eq!(
+        host_errs(&text, vec![host("eth1", "192.0.2.1", 32)], &running),
+        vec![]
+    );
+    // --check warns instead.
+    let check = HostCheck {
+        addrs: vec![host("eth0", "198.51.100.7", 24)],
+        running: &[],
+        refuse: false,
+    };
+    let loaded = parse_with(&text, "t.conf", Some(&check)).expect("a warning only");
+    assert_eq!(loaded.warnings.len(), 1);
+    // The real host holds 127.0.0.1 on lo.
+    assert!(host_addrs()
+        .iter()
+        .any(|h| h.addr == ip("127.0.0.1") && h.dev == "lo"));
+}
+
+#[test]
+fn a_reload_to_a_config_without_instances_is_refused_unless_none_run() {
+    let path = temp_path("empty");
+    std::fs::write(&path, "[global_defs]\nrouter_id = r1\n").expect("write");
+    let running = ok(&inst("")).config.instances;
+    let refused = load_for_daemon(&path, &running).map_err(|e| e.0[0].kind.clone());
+    let from_none = load_for_daemon(&path, &[]).map(|l| l.config.instances.len());
+    let checked = load_for_check(&path).map(|l| l.warnings);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(refused.unwrap_err(), ErrorKind::NoInstances);
+    assert_eq!(from_none, Ok(0));
+    let warnings = checked.expect("--check accepts it");
+    assert!(matches!(
+        &warnings[..],
+        [ConfigWarning {
+            message: WarningKind::DaemonRefuses {
+                detail: ErrorKind::NoInstances
+            },
+            ..
+        }]
+    ));
+}
