@@ -266,7 +266,8 @@ impl Daemon {
         let fifos = notify::fifo::Fifos::open(&config.global);
         let notifier = Notifier::default()
             .with_poller(poller.clone())
-            .with_fifos(fifos);
+            .with_fifos(fifos)
+            .with_policy(&config.global);
         let mut daemon = Daemon {
             opts,
             config,
@@ -1306,7 +1307,7 @@ impl Daemon {
         }
         self.slots = new.into_iter().flatten().collect();
         self.config = loaded.config;
-        self.notifier.fifos_mut().reconfigure(&self.config.global);
+        self.notifier.reconfigure(&self.config.global);
         for (ni, old_cfg) in followers {
             self.change_followers(ni, &old_cfg);
         }

@@ -2013,3 +2013,14 @@ fn a_reload_to_a_config_without_instances_is_refused_unless_none_run() {
         }]
     ));
 }
+
+#[test]
+fn an_unknown_user_is_refused_at_load() {
+    let global = "[global_defs]\nscript_user = nobdy-tinyvrrp\n";
+    let (line, key, _) = one_err(global);
+    assert_eq!((line, key.as_str()), (2, "script_user"));
+    let script = "[vrrp_script chk]\nscript = /bin/true\nuser = nobdy-tinyvrrp\n";
+    let (line, key, _) = one_err(script);
+    assert_eq!((line, key.as_str()), (3, "user"));
+    ok("[global_defs]\nscript_user = nobody\n");
+}
