@@ -6,8 +6,10 @@
 
 mod context;
 mod error;
+mod file;
 mod group_tracking;
 mod keywords;
+mod live;
 mod model;
 mod routes;
 mod sections;
@@ -26,6 +28,8 @@ pub use model::{
     VirtualRoute, VirtualRule, VrrpScript, VrrpTrackFile, VrrpTrackProcess,
 };
 
+pub use file::{read_capped, read_config, MAX_CONFIG_BYTES};
+pub use live::{host_addrs, load_for_check, load_for_daemon, HostAddr, HostCheck};
 pub use routes::RTPROT_KEEPALIVED;
 
 #[cfg(feature = "import")]
@@ -41,29 +45,30 @@ pub struct Loaded {
     pub warnings: Vec<ConfigWarning>,
 }
 
-/// Reads and validates the file at `path`.
+/// Reads and validates the regular file at `path` (see `file::read_config`).
 pub fn load(path: &Path) -> Result<Loaded, ConfigErrors> {
     let file = path.display().to_string();
-    match std::fs::read_to_string(path) {
+    match file::read_config(path) {
         Ok(text) => parse_str(&text, &file),
-        Err(e) => Err(ConfigErrors(vec![ConfigError {
-            file,
-            line: 0,
-            section: String::new(),
-            key: String::new(),
-            kind: ErrorKind::Io {
-                kind: e.kind(),
-                detail: e.to_string(),
-            },
-        }])),
+        Err(e) => Err(file::io_error(&file, &e)),
     }
 }
 
 /// Validates `text`; `file` is the name used in messages. Lines that cannot be read are
 /// reported together with the errors of the lines that can.
 pub fn parse_str(text: &str, file: &str) -> Result<Loaded, ConfigErrors> {
+    parse_with(text, file, None)
+}
+
+/// `parse_str`, plus the checks against this host when `host` is given.
+pub fn parse_with(
+    text: &str,
+    file: &str,
+    host: Option<&HostCheck>,
+) -> Result<Loaded, ConfigErrors> {
     let scanned = syntax::read_sections(text, file);
     let mut ctx = Ctx::new(file);
+    ctx.host = host;
     ctx.errors = scanned.errors;
     ctx.warnings = scanned.warnings;
     let config = build(&mut ctx, &scanned.sections);
@@ -208,6 +213,9 @@ fn build(ctx: &mut Ctx, raw: &[RawSection]) -> Config {
     }
     check_vmac_names(ctx, &mut instances, &instance_secs);
     check_shared_vips(ctx, &instances, &instance_secs);
+    if let Some(host) = ctx.host {
+        live::check_host_vips(ctx, host, &instances, &instance_secs);
+    }
     let defaults = group_tracking::Defaults {
         scripts: &scripts,
         files: &track_files,

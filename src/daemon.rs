@@ -131,7 +131,8 @@ fn block_signals() -> Result<SignalFd, DaemonError> {
 
 impl Daemon {
     pub fn new(opts: Options) -> Result<Self, DaemonError> {
-        let loaded = config::load(&opts.config_path).map_err(DaemonError::Config)?;
+        let loaded =
+            config::load_for_daemon(&opts.config_path, &[]).map_err(DaemonError::Config)?;
         for w in &loaded.warnings {
             warn!("{w}");
         }
@@ -152,7 +153,8 @@ impl Daemon {
         let fifos = notify::fifo::Fifos::open(&config.global);
         let notifier = Notifier::default()
             .with_poller(poller.clone())
-            .with_fifos(fifos);
+            .with_fifos(fifos)
+            .with_policy(&config.global);
         let daemon = Daemon {
             opts,
             poller,
@@ -237,9 +239,11 @@ impl Daemon {
         let addrs = &mut self.addrs;
         match op {
             Op::SendAdvert { priority } => {
-                if let Some(u) = link {
-                    let vmac = addrs.vmac_of(slot).map(|v| v.0);
-                    self.adverts.queue(slot, u, priority, vmac, d);
+                let vmac = addrs.vmac_of(slot).map(|v| v.0);
+                let queued =
+                    link.is_some_and(|u| self.adverts.queue(slot, u, priority, vmac, d));
+                if !queued {
+                    self.router.advert_not_sent(id, priority);
                 }
             }
             Op::AddVips => addrs.add_all(c, d),
@@ -470,7 +474,8 @@ impl Daemon {
     /// SIGHUP: a config with errors is refused and the running one kept; otherwise the
     /// router applies the difference (see `router/reconfig.rs`).
     fn reload(&mut self, now: Time) {
-        let loaded = match config::load(&self.opts.config_path) {
+        let running = &self.router.config().instances;
+        let loaded = match config::load_for_daemon(&self.opts.config_path, running) {
             Ok(loaded) => loaded,
             Err(errors) => {
                 error!("reload refused, keeping the running configuration:\n{errors}");
@@ -486,9 +491,7 @@ impl Daemon {
     fn apply_config(&mut self, now: Time, config: Config) {
         let sum = self.router.reload(now, config);
         self.run_actions(now);
-        self.notifier
-            .fifos_mut()
-            .reconfigure(&self.router.config().global);
+        self.notifier.reconfigure(&self.router.config().global);
         info!(
             "reloaded {}: {} kept, {} changed in place, {} restarted, {} removed, {} added",
             self.opts.config_path.display(),

@@ -27,7 +27,7 @@ pub struct FsLoader;
 
 impl Loader for FsLoader {
     fn read(&self, path: &str) -> Result<String, String> {
-        std::fs::read_to_string(path).map_err(|e| e.to_string())
+        crate::config::read_config(std::path::Path::new(path)).map_err(|e| e.to_string())
     }
 
     fn list(&self, dir: &str) -> Result<Vec<String>, String> {

@@ -293,6 +293,14 @@ impl Instance {
     pub fn stats(&self) -> &Stats {
         &self.stats
     }
+    /// The advert of the last `SendAdvert` could not be queued: the counters count only
+    /// adverts that left.
+    pub fn advert_not_sent(&mut self, priority: u8) {
+        self.stats.tx_adverts = self.stats.tx_adverts.saturating_sub(1);
+        if priority == PRIORITY_LEAVING {
+            self.stats.tx_priority_zero = self.stats.tx_priority_zero.saturating_sub(1);
+        }
+    }
     pub fn held(&self) -> bool {
         self.held
     }

@@ -77,6 +77,13 @@ impl Links {
             .any(|a| a.index == index && a.addr == addr)
     }
 
+    /// keepalived's rule for a VIP left behind (and so ours to remove): this address with
+    /// this prefix on this link. An address of the host differs in one of them.
+    pub fn holds(&self, index: u32, addr: IpAddr, prefix_len: u8) -> bool {
+        self.addrs_of(index)
+            .any(|a| a.addr == addr && a.prefix_len == prefix_len)
+    }
+
     pub fn addrs_of(&self, index: u32) -> impl Iterator<Item = &AddrInfo> {
         self.addrs.iter().filter(move |a| a.index == index)
     }
@@ -180,6 +187,15 @@ mod tests {
         );
         // A configured source (unicast_src_ip / mcast_src_ip) that is not there: unusable.
         assert_eq!(source(&l, Some("192.0.2.12"), false), None);
+    }
+
+    #[test]
+    fn only_the_configured_prefix_counts_as_a_leftover_vip() {
+        let l = links(true, &["192.0.2.1"]);
+        let a = "192.0.2.1".parse().expect("ip");
+        assert!(l.holds(2, a, 24));
+        assert!(!l.holds(2, a, 32));
+        assert!(!l.holds(3, a, 24));
     }
 
     #[test]

@@ -104,27 +104,6 @@ fn init_logging(level: &str, to_syslog: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// `--check -f -` reads stdin, so that `tinyvrrp import FILE | tinyvrrp --check -f -` works.
-fn load_for_check(path: &std::path::Path) -> Result<config::Loaded, config::ConfigErrors> {
-    if path.as_os_str() != "-" {
-        return config::load(path);
-    }
-    let mut text = String::new();
-    match std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
-        Ok(_) => config::parse_str(&text, "-"),
-        Err(e) => Err(config::ConfigErrors(vec![config::ConfigError {
-            file: "-".into(),
-            line: 0,
-            section: String::new(),
-            key: String::new(),
-            kind: config::ErrorKind::Io {
-                kind: e.kind(),
-                detail: e.to_string(),
-            },
-        }])),
-    }
-}
-
 #[cfg(feature = "import")]
 fn import(cmd: &ImportCmd) -> ExitCode {
     use tinyvrrp::import;
@@ -133,9 +112,8 @@ fn import(cmd: &ImportCmd) -> ExitCode {
         name.trim().split('.').next().unwrap_or("").to_string()
     });
     let result = if cmd.file == "-" {
-        let mut text = String::new();
-        match std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
-            Ok(_) => import::import_text("-", &text, &config_id, &import::FsLoader),
+        match config::read_capped(&mut std::io::stdin()) {
+            Ok(text) => import::import_text("-", &text, &config_id, &import::FsLoader),
             Err(e) => Err(import::ImportError::Read {
                 file: "-".into(),
                 detail: e.to_string(),
@@ -198,7 +176,7 @@ fn main() -> ExitCode {
         };
     }
     if cli.check {
-        return match load_for_check(&cli.config) {
+        return match config::load_for_check(&cli.config) {
             Ok(loaded) => {
                 for w in &loaded.warnings {
                     eprintln!("{w}");

@@ -20,6 +20,7 @@ use output::Output;
 
 use crate::config::{InstanceConfig, SyncGroup};
 use crate::instance::{State, Time};
+use crate::spawn::secure::Policy;
 use crate::spawn::{Child, ChildOut};
 
 /// Poll keys from here on are the notify queues' output pipes (key = base + queue index).
@@ -68,6 +69,8 @@ pub struct Notifier {
     poller: Option<Arc<Poller>>,
     /// notify_fifo / vrrp_notify_fifo: written before any script of the same transition.
     fifos: Fifos,
+    /// script_user and enable_script_security (keepalived applies both to notify scripts).
+    policy: Policy,
 }
 
 impl Default for Notifier {
@@ -78,7 +81,7 @@ impl Default for Notifier {
 
 use fifo::state_word as keepalived_state;
 
-fn spawn(job: &Job, output: Option<OwnedFd>) -> Result<Child, String> {
+fn spawn(job: &Job, output: Option<OwnedFd>, policy: &Policy) -> Result<Child, String> {
     let state = keepalived_state(job.state);
     let priority = job.priority.to_string();
     let args: &[&str] = if job.with_args {
@@ -96,7 +99,7 @@ fn spawn(job: &Job, output: Option<OwnedFd>) -> Result<Child, String> {
         ("NAME", &job.name),
         ("PRIORITY", &priority),
     ];
-    crate::spawn::spawn(&job.command, args, out, &env)
+    policy.spawn(&job.command, args, out, &env)
 }
 
 impl Notifier {
@@ -106,6 +109,7 @@ impl Notifier {
             timeout,
             poller: None,
             fifos: Fifos::default(),
+            policy: Policy::default(),
         }
     }
 
@@ -123,6 +127,18 @@ impl Notifier {
 
     pub fn fifos_mut(&mut self) -> &mut Fifos {
         &mut self.fifos
+    }
+
+    /// The scripts' user and security (script_user, enable_script_security).
+    pub fn with_policy(mut self, global: &crate::config::GlobalDefs) -> Self {
+        self.policy = Policy::of(global);
+        self
+    }
+
+    /// Reload: the scripts' user and security from `global`, and the FIFOs.
+    pub fn reconfigure(&mut self, global: &crate::config::GlobalDefs) {
+        self.policy = Policy::of(global);
+        self.fifos.reconfigure(global);
     }
 
     /// keepalived's event line for a master that heard a lower-priority master (FIFOs only:
@@ -232,7 +248,7 @@ impl Notifier {
                 Some((o, w)) => (Some(o), Some(w)),
                 None => (None, None),
             };
-            match spawn(&job, write) {
+            match spawn(&job, write, &self.policy) {
                 Ok(child) => {
                     info!("{}: running notify: {}", job.name, job.command);
                     queue.running = Some((child, job.command, now + timeout));
@@ -399,5 +415,54 @@ mod tests {
         n.on_timer(t0 + Duration::from_millis(200));
         assert!(!alive(second));
         assert_eq!(n.next_deadline(), None);
+    }
+
+    fn uid_of(pid: u32) -> Option<u32> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// Issue 16 #7: notify scripts run as script_user, and enable_script_security refuses an
+    /// insecure one run as root.
+    #[test]
+    fn notify_scripts_follow_script_user_and_script_security() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return; // Only root can run a script as another user.
+        }
+        let cfg = instance("/bin/sleep 3600");
+        let mut global = crate::config::GlobalDefs {
+            script_user: Some("nobody".into()),
+            ..Default::default()
+        };
+        let mut n = Notifier::default().with_policy(&global);
+        n.transition(&cfg, State::Master, 150, Duration::from_secs(1));
+        let pid = n.queues[0]
+            .running
+            .as_ref()
+            .map(|r| r.0.id())
+            .expect("runs");
+        assert_eq!(uid_of(pid), Some(65534));
+        crate::spawn::kill_group(pid, libc::SIGKILL);
+
+        let path = std::env::temp_dir().join(format!("tinyvrrp-open-{}", std::process::id()));
+        std::fs::write(&path, "#!/bin/sh\nexit 0\n").expect("write");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        global.script_user = None;
+        global.enable_script_security = true;
+        let mut n = Notifier::default().with_policy(&global);
+        n.transition(
+            &instance(&path.display().to_string()),
+            State::Master,
+            150,
+            Duration::ZERO,
+        );
+        let _ = std::fs::remove_file(&path);
+        assert!(
+            n.queues[0].running.is_none(),
+            "a mode-777 script ran as root"
+        );
     }
 }

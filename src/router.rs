@@ -310,6 +310,12 @@ impl Router {
     pub fn slot(&self, id: SlotId) -> Option<&Slot> {
         self.slots.iter().chain(&self.retired).find(|s| s.id == id)
     }
+    /// The advert of `SendAdvert` could not be queued: count only adverts that left.
+    pub fn advert_not_sent(&mut self, id: SlotId, priority: u8) {
+        if let Some(s) = self.slots.iter_mut().find(|s| s.id == id) {
+            s.inst.advert_not_sent(priority);
+        }
+    }
     pub fn links(&self) -> &Links {
         &self.links
     }

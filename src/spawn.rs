@@ -8,6 +8,8 @@
 //! get the signals the daemon blocks unblocked again and a process group of their own, so a
 //! timeout can kill everything they started; optionally they run as another user.
 
+pub mod secure;
+
 use std::ffi::CString;
 use std::fmt;
 use std::io;
@@ -188,6 +190,11 @@ impl Program {
             how,
             searched,
         })
+    }
+
+    /// The words of the command line, the first one resolved.
+    pub fn words(&self) -> impl Iterator<Item = &str> {
+        self.argv.iter().map(String::as_str)
     }
 
     /// The file run, and the bare name it was found for when a PATH search found it.
@@ -480,10 +487,7 @@ pub fn spawn(
     out: ChildOut<'_>,
     env: &[(&str, &str)],
 ) -> Result<Child, String> {
-    let program = Program::parse(line).map_err(|e| e.to_string())?;
-    program
-        .spawn(args, None, out, env)
-        .map_err(|e| e.to_string())
+    secure::Policy::default().spawn(line, args, out, env)
 }
 
 /// Signals a whole process group started by [`spawn`].

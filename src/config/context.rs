@@ -16,6 +16,8 @@ pub(super) struct Ctx<'f> {
     /// `virtual_rules` without a priority numbered so far, IPv4 and IPv6 (keepalived counts
     /// down from 16384 per family over the whole file).
     pub next_rule_priority: [u32; 2],
+    /// This host's addresses and running instances, when checked against (see `live`).
+    pub host: Option<&'f super::HostCheck<'f>>,
 }
 
 impl<'f> Ctx<'f> {
@@ -25,6 +27,7 @@ impl<'f> Ctx<'f> {
             errors: Vec::new(),
             warnings: Vec::new(),
             next_rule_priority: [0; 2],
+            host: None,
         }
     }
 

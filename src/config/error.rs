@@ -192,6 +192,19 @@ pub enum ErrorKind {
     V2RequiresIpv4,
     /// RFC 5798 adverts carry at least one address; keepalived refuses a v3 instance without.
     NoVipsWithV3,
+    /// More VIPs than one advert carries: its count field is one byte, and an IPv6 advert
+    /// must fit a 1500-byte MTU.
+    TooManyVips {
+        max: usize,
+    },
+    /// The host already holds the address (not as this instance's VIP would be): the daemon
+    /// would take it away whenever the instance is not master.
+    HostAddress {
+        dev: String,
+        prefix_len: u8,
+    },
+    /// A reload to a configuration without instances (it would stop every one).
+    NoInstances,
     /// Two keys that contradict each other (`accept` and `no_accept`, or two different
     /// source addresses).
     Conflicts {
@@ -351,6 +364,21 @@ impl fmt::Display for ErrorKind {
                     family_name(*expected)
                 )
             }
+            ErrorKind::TooManyVips { max } => write!(
+                f,
+                "more than {max} VIPs in one instance: an advert lists at most 255 addresses, \
+                 89 IPv6 ones in a 1500-byte MTU (keepalived moves the excess to \
+                 virtual_ipaddress_excluded: list them there)"
+            ),
+            ErrorKind::HostAddress { dev, prefix_len } => write!(
+                f,
+                "the host already holds this address (on {dev}, /{prefix_len}); a VIP must be \
+                 an address the daemon may add and remove"
+            ),
+            ErrorKind::NoInstances => f.write_str(
+                "no vrrp_instance: a reload to this would stop every instance and remove every \
+                 VIP, so it is refused (stop the daemon instead)",
+            ),
             ErrorKind::NoVipsWithV3 => f.write_str(
                 "missing: VRRPv3 adverts carry at least one address (RFC 5798, keepalived) (allowed: a virtual_ipaddress, or version = 2)",
             ),
@@ -459,6 +487,8 @@ pub enum WarningKind {
     /// A vrrp_script that cannot run here (it may exist on the target): the daemon counts
     /// the check as failing.
     TrackScriptUnusable { detail: ErrorKind },
+    /// What the daemon refuses at start or reload, found by `--check` on this host.
+    DaemonRefuses { detail: ErrorKind },
     /// A bare command name found by a PATH search (keepalived logs the same).
     ScriptFoundInPath { word: String, path: String },
     /// `||`, `>`, `$(` ... in a command: no shell runs it (as in keepalived).
@@ -526,6 +556,9 @@ impl fmt::Display for WarningKind {
             }
             WarningKind::NotifyScriptUnusable { detail } => {
                 write!(f, "notify script will not run: {detail}")
+            }
+            WarningKind::DaemonRefuses { detail } => {
+                write!(f, "{detail} (the daemon refuses this here)")
             }
             WarningKind::TrackScriptUnusable { detail } => write!(
                 f,

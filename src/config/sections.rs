@@ -100,7 +100,7 @@ pub(super) fn read_global(ctx: &mut Ctx, sec: &RawSection) -> GlobalDefs {
         default_interface: ctx
             .one(sec, "default_interface", interface_name)
             .map(|v| v.0),
-        script_user: ctx.text(sec, "script_user").map(|v| v.0),
+        script_user: ctx.one(sec, "script_user", user_name).map(|v| v.0),
         ..GlobalDefs::default()
     };
     if let Some((v, _)) = ctx.one(sec, "enable_script_security", flag) {
@@ -219,7 +219,7 @@ pub(super) fn read_script(ctx: &mut Ctx, sec: &RawSection, name: &str) -> VrrpSc
             .map_or(0, |v| v.0 as i32),
         rise: ctx.int(sec, "rise", COUNT).map_or(1, |v| v.0 as u32),
         fall: ctx.int(sec, "fall", COUNT).map_or(1, |v| v.0 as u32),
-        user: ctx.text(sec, "user").map(|v| v.0),
+        user: ctx.one(sec, "user", user_name).map(|v| v.0),
     }
 }
 
@@ -418,5 +418,14 @@ pub(super) fn read_sync_group<'a>(
         notify_fault: notify(ctx, sec, "notify_fault"),
         notify_stop: notify(ctx, sec, "notify_stop"),
         notify: notify(ctx, sec, "notify"),
+    }
+}
+
+/// `script_user` and a script's `user`: a user of this host. keepalived disables a script
+/// whose user is unknown; a typo is refused here, rather than found when nothing runs.
+fn user_name(value: &str) -> Result<String, ErrorKind> {
+    match crate::spawn::RunAs::lookup(Some(value)) {
+        Ok(_) if !value.is_empty() => Ok(value.to_string()),
+        _ => Err(ErrorKind::bad(value, "a user name of this host")),
     }
 }

@@ -1833,3 +1833,194 @@ fn vrrp_startup_delay_takes_keepalived_s_seconds() {
         (6, _, ErrorKind::BadValue { .. })
     ));
 }
+
+/// A unique path in the temp directory.
+fn temp_path(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("tinyvrrp-cfg-{tag}-{}", std::process::id()))
+}
+
+fn io_detail(path: &std::path::Path) -> (std::io::ErrorKind, String) {
+    match load(path).map_err(|e| e.0.into_iter().next().map(|e| e.kind)) {
+        Err(Some(ErrorKind::Io { kind, detail })) => (kind, detail),
+        other => panic!("expected an Io error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_fifo_a_device_or_a_directory_is_refused_without_blocking() {
+    let fifo = temp_path("fifo");
+    let _ = std::fs::remove_file(&fifo);
+    let c = std::ffi::CString::new(fifo.to_str().expect("utf8")).expect("cstr");
+    // SAFETY: mkfifo on a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    // Without O_NONBLOCK the open() itself blocks until a writer appears.
+    let (kind, detail) = io_detail(&fifo);
+    let _ = std::fs::remove_file(&fifo);
+    assert_eq!(kind, std::io::ErrorKind::InvalidInput);
+    assert!(detail.contains("not a regular file"), "{detail}");
+    for path in ["/dev/zero", "/"] {
+        let (kind, _) = io_detail(std::path::Path::new(path));
+        assert_eq!(kind, std::io::ErrorKind::InvalidInput, "{path}");
+    }
+}
+
+#[test]
+fn a_config_over_the_size_cap_is_refused() {
+    let path = temp_path("big");
+    let mut text = inst("");
+    let fill = format!("# {}\n", "x".repeat(1000));
+    while (text.len() as u64) <= MAX_CONFIG_BYTES {
+        text.push_str(&fill);
+    }
+    std::fs::write(&path, &text).expect("write");
+    let (kind, detail) = io_detail(&path);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(kind, std::io::ErrorKind::InvalidData);
+    assert!(detail.contains("4 MiB"), "{detail}");
+    // The same cap for stdin (--check -f -).
+    let mut endless = std::io::repeat(b'#');
+    let e = read_capped(&mut endless).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+}
+
+/// `n` VIPs after the one of `inst`: 198.51.100.x, then 203.0.113.x.
+fn many_vips(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            format!(
+                "virtual_ipaddress = {}.{}\n",
+                ["198.51.100", "203.0.113"][i / 250],
+                i % 250 + 1
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn more_vips_than_an_advert_carries_are_refused_at_the_first_extra_one() {
+    ok(&inst(&many_vips(254)));
+    // Line 4 holds the first VIP, so the 256th is on line 5 + 254.
+    assert_eq!(
+        one_err(&inst(&many_vips(300))),
+        (
+            259,
+            "virtual_ipaddress".into(),
+            ErrorKind::TooManyVips { max: 255 }
+        )
+    );
+    let v6 = |n: usize| -> String {
+        let vips: String = (1..=n)
+            .map(|i| format!("virtual_ipaddress = 2001:db8::{i:x}\n"))
+            .collect();
+        format!("[vrrp_instance V6]\ninterface = eth0\nvirtual_router_id = 1\nversion = 3\n{vips}")
+    };
+    ok(&v6(89));
+    let (line, key, kind) = one_err(&v6(90));
+    assert_eq!(
+        (line, key.as_str(), kind),
+        (94, "virtual_ipaddress", ErrorKind::TooManyVips { max: 89 })
+    );
+    let text = ErrorKind::TooManyVips { max: 255 }.to_string();
+    assert!(text.contains("virtual_ipaddress_excluded"), "{text}");
+}
+
+fn host(dev: &str, addr: &str, prefix_len: u8) -> HostAddr {
+    HostAddr {
+        dev: dev.into(),
+        addr: ip(addr),
+        prefix_len,
+    }
+}
+
+/// (line, key, kind) of the errors of `text` against `addrs` and `running`.
+fn host_errs(
+    text: &str,
+    addrs: Vec<HostAddr>,
+    running: &[InstanceConfig],
+) -> Vec<(usize, String, ErrorKind)> {
+    let check = HostCheck {
+        addrs,
+        running,
+        refuse: true,
+    };
+    match parse_with(text, "t.conf", Some(&check)) {
+        Ok(_) => vec![],
+        Err(ConfigErrors(v)) => v.into_iter().map(|e| (e.line, e.key, e.kind)).collect(),
+    }
+}
+
+#[test]
+fn a_vip_the_host_already_holds_is_refused() {
+    // inst's VIP is 192.0.2.1/24 on eth0; a /32 VIP on line 5.
+    let text = inst("virtual_ipaddress = 198.51.100.7\n");
+    let refused = |dev: &str, p| ErrorKind::HostAddress {
+        dev: dev.into(),
+        prefix_len: p,
+    };
+    // The host's own address: other prefix, or another interface.
+    assert_eq!(
+        host_errs(&text, vec![host("eth0", "198.51.100.7", 24)], &[]),
+        vec![(5, "virtual_ipaddress".into(), refused("eth0", 24))]
+    );
+    assert_eq!(
+        host_errs(&text, vec![host("eth1", "192.0.2.1", 24)], &[]),
+        vec![(4, "virtual_ipaddress".into(), refused("eth1", 24))]
+    );
+    // keepalived's rule: the same address, prefix and interface is a VIP left behind.
+    assert_eq!(
+        host_errs(&text, vec![host("eth0", "198.51.100.7", 32)], &[]),
+        vec![]
+    );
+    // On a reload, an address of a running instance is the daemon's own wherever it is.
+    let running = ok(&inst("")).config.instances;
+    assert_eq!(
+        host_errs(&text, vec![host("eth1", "192.0.2.1", 32)], &running),
+        vec![]
+    );
+    // --check warns instead.
+    let check = HostCheck {
+        addrs: vec![host("eth0", "198.51.100.7", 24)],
+        running: &[],
+        refuse: false,
+    };
+    let loaded = parse_with(&text, "t.conf", Some(&check)).expect("a warning only");
+    assert_eq!(loaded.warnings.len(), 1);
+    // The real host holds 127.0.0.1 on lo.
+    assert!(host_addrs()
+        .iter()
+        .any(|h| h.addr == ip("127.0.0.1") && h.dev == "lo"));
+}
+
+#[test]
+fn a_reload_to_a_config_without_instances_is_refused_unless_none_run() {
+    let path = temp_path("empty");
+    std::fs::write(&path, "[global_defs]\nrouter_id = r1\n").expect("write");
+    let running = ok(&inst("")).config.instances;
+    let refused = load_for_daemon(&path, &running).map_err(|e| e.0[0].kind.clone());
+    let from_none = load_for_daemon(&path, &[]).map(|l| l.config.instances.len());
+    let checked = load_for_check(&path).map(|l| l.warnings);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(refused.unwrap_err(), ErrorKind::NoInstances);
+    assert_eq!(from_none, Ok(0));
+    let warnings = checked.expect("--check accepts it");
+    assert!(matches!(
+        &warnings[..],
+        [ConfigWarning {
+            message: WarningKind::DaemonRefuses {
+                detail: ErrorKind::NoInstances
+            },
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn an_unknown_user_is_refused_at_load() {
+    let global = "[global_defs]\nscript_user = nobdy-tinyvrrp\n";
+    let (line, key, _) = one_err(global);
+    assert_eq!((line, key.as_str()), (2, "script_user"));
+    let script = "[vrrp_script chk]\nscript = /bin/true\nuser = nobdy-tinyvrrp\n";
+    let (line, key, _) = one_err(script);
+    assert_eq!((line, key.as_str()), (3, "user"));
+    ok("[global_defs]\nscript_user = nobody\n");
+}

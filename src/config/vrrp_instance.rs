@@ -283,6 +283,16 @@ fn same_family(addr: IpAddr, expected: Family) -> Result<IpAddr, ErrorKind> {
     }
 }
 
+/// The most VIPs an advert carries: its count field is one byte; keepalived also keeps the
+/// advert within the interface's MTU (vrrp.c, vrrp_complete_instance), which for IPv6 and
+/// 1500 bytes (its default) is (1500 - 14 - 40 - 8) / 16 = 89 addresses.
+fn max_vips(family: Family) -> usize {
+    match family {
+        Family::V4 => 255,
+        Family::V6 => 89,
+    }
+}
+
 /// The VIPs and the instance's family: that of the first VIP, else IPv4 (no VIPs: a warning
 /// with VRRPv2, which is IPv4 only; an error with v3).
 fn read_vips(
@@ -295,6 +305,7 @@ fn read_vips(
     let mut lines: Vec<usize> = Vec::new();
     let mut family = None;
     let mut reported_v2 = false;
+    let mut too_many = false;
     for entry in all(sec, "virtual_ipaddress") {
         let parsed = match vip(&entry.value, interface) {
             Ok(v) => v,
@@ -314,10 +325,19 @@ fn read_vips(
             ctx.at(sec, entry, ErrorKind::V2RequiresIpv4);
         }
         // keepalived (vrrp_data.c, vip_is_duplicate) logs a repeated address and ignores it.
+        // At most `max_vips(found)` are kept, so this scan is bounded.
         if let Some(i) = vips.iter().position(|v| v.addr == parsed.addr) {
             let first_line = lines.get(i).copied().unwrap_or(0);
             let kind = WarningKind::DuplicateVip { first_line };
             ctx.warn(sec, entry.line, "virtual_ipaddress", kind);
+            continue;
+        }
+        let max = max_vips(found);
+        if vips.len() == max {
+            if !too_many {
+                ctx.at(sec, entry, ErrorKind::TooManyVips { max });
+            }
+            too_many = true;
             continue;
         }
         vips.push(parsed);

@@ -204,7 +204,7 @@ impl Addrs {
             let Some(link) = c.links.by_name(dev) else {
                 continue;
             };
-            if c.links.has_addr(link.index, vip.addr) {
+            if c.links.holds(link.index, vip.addr, vip.prefix_len) {
                 info!(
                     "{}: removing leftover VIP {} from {dev}",
                     cfg.name, vip.addr

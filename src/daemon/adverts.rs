@@ -97,6 +97,7 @@ impl Adverts {
 
     /// Queues one advert of `slot` with `priority`, sent from `link`; `vmac` is where IPv4
     /// multicast adverts leave when the instance has a VMAC (RFC 5798 §7.3).
+    /// Whether the advert was queued (to at least one destination).
     pub fn queue(
         &mut self,
         slot: &Slot,
@@ -104,7 +105,7 @@ impl Adverts {
         priority: u8,
         vmac: Option<u32>,
         drops: &mut Counters,
-    ) {
+    ) -> bool {
         let cfg = slot.cfg();
         let fields = slot.advert_fields(priority);
         let form = slot.checksum_form();
@@ -130,6 +131,7 @@ impl Adverts {
             Family::V6 => (self.sock6.as_ref(), &mut self.send6),
         };
         let src = link.source;
+        let mut any = false;
         for &dst in dsts {
             // One (Copy) closure for both pushes: one copy of `push` in the binary.
             let fill =
@@ -142,6 +144,7 @@ impl Adverts {
                     None
                 }
             };
+            any |= queued.is_some();
             // keepalived's unicast_ttl: the TTL unicast adverts leave with (multicast ones
             // always leave with 255, RFC 5798 §5.1.1.3).
             let ttl = cfg.unicast_ttl.filter(|_| slot.is_unicast());
@@ -151,6 +154,7 @@ impl Adverts {
                 }
             }
         }
+        any
     }
 
     /// Sends every queued advert.

@@ -681,3 +681,21 @@ fn outranked_means_backup_of_a_higher_or_equal_and_higher_address_master() {
     );
     assert!(!i.outranked(), "lower-priority master: we preempt");
 }
+
+/// Issue 16 #5: an advert the daemon could not queue is taken back out of the counters.
+#[test]
+fn adverts_that_did_not_leave_are_not_counted() {
+    let mut i = master(params(Version::V3, 150, 100));
+    let before = *i.stats();
+    assert!(before.tx_adverts >= 1);
+    i.advert_not_sent(150);
+    assert_eq!(i.stats().tx_adverts, before.tx_adverts - 1);
+    assert_eq!(i.stats().tx_priority_zero, before.tx_priority_zero);
+    i.advert_not_sent(PRIORITY_LEAVING);
+    let after = *i.stats();
+    assert_eq!(after.tx_adverts, before.tx_adverts.saturating_sub(2));
+    assert_eq!(
+        after.tx_priority_zero,
+        before.tx_priority_zero.saturating_sub(1)
+    );
+}

@@ -7,6 +7,7 @@
 //! before the FIFO is opened, and stopped with SIGTERM at exit, when a FIFO we created is
 //! removed.
 
+use crate::spawn::secure::Policy;
 use crate::spawn::Child;
 use std::ffi::CString;
 use std::io;
@@ -163,7 +164,7 @@ fn owner(cfg: &NotifyFifo) -> Result<(u32, u32), String> {
     Ok((uid, gid))
 }
 
-fn open(key: &'static str, cfg: &NotifyFifo) -> Result<Fifo, String> {
+fn open(key: &'static str, cfg: &NotifyFifo, policy: &Policy) -> Result<Fifo, String> {
     let path = c_path(&cfg.path).map_err(|e| e.to_string())?;
     let (uid, gid) = owner(cfg)?;
     // SAFETY: mkfifo on a NUL-terminated path.
@@ -203,8 +204,8 @@ fn open(key: &'static str, cfg: &NotifyFifo) -> Result<Fifo, String> {
     // keepalived starts the script just before it opens the FIFO; the order makes no
     // difference to the script, which finds the FIFO in place either way.
     if let Some(script) = &cfg.script {
-        let started =
-            crate::spawn::spawn(script, &[&cfg.path], crate::spawn::ChildOut::Inherit, &[]);
+        let out = crate::spawn::ChildOut::Inherit;
+        let started = policy.spawn(script, &[&cfg.path], out, &[]);
         match started {
             Ok(child) => {
                 info!("{key} {}: started {script} (pid {})", cfg.path, child.id());
@@ -253,9 +254,10 @@ impl Fifos {
             retired: Vec::new(),
         };
         let keys = ["notify_fifo", "vrrp_notify_fifo"];
+        let policy = Policy::of(global);
         for (key, cfg) in keys.into_iter().zip(&fifos.configs) {
             if let Some(cfg) = cfg {
-                match open(key, cfg) {
+                match open(key, cfg, &policy) {
                     Ok(f) => {
                         info!("{key} {}: writing state lines to it", cfg.path);
                         fifos.open.push(f);

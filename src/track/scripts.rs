@@ -11,7 +11,7 @@ use log::{debug, info, warn};
 use super::{Check, Health};
 use crate::config::VrrpScript;
 use crate::instance::Time;
-use crate::spawn::{self, Child, ChildOut, Program, RunAs};
+use crate::spawn::{self, secure, Child, ChildOut, Program, RunAs};
 
 const KILL_GRACE: Duration = Duration::from_secs(1);
 
@@ -64,25 +64,21 @@ impl ScriptRunner {
                     .position(|p| p.cfg == *cfg)
                     .map(|i| previous.swap_remove(i));
                 let user = cfg.user.as_deref().or(default_user);
-                let run_as = RunAs::lookup(user).unwrap_or_else(|e| {
-                    warn!(
-                        "vrrp_script {}: {e}; running it as the daemon's user",
-                        cfg.name
-                    );
-                    None
-                });
+                // An unknown user was refused at load; gone since, the script does not run.
+                let run_as = RunAs::lookup(user);
                 let program = resolve(cfg);
-                let why = match &program {
-                    Some(p) if security && run_as.is_none() => insecure(p.file().0),
+                let why = match (&program, &run_as) {
+                    (_, Err(e)) => Some(e.clone()),
+                    (Some(p), Ok(r)) if security => secure::check(p, *r).err(),
                     _ => None,
                 };
                 if let Some(why) = &why {
                     warn!(
-                        "vrrp_script {}: refused by enable_script_security ({why}); it counts \
-                         as failing",
+                        "vrrp_script {}: refused ({why}); it counts as failing",
                         cfg.name
                     );
                 }
+                let run_as = run_as.ok().flatten();
                 let refused = why.is_some();
                 let mut s = kept.unwrap_or_else(|| Script {
                     cfg: cfg.clone(),
@@ -230,38 +226,6 @@ fn resolve(cfg: &VrrpScript) -> Option<Program> {
     }
 }
 
-/// enable_script_security (keepalived): a script run as root must not be changeable by anyone
-/// else. The file and every directory above it must be owned by root and not writable by
-/// others, nor by their group unless that is root's; a world-writable directory with the
-/// sticky bit (/tmp) is fine, since nobody else can replace root's file in it. Returns why
-/// not.
-fn insecure(file: &str) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    let path = std::path::Path::new(file);
-    let mut at = Some(path);
-    while let Some(p) = at.filter(|p| !p.as_os_str().is_empty()) {
-        let m = match std::fs::metadata(p) {
-            Ok(m) => m,
-            Err(e) => return Some(format!("{}: {e}", p.display())),
-        };
-        let sticky_dir = m.is_dir() && m.mode() & 0o1000 != 0;
-        let others_write = m.mode() & 0o002 != 0 && !sticky_dir;
-        let group_write = m.mode() & 0o020 != 0 && m.gid() != 0 && !sticky_dir;
-        if m.uid() != 0 {
-            return Some(format!("{} is owned by uid {}", p.display(), m.uid()));
-        }
-        if others_write || group_write {
-            return Some(format!(
-                "{} is writable by users other than root (mode {:o})",
-                p.display(),
-                m.mode() & 0o7777
-            ));
-        }
-        at = p.parent();
-    }
-    None
-}
-
 fn record(s: &mut Script, ok: bool) -> bool {
     let changed = s.check.record(ok, s.cfg.rise, s.cfg.fall);
     if changed {
@@ -293,6 +257,10 @@ impl Drop for ScriptRunner {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    fn insecure(file: &str) -> Option<String> {
+        secure::secure_path(file).err()
+    }
 
     fn temp_script(tag: &str, mode: u32) -> std::path::PathBuf {
         let path = std::env::temp_dir().join(format!("tinyvrrp-{tag}-{}", std::process::id()));
