@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use log::{debug, error, info, warn};
-use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signal::Signal;
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
@@ -174,6 +174,7 @@ pub struct Daemon {
     drops: Counters,
     status: StatusServer,
     status_text: String,
+    claims: crate::pidfile::Claims,
     notifier: Notifier,
     stopping: bool,
     vmacs: Vmacs,
@@ -233,16 +234,11 @@ impl Daemon {
         }
         let config = loaded.config;
 
-        let mut mask = SigSet::empty();
-        for s in [
-            Signal::SIGTERM,
-            Signal::SIGINT,
-            Signal::SIGHUP,
-            Signal::SIGUSR1,
-            Signal::SIGCHLD,
-        ] {
-            mask.add(s);
-        }
+        let mut claims = crate::pidfile::Claims::default();
+        claims
+            .update(&config.instances)
+            .map_err(setup("single instance"))?;
+        let mask = crate::signals::daemon_set();
         mask.thread_block()
             .map_err(io::Error::from)
             .map_err(setup("blocking signals"))?;
@@ -290,6 +286,7 @@ impl Daemon {
             drops: Counters::default(),
             status,
             status_text: String::with_capacity(4096),
+            claims,
             notifier,
             stopping: false,
             vmacs: Vmacs::default(),
@@ -1248,6 +1245,10 @@ impl Daemon {
         for w in &loaded.warnings {
             warn!("{w}");
         }
+        if let Err(e) = self.claims.update(&loaded.config.instances) {
+            error!("reload refused, keeping the running configuration: {e}");
+            return;
+        }
         let running: Vec<InstanceConfig> = self.slots.iter().map(|s| s.cfg.clone()).collect();
         let plan = reload::plan(&running, &loaded.config.instances);
         let restarted: Vec<usize> = plan
@@ -1324,6 +1325,13 @@ impl Daemon {
         self.refresh(now);
     }
 
+    fn serve_status(&mut self, now: Time) {
+        if self.status.accept(&self.poller) {
+            self.render_status(now);
+            self.status.reply(&self.status_text, &self.poller);
+        }
+    }
+
     /// Returns true when the daemon must exit.
     fn drain_signals(&mut self, now: Time) -> bool {
         loop {
@@ -1336,7 +1344,7 @@ impl Daemon {
                 }
             };
             match Signal::try_from(info.ssi_signo as i32) {
-                Ok(Signal::SIGTERM) | Ok(Signal::SIGINT) => {
+                Ok(Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT) => {
                     info!("signal {}: stopping", info.ssi_signo);
                     self.stop_instances(now);
                     return true;
@@ -1354,7 +1362,11 @@ impl Daemon {
                         self.refresh(now);
                     }
                 }
-                _ => {}
+                Ok(Signal::SIGUSR2) => {
+                    self.render_status(now);
+                    status::log_totals(&self.status_text);
+                }
+                _ => debug!("signal {} ignored", info.ssi_signo),
             }
         }
     }
@@ -1384,12 +1396,11 @@ impl Daemon {
             for key in keys {
                 match key {
                     KEY_NETLINK => self.drain_netlink(now),
-                    KEY_STATUS => {
-                        self.render_status(now);
-                        self.status.serve(&self.status_text);
-                    }
+                    KEY_STATUS => self.serve_status(now),
                     KEY_SIGNAL if self.drain_signals_delayed() => return Ok(true),
-                    _ => {}
+                    k => {
+                        self.status.on_event(k, &self.poller);
+                    }
                 }
             }
         }
@@ -1399,7 +1410,7 @@ impl Daemon {
     fn drain_signals_delayed(&mut self) -> bool {
         while let Ok(Some(info)) = self.signals.read_signal() {
             match Signal::try_from(info.ssi_signo as i32) {
-                Ok(Signal::SIGTERM) | Ok(Signal::SIGINT) => {
+                Ok(Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT) => {
                     info!(
                         "signal {}: stopping during the start-up delay",
                         info.ssi_signo
@@ -1443,7 +1454,9 @@ impl Daemon {
             for ev in self.events.iter() {
                 if let Some(flag) = ready.get_mut(ev.key) {
                     *flag = true;
-                } else if ev.key >= notify::OUTPUT_KEY_BASE {
+                } else if !self.status.on_event(ev.key, &self.poller)
+                    && ev.key >= notify::OUTPUT_KEY_BASE
+                {
                     self.notifier.on_output(ev.key);
                 }
             }
@@ -1468,8 +1481,7 @@ impl Daemon {
                 return Ok(());
             }
             if ready[KEY_STATUS] {
-                self.render_status(now);
-                self.status.serve(&self.status_text);
+                self.serve_status(now);
             }
             self.apply_sync_groups(now);
             self.flush_adverts();
