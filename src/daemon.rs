@@ -1326,7 +1326,7 @@ impl Daemon {
     }
 
     fn serve_status(&mut self, now: Time) {
-        if self.status.accept(&self.poller) {
+        if self.status.accept(&self.poller, KEY_STATUS) {
             self.render_status(now);
             self.status.reply(&self.status_text, &self.poller);
         }

@@ -1,23 +1,30 @@
 //! The status socket, served from the poll loop without ever blocking it. Each wake-up accepts
-//! at most `ACCEPTS_PER_WAKE` clients and serves at most `CLIENT_KEYS.len()` at once (more are
-//! closed at once); replies are written non-blocking as each socket becomes writable, from one
+//! at most `ACCEPTS_PER_WAKE` clients, and a wake-up that finds that many pauses the listener
+//! for `PAUSE` (a connect flood then costs the loop a few accepts per pause, not its time); at
+//! most `CLIENT_KEYS.len()` are served at once (more are closed at once); replies are written non-blocking as each socket becomes writable, from one
 //! shared copy of the text; a client not done within `DEADLINE` is dropped. The reply ends with
 //! the line `end`, so the client tells a complete status from a cut one.
 
 use std::fs;
 use std::io::{self, Read, Write};
 use std::ops::Range;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 use polling::{Event, PollMode, Poller};
 
-/// Poller keys of the clients being served (between the daemon's own keys and notify's).
-pub const CLIENT_KEYS: Range<usize> = 8..16;
+/// Poller keys of the clients being served and of the pause timer (`PAUSE_KEY`), between the
+/// daemon's own keys and notify's.
+pub const CLIENT_KEYS: Range<usize> = 8..15;
+const PAUSE_KEY: usize = 15;
 const ACCEPTS_PER_WAKE: usize = 8;
+const PAUSE: Duration = Duration::from_millis(10);
 const DEADLINE: Duration = Duration::from_secs(2);
 const END: &str = "end\n";
 
@@ -34,6 +41,10 @@ pub struct StatusServer {
     listener: UnixListener,
     path: PathBuf,
     ino: (u64, u64),
+    /// The listener's poller key while paused, and the timer that resumes it.
+    paused: Option<usize>,
+    pause: TimerFd,
+    pause_polled: bool,
     clients: [Option<Client>; CLIENT_KEYS.end - CLIENT_KEYS.start],
 }
 
@@ -84,10 +95,17 @@ impl StatusServer {
             bound.map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
         listener.set_nonblocking(true)?;
         let meta = fs::symlink_metadata(path)?;
+        let pause = TimerFd::new(
+            ClockId::CLOCK_MONOTONIC,
+            TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+        )?;
         Ok(StatusServer {
             listener,
             path: path.to_path_buf(),
             ino: (meta.dev(), meta.ino()),
+            paused: None,
+            pause,
+            pause_polled: false,
             clients: Default::default(),
         })
     }
@@ -96,9 +114,9 @@ impl StatusServer {
         &self.listener
     }
 
-    /// The listener is readable: accepts a bounded number of clients. True when some wait for
-    /// a reply (then render the status and call `reply`).
-    pub fn accept(&mut self, poller: &Poller) -> bool {
+    /// The listener (registered under `key`) is readable: accepts a bounded number of clients.
+    /// True when some wait for a reply (then render the status and call `reply`).
+    pub fn accept(&mut self, poller: &Poller, key: usize) -> bool {
         let now = Instant::now();
         for i in 0..self.clients.len() {
             if self.clients[i].as_ref().is_some_and(|c| c.deadline <= now) {
@@ -106,7 +124,11 @@ impl StatusServer {
             }
         }
         let mut waiting = false;
-        for _ in 0..ACCEPTS_PER_WAKE {
+        for n in 0..=ACCEPTS_PER_WAKE {
+            if n == ACCEPTS_PER_WAKE {
+                self.pause(poller, key);
+                break;
+            }
             let Ok((stream, _)) = self.listener.accept() else {
                 break;
             };
@@ -140,13 +162,39 @@ impl StatusServer {
         }
     }
 
-    /// A poller event: true when `key` is one of the clients (then it is served).
+    /// A poller event: true when `key` is one of ours (a client or the pause timer).
     pub fn on_event(&mut self, key: usize, poller: &Poller) -> bool {
+        if key == PAUSE_KEY {
+            let _ = self.pause.wait();
+            if let Some(k) = self.paused.take() {
+                let _ =
+                    poller.modify_with_mode(&self.listener, Event::readable(k), PollMode::Level);
+            }
+            return true;
+        }
         if !CLIENT_KEYS.contains(&key) {
             return false;
         }
         self.write(key - CLIENT_KEYS.start, poller);
         true
+    }
+
+    fn pause(&mut self, poller: &Poller, key: usize) {
+        if !self.pause_polled {
+            // SAFETY: the timer lives as long as `self`, whose drop closes it.
+            let (fd, ev) = (self.pause.as_fd().as_raw_fd(), Event::readable(PAUSE_KEY));
+            let add = unsafe { poller.add_with_mode(fd, ev, PollMode::Level) };
+            self.pause_polled = add.is_ok();
+        }
+        let when = Expiration::OneShot(TimeSpec::from_duration(PAUSE));
+        if self.pause_polled
+            && self.pause.set(when, TimerSetTimeFlags::empty()).is_ok()
+            && poller
+                .modify_with_mode(&self.listener, Event::none(key), PollMode::Level)
+                .is_ok()
+        {
+            self.paused = Some(key);
+        }
     }
 
     fn write(&mut self, i: usize, poller: &Poller) {
