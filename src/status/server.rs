@@ -25,6 +25,7 @@ pub const CLIENT_KEYS: Range<usize> = 8..15;
 const PAUSE_KEY: usize = 15;
 const ACCEPTS_PER_WAKE: usize = 8;
 const PAUSE: Duration = Duration::from_millis(10);
+const BACKLOG: libc::c_int = 16;
 const DEADLINE: Duration = Duration::from_secs(2);
 const END: &str = "end\n";
 
@@ -94,6 +95,9 @@ impl StatusServer {
         let listener =
             bound.map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
         listener.set_nonblocking(true)?;
+        // A short queue: what a flood leaves behind is drained in a few pauses, not seconds.
+        // SAFETY: listen(2) on our own socket; called again it only changes the backlog.
+        unsafe { libc::listen(listener.as_raw_fd(), BACKLOG) };
         let meta = fs::symlink_metadata(path)?;
         let pause = TimerFd::new(
             ClockId::CLOCK_MONOTONIC,
