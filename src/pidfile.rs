@@ -232,3 +232,51 @@ impl Claims {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("tvr-pidfile-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_symlink_is_refused_and_its_target_untouched() {
+        let dir = scratch("link");
+        let target = dir.join("target");
+        std::fs::write(&target, "keep\n").unwrap();
+        let link = dir.join("p.pid");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let e = Pidfile::create(&link).err().expect("refused");
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep\n");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_lock_refuses_a_second_owner_and_only_our_file_is_removed() {
+        let dir = scratch("lock");
+        let path = dir.join("p.pid");
+        let first = Pidfile::create(&path).expect("first");
+        let me = std::process::id();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{me}\n"));
+        match Pidfile::create(&path) {
+            Err(PidfileError::Locked(_, Some(pid))) => assert_eq!(pid, me),
+            other => panic!("not refused on the lock: {:?}", other.err()),
+        }
+        assert!(path.exists(), "a refused start removed the pidfile");
+        // Replaced behind our back: the new file is not ours to remove.
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, "1\n").unwrap();
+        drop(first);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "1\n");
+        std::fs::remove_file(&path).unwrap();
+        drop(Pidfile::create(&path).expect("again"));
+        assert!(!path.exists(), "our own pidfile is removed on drop");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -381,17 +381,28 @@ fn a_second_daemon_for_the_same_virtual_router_is_refused() {
     );
     assert_no_gap("second daemon refused", &watch.join().expect("listener"));
     assert_still_sole_master(&lab, &d1, &d2);
-    // Another VRID on the same interface is fine.
+    // Another VRID on the same interface is fine; a reload onto VRID 51 is refused.
     let other = config(150)
         .replace("= 51", "= 52")
         .replace(VIP, "192.0.2.2");
-    let conf = write_conf(&lab, "other.conf", &other);
-    let (st, log) = run_briefly(
-        lab.node(1),
-        &["-f", &conf, "--status-socket", &sock],
-        Duration::from_secs(2),
+    let d3 = lab.node(1).spawn_daemon(&other);
+    let up = wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
+        d3.assert_running("VRID 52 beside 51");
+        state(&d3) == "MASTER"
+    });
+    assert!(up.is_some(), "VRID 52 never master");
+    std::fs::write(&d3.conf, config(200)).expect("rewrite");
+    assert!(d3.kill(libc::SIGHUP));
+    let refused = wait_until(Duration::from_secs(3), Duration::from_millis(50), || {
+        d3.log_text().contains("reload refused")
+    });
+    let log = d3.log_text();
+    assert!(
+        refused.is_some() && log.contains(&format!("pid {}", d1.pid)),
+        "{log}"
     );
-    assert!(st.is_none(), "VRID 52 beside 51 was refused: {log}");
+    d3.assert_running("after the refused reload");
+    assert_still_sole_master(&lab, &d1, &d2);
 }
 
 #[test]

@@ -44,6 +44,7 @@ pub struct StatusServer {
     ino: (u64, u64),
     /// The listener's poller key while paused, and the timer that resumes it.
     paused: Option<usize>,
+    snapshot: Rc<Vec<u8>>,
     pause: TimerFd,
     pause_polled: bool,
     clients: [Option<Client>; CLIENT_KEYS.end - CLIENT_KEYS.start],
@@ -108,6 +109,7 @@ impl StatusServer {
             path: path.to_path_buf(),
             ino: (meta.dev(), meta.ino()),
             paused: None,
+            snapshot: Rc::default(),
             pause,
             pause_polled: false,
             clients: Default::default(),
@@ -155,14 +157,20 @@ impl StatusServer {
 
     /// Gives the clients just accepted `text` (one shared copy) and starts writing it.
     pub fn reply(&mut self, text: &str, poller: &Poller) {
-        let mut shared: Option<Rc<Vec<u8>>> = None;
+        // The copy's buffer is reused once no client holds it: serving allocates nothing then.
+        if Rc::get_mut(&mut self.snapshot).is_none() {
+            self.snapshot = Rc::default();
+        }
+        if let Some(buf) = Rc::get_mut(&mut self.snapshot) {
+            buf.clear();
+            buf.extend_from_slice(text.as_bytes());
+            buf.extend_from_slice(END.as_bytes());
+        }
         for i in 0..self.clients.len() {
-            let Some(c) = self.clients[i].as_mut().filter(|c| c.text.is_none()) else {
-                continue;
-            };
-            let t = shared.get_or_insert_with(|| Rc::new([text, END].concat().into_bytes()));
-            c.text = Some(Rc::clone(t));
-            self.write(i, poller);
+            if let Some(c) = self.clients[i].as_mut().filter(|c| c.text.is_none()) {
+                c.text = Some(Rc::clone(&self.snapshot));
+                self.write(i, poller);
+            }
         }
     }
 
