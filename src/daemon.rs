@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use log::{error, info, warn};
-use nix::sys::signal::{SigSet, Signal};
+use log::{debug, error, info, warn};
+use nix::sys::signal::Signal;
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
@@ -100,6 +100,8 @@ pub struct Daemon {
     addrs: Addrs,
     status: StatusServer,
     status_text: String,
+    /// The (interface, VRID, family) claims that keep a second daemon off our instances.
+    claims: crate::pidfile::Claims,
     notifier: Notifier,
     scripts: ScriptRunner,
     processes: ProcessTracker,
@@ -111,16 +113,7 @@ pub struct Daemon {
 }
 
 fn block_signals() -> Result<SignalFd, DaemonError> {
-    let mut mask = SigSet::empty();
-    for s in [
-        Signal::SIGTERM,
-        Signal::SIGINT,
-        Signal::SIGHUP,
-        Signal::SIGUSR1,
-        Signal::SIGCHLD,
-    ] {
-        mask.add(s);
-    }
+    let mask = crate::signals::daemon_set();
     mask.thread_block()
         .map_err(io::Error::from)
         .map_err(setup("blocking signals"))?;
@@ -137,6 +130,10 @@ impl Daemon {
             warn!("{w}");
         }
         let config = loaded.config;
+        let mut claims = crate::pidfile::Claims::default();
+        claims
+            .update(&config.instances)
+            .map_err(setup("single instance"))?;
         let signals = block_signals()?;
         let timer = TimerFd::new(
             ClockId::CLOCK_MONOTONIC,
@@ -173,6 +170,7 @@ impl Daemon {
             },
             status,
             status_text: String::with_capacity(4096),
+            claims,
             notifier,
             scripts: ScriptRunner::default(),
             processes: ProcessTracker::default(),
@@ -467,8 +465,10 @@ impl Daemon {
     }
 
     fn serve_status(&mut self, now: Time) {
-        self.render_status(now);
-        self.status.serve(&self.status_text);
+        if self.status.accept(&self.poller, KEY_STATUS) {
+            self.render_status(now);
+            self.status.reply(&self.status_text, &self.poller);
+        }
     }
 
     /// SIGHUP: a config with errors is refused and the running one kept; otherwise the
@@ -484,6 +484,10 @@ impl Daemon {
         };
         for w in &loaded.warnings {
             warn!("{w}");
+        }
+        if let Err(e) = self.claims.update(&loaded.config.instances) {
+            error!("reload refused, keeping the running configuration: {e}");
+            return;
         }
         self.apply_config(now, loaded.config);
     }
@@ -518,7 +522,7 @@ impl Daemon {
                 }
             };
             match Signal::try_from(info.ssi_signo as i32) {
-                Ok(Signal::SIGTERM) | Ok(Signal::SIGINT) => {
+                Ok(Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT) => {
                     info!("signal {}: stopping", info.ssi_signo);
                     self.router.begin_stop(now);
                     self.run_actions(now);
@@ -536,7 +540,11 @@ impl Daemon {
                         self.scripts_changed(now);
                     }
                 }
-                _ => {}
+                Ok(Signal::SIGUSR2) => {
+                    self.render_status(now);
+                    status::log_totals(&self.status_text);
+                }
+                _ => debug!("signal {} ignored", info.ssi_signo),
             }
         }
     }
@@ -566,6 +574,8 @@ impl Daemon {
             for ev in self.events.iter() {
                 if let Some(flag) = ready.get_mut(ev.key) {
                     *flag = true;
+                } else {
+                    self.status.on_event(ev.key, &self.poller);
                 }
             }
             if ready[KEY_NETLINK] {
@@ -584,7 +594,7 @@ impl Daemon {
     fn drain_signals_delayed(&mut self) -> bool {
         while let Ok(Some(info)) = self.signals.read_signal() {
             match Signal::try_from(info.ssi_signo as i32) {
-                Ok(Signal::SIGTERM) | Ok(Signal::SIGINT) => {
+                Ok(Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT) => {
                     info!(
                         "signal {}: stopping during the start-up delay",
                         info.ssi_signo
@@ -664,7 +674,9 @@ impl Daemon {
             for ev in self.events.iter() {
                 if let Some(flag) = ready.get_mut(ev.key) {
                     *flag = true;
-                } else if ev.key >= notify::OUTPUT_KEY_BASE {
+                } else if !self.status.on_event(ev.key, &self.poller)
+                    && ev.key >= notify::OUTPUT_KEY_BASE
+                {
                     self.notifier.on_output(ev.key);
                 }
             }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use argh::FromArgs;
-use tinyvrrp::{alloc_count::CountingAlloc, config, daemon, status, timestamp};
+use tinyvrrp::{alloc_count::CountingAlloc, config, daemon, pidfile, signals, status, timestamp};
 
 mod syslog;
 
@@ -137,6 +137,20 @@ fn import(cmd: &ImportCmd) -> ExitCode {
     }
 }
 
+/// Writes the status to stdout; a reader that went away (`| head`) is not an error.
+fn emit(text: &str) -> ExitCode {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tinyvrrp: writing the status: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli: Cli = argh::from_env();
     if cli.version {
@@ -160,14 +174,10 @@ fn main() -> ExitCode {
             }
         };
         if !cmd.json {
-            print!("{text}");
-            return ExitCode::SUCCESS;
+            return emit(&text);
         }
         return match status::to_json(&text) {
-            Ok(json) => {
-                println!("{json}");
-                ExitCode::SUCCESS
-            }
+            Ok(json) => emit(&format!("{json}\n")),
             Err(e) => {
                 println!("{}", status::error_json(&e.to_string()));
                 eprintln!("tinyvrrp: {e}");
@@ -194,24 +204,32 @@ fn main() -> ExitCode {
             }
         };
     }
+    run_daemon(cli)
+}
+
+/// The daemon: signals blocked before anything else (see `signals`), then the locked pidfile.
+fn run_daemon(cli: Cli) -> ExitCode {
+    if let Err(e) = signals::block() {
+        eprintln!("tinyvrrp: blocking signals: {e}");
+        return ExitCode::FAILURE;
+    }
     if let Err(e) = init_logging(&cli.log_level, cli.syslog) {
         eprintln!("tinyvrrp: {e}");
         return ExitCode::FAILURE;
     }
-    if let Some(path) = &cli.pidfile {
-        if let Err(e) = std::fs::write(path, format!("{}\n", std::process::id())) {
-            eprintln!("tinyvrrp: writing pidfile {}: {e}", path.display());
+    let pidfile = match cli.pidfile.as_deref().map(pidfile::Pidfile::create) {
+        Some(Err(e)) => {
+            log::error!("{e}");
             return ExitCode::FAILURE;
         }
-    }
+        other => other,
+    };
     let opts = daemon::Options {
         config_path: cli.config,
         status_socket: cli.status_socket,
     };
     let result = daemon::Daemon::new(opts).and_then(daemon::Daemon::run);
-    if let Some(path) = &cli.pidfile {
-        let _ = std::fs::remove_file(path);
-    }
+    drop(pidfile);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -3,10 +3,7 @@
 //! the daemon's poll loop; one `key=value` token per fact so scripts can parse it.
 
 use std::fmt::Write as _;
-use std::io::{self, Read, Write};
 use std::net::IpAddr;
-use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::Path;
 use std::time::Duration;
 
 use crate::instance::{Instance, State};
@@ -15,7 +12,9 @@ use crate::timestamp::Secs;
 use crate::track::Health;
 
 mod json;
+mod server;
 pub use json::{error_json, to_json, JsonError};
+pub use server::{log_totals, query, StatusServer, CLIENT_KEYS};
 
 pub const DEFAULT_SOCKET: &str = "/run/tinyvrrp.sock";
 
@@ -188,56 +187,6 @@ pub fn render_tracking<'a>(
             word(h)
         );
     }
-}
-
-/// The listening side, owned by the daemon.
-pub struct StatusServer {
-    listener: UnixListener,
-    path: std::path::PathBuf,
-}
-
-impl StatusServer {
-    pub fn bind(path: &Path) -> io::Result<Self> {
-        // A socket file left by a crashed run would make bind fail with EADDRINUSE; only
-        // remove it when nobody answers on it (another daemon may be running).
-        if path.exists() && UnixStream::connect(path).is_err() {
-            let _ = std::fs::remove_file(path);
-        }
-        let listener = UnixListener::bind(path)?;
-        listener.set_nonblocking(true)?;
-        Ok(StatusServer {
-            listener,
-            path: path.to_path_buf(),
-        })
-    }
-
-    pub fn listener(&self) -> &UnixListener {
-        &self.listener
-    }
-
-    /// Answers every waiting client with `text` (the client just connects and reads).
-    pub fn serve(&self, text: &str) {
-        while let Ok((mut stream, _)) = self.listener.accept() {
-            let _ = stream.set_nonblocking(false);
-            let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
-            let _ = stream.write_all(text.as_bytes());
-        }
-    }
-}
-
-impl Drop for StatusServer {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-/// The client side: `tinyvrrp status`.
-pub fn query(path: &Path) -> io::Result<String> {
-    let mut stream = UnixStream::connect(path)?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text)?;
-    Ok(text)
 }
 
 #[cfg(test)]

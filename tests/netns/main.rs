@@ -27,6 +27,7 @@ mod initscript;
 mod interop_import;
 mod interop_keepalived;
 mod lifecycle;
+mod local_abuse;
 mod modes;
 mod netlink;
 mod options;

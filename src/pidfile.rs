@@ -1,0 +1,282 @@
+//! One daemon per pidfile and per (interface, VRID, family).
+//!
+//! The pidfile is opened without following a symlink, must be a regular file of ours with one
+//! link, and stays locked (flock) for the daemon's life: a second start fails on the lock and
+//! leaves the file alone. Each instance also binds an abstract unix socket named after its
+//! interface, VRID and family. Abstract sockets belong to the network namespace and vanish
+//! with the process, so a crashed daemon leaves nothing stale, and a second daemon managing
+//! the same virtual router is refused with the first one's PID (SO_PEERCRED).
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::net::{SocketAddr, UnixListener};
+use std::path::{Path, PathBuf};
+
+use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, SockaddrLike};
+
+use crate::config::InstanceConfig;
+use crate::packet::Family;
+
+#[derive(Debug)]
+pub enum PidfileError {
+    Open(PathBuf, io::Error),
+    NotOurs(PathBuf, &'static str),
+    Locked(PathBuf, Option<u32>),
+}
+
+impl fmt::Display for PidfileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PidfileError::Open(p, e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                write!(
+                    f,
+                    "pidfile {}: a symbolic link; refusing to follow it",
+                    p.display()
+                )
+            }
+            PidfileError::Open(p, e) => write!(f, "pidfile {}: {e}", p.display()),
+            PidfileError::NotOurs(p, why) => {
+                write!(f, "pidfile {}: {why}; refusing it", p.display())
+            }
+            PidfileError::Locked(p, pid) => {
+                write!(f, "pidfile {} is locked by a running tinyvrrp", p.display())?;
+                match pid {
+                    Some(pid) => write!(f, " (pid {pid})"),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+/// The daemon's locked pidfile; removed on drop if the path still names it.
+pub struct Pidfile {
+    file: File,
+    path: PathBuf,
+}
+
+impl Pidfile {
+    pub fn create(path: &Path) -> Result<Self, PidfileError> {
+        let err = |e| PidfileError::Open(path.to_path_buf(), e);
+        let mut file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path)
+            .map_err(err)?;
+        let meta = file.metadata().map_err(err)?;
+        let why = if !meta.is_file() {
+            Some("not a regular file")
+        } else if meta.nlink() != 1 {
+            Some("has other hard links")
+        } else if meta.uid() != nix::unistd::geteuid().as_raw() {
+            Some("owned by another user")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(PidfileError::NotOurs(path.to_path_buf(), why));
+        }
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let mut text = String::new();
+            let _ = (&file).take(32).read_to_string(&mut text);
+            return Err(PidfileError::Locked(
+                path.to_path_buf(),
+                text.trim().parse().ok(),
+            ));
+        }
+        file.set_len(0)
+            .and_then(|()| writeln!(file, "{}", std::process::id()))
+            .map_err(err)?;
+        Ok(Pidfile {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+impl Drop for Pidfile {
+    fn drop(&mut self) {
+        let ours = |m: std::fs::Metadata| {
+            self.file
+                .metadata()
+                .is_ok_and(|f| f.dev() == m.dev() && f.ino() == m.ino())
+        };
+        if std::fs::symlink_metadata(&self.path).is_ok_and(ours) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The process listening on a unix socket (from SO_PEERCRED).
+#[derive(Clone, Copy, Debug)]
+pub struct Holder {
+    pub pid: u32,
+    pub uid: u32,
+}
+
+/// Who listens on a unix socket address: None when nobody (a stale socket), Some when a
+/// process does (Some(None) when it could not be learnt, e.g. its backlog is full).
+pub fn listener(addr: &impl SockaddrLike) -> Option<Option<Holder>> {
+    let fd = socket::socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .ok()?;
+    match socket::connect(fd.as_raw_fd(), addr) {
+        Ok(()) => Some(
+            socket::getsockopt(&fd, sockopt::PeerCredentials)
+                .ok()
+                .map(|c| Holder {
+                    pid: c.pid() as u32,
+                    uid: c.uid(),
+                }),
+        ),
+        Err(nix::errno::Errno::EAGAIN) => Some(None),
+        Err(_) => None,
+    }
+}
+
+#[derive(Debug)]
+pub struct ClaimError {
+    pub interface: String,
+    pub vrid: u8,
+    pub family: Family,
+    pub holder: Option<Holder>,
+    pub err: io::Error,
+}
+
+impl fmt::Display for ClaimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let fam = match self.family {
+            Family::V4 => "IPv4",
+            Family::V6 => "IPv6",
+        };
+        write!(
+            f,
+            "VRID {} ({fam}) on {} is managed by another tinyvrrp",
+            self.vrid, self.interface
+        )?;
+        match self.holder {
+            Some(h) => write!(f, " (pid {}); refusing to run beside it", h.pid),
+            None => write!(f, "; refusing to run beside it ({})", self.err),
+        }
+    }
+}
+
+/// The abstract sockets claiming this daemon's virtual routers.
+#[derive(Default)]
+pub struct Claims {
+    held: Vec<(String, UnixListener)>,
+}
+
+fn claim_name(c: &InstanceConfig) -> String {
+    let fam = match c.family {
+        Family::V4 => 4,
+        Family::V6 => 6,
+    };
+    format!("tinyvrrp/{}/{}/v{fam}", c.interface, c.vrid)
+}
+
+impl Claims {
+    /// Claims every instance of `instances` and releases the others; on a refusal nothing
+    /// changes (a reload then keeps the running configuration).
+    pub fn update(&mut self, instances: &[InstanceConfig]) -> Result<(), ClaimError> {
+        let mut fresh: Vec<(String, UnixListener)> = Vec::new();
+        for c in instances {
+            let name = claim_name(c);
+            if self.held.iter().chain(&fresh).any(|h| h.0 == name) {
+                continue;
+            }
+            let bound = SocketAddr::from_abstract_name(name.as_bytes())
+                .and_then(|a| UnixListener::bind_addr(&a));
+            match bound {
+                Ok(l) => fresh.push((name, l)),
+                Err(err) => {
+                    let holder = socket::UnixAddr::new_abstract(name.as_bytes())
+                        .ok()
+                        .and_then(|a| listener(&a))
+                        .flatten();
+                    // Abstract names have no permissions: a process of another user squatting
+                    // on one is not a tinyvrrp of ours and must not keep the daemon down.
+                    if let Some(h) = holder.filter(|h| h.uid != nix::unistd::geteuid().as_raw()) {
+                        log::warn!(
+                            "{name} is held by pid {} of uid {}: running without that claim",
+                            h.pid,
+                            h.uid
+                        );
+                        continue;
+                    }
+                    return Err(ClaimError {
+                        interface: c.interface.clone(),
+                        vrid: c.vrid,
+                        family: c.family,
+                        holder,
+                        err,
+                    });
+                }
+            }
+        }
+        let wanted: Vec<String> = instances.iter().map(claim_name).collect();
+        self.held.retain(|h| wanted.contains(&h.0));
+        self.held.extend(fresh);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("tvr-pidfile-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_symlink_is_refused_and_its_target_untouched() {
+        let dir = scratch("link");
+        let target = dir.join("target");
+        std::fs::write(&target, "keep\n").unwrap();
+        let link = dir.join("p.pid");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let e = Pidfile::create(&link).err().expect("refused");
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep\n");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_lock_refuses_a_second_owner_and_only_our_file_is_removed() {
+        let dir = scratch("lock");
+        let path = dir.join("p.pid");
+        let first = Pidfile::create(&path).expect("first");
+        let me = std::process::id();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{me}\n"));
+        match Pidfile::create(&path) {
+            Err(PidfileError::Locked(_, Some(pid))) => assert_eq!(pid, me),
+            other => panic!("not refused on the lock: {:?}", other.err()),
+        }
+        assert!(path.exists(), "a refused start removed the pidfile");
+        // Replaced behind our back: the new file is not ours to remove.
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, "1\n").unwrap();
+        drop(first);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "1\n");
+        std::fs::remove_file(&path).unwrap();
+        drop(Pidfile::create(&path).expect("again"));
+        assert!(!path.exists(), "our own pidfile is removed on drop");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
