@@ -101,10 +101,11 @@ struct Slot {
 
 impl Slot {
     fn new(cfg: InstanceConfig, global: &Config) -> Self {
-        let params = params_of(&cfg, global);
+        let mut inst = Instance::new(params_of(&cfg, global));
+        crate::resilience::configure(&mut inst, &cfg, global);
         Slot {
             vip_addrs: cfg.vips.iter().map(|v| v.addr).collect(),
-            inst: Instance::new(params),
+            inst,
             cfg,
             usable: None,
             vips_held: false,
@@ -212,6 +213,8 @@ fn describe(reason: &Reason, now: Time) -> String {
         Reason::LinkDown => "interface unusable (down, missing or without address)".into(),
         Reason::LinkUp => "interface usable again".into(),
         Reason::Shutdown => "shutting down".into(),
+        Reason::HandedOver { to: Some(ip) } => format!("stopped: new master {ip} heard"),
+        Reason::HandedOver { to: None } => "stopped: no new master heard within the bound".into(),
         Reason::SyncGroup => {
             "another member of its sync group is backup to a higher-priority master".into()
         }
@@ -728,6 +731,7 @@ impl Daemon {
         actions.clear();
         if let Err(d) = self.slots[idx].inst.handle(now, event, &mut actions) {
             self.slots[idx].discards.bump(d.counter_name());
+            crate::resilience::log_discard(&self.slots[idx].cfg.name, d, &event, now);
         }
         for action in &actions {
             self.execute(idx, now, action);
@@ -1058,7 +1062,7 @@ impl Daemon {
             let n = match self.recv.recv(sock) {
                 Ok(n) => n,
                 Err(e) => {
-                    warn!("receiving adverts: {e}");
+                    crate::resilience::log_receive_error(&e, now);
                     return;
                 }
             };
@@ -1221,16 +1225,25 @@ impl Daemon {
         );
     }
 
-    /// Graceful stop of every instance: priority-0 adverts out, VIPs removed.
+    /// SIGTERM (a second one ends the wait): every instance gets `Event::Stop`, so a master
+    /// sends priority 0 but keeps its VIPs until its successor is heard or its bound passes
+    /// (make before break). `stopping` stays set: the loop runs on, instances are not
+    /// restarted, and `stop_finished` ends the loop once no instance is leaving.
     fn stop_instances(&mut self, now: Time) {
         self.stopping = true;
         for idx in 0..self.slots.len() {
-            self.handle(idx, now, Event::Shutdown);
+            self.handle(idx, now, Event::Stop);
         }
-        self.apply_sync_groups(now);
+    }
+
+    /// True once a stop has begun and no master is still handing over; then cleans up.
+    fn stop_finished(&mut self) -> bool {
+        if !self.stopping || self.slots.iter().any(|s| s.inst.leaving()) {
+            return false;
+        }
         self.flush_adverts();
         self.vmacs.remove_all(&mut self.nl);
-        self.stopping = false;
+        true
     }
 
     /// SIGHUP: a config with errors is refused and the running one kept. Otherwise the new
@@ -1324,23 +1337,22 @@ impl Daemon {
         self.refresh(now);
     }
 
-    /// Returns true when the daemon must exit.
-    fn drain_signals(&mut self, now: Time) -> bool {
+    fn drain_signals(&mut self, now: Time) {
         loop {
             let info = match self.signals.read_signal() {
                 Ok(Some(info)) => info,
-                Ok(None) => return false,
+                Ok(None) => return,
                 Err(e) => {
                     warn!("reading signals: {}", io::Error::from(e));
-                    return false;
+                    return;
                 }
             };
             match Signal::try_from(info.ssi_signo as i32) {
                 Ok(Signal::SIGTERM) | Ok(Signal::SIGINT) => {
                     info!("signal {}: stopping", info.ssi_signo);
                     self.stop_instances(now);
-                    return true;
                 }
+                Ok(Signal::SIGHUP) if self.stopping => info!("SIGHUP while stopping: ignored"),
                 Ok(Signal::SIGHUP) => self.reload(now),
                 Ok(Signal::SIGUSR1) => {
                     self.render_status(now);
@@ -1464,14 +1476,17 @@ impl Daemon {
                 self.consume_timer();
                 self.fire_timers(now);
             }
-            if ready[KEY_SIGNAL] && self.drain_signals(now) {
-                return Ok(());
+            if ready[KEY_SIGNAL] {
+                self.drain_signals(now);
             }
             if ready[KEY_STATUS] {
                 self.render_status(now);
                 self.status.serve(&self.status_text);
             }
             self.apply_sync_groups(now);
+            if self.stop_finished() {
+                return Ok(());
+            }
             self.flush_adverts();
             self.rearm();
         }
