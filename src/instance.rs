@@ -372,6 +372,11 @@ impl Instance {
     pub fn set_configured_priority(&mut self, priority: u8) {
         self.params.priority = priority;
     }
+    /// Lower-priority masters are not preempted before this (preempt_delay after start-up,
+    /// the flap hold-down after FAULT -> BACKUP).
+    pub fn preempt_allowed_at(&self) -> Time {
+        self.preempt_allowed_at
+    }
     pub fn master_adver_int_cs(&self) -> u16 {
         self.master_adver_int_cs
     }
