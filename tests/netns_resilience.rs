@@ -62,7 +62,7 @@ fn wait_state(d: &DaemonHandle, want: &str, timeout: Duration) -> bool {
 }
 
 /// A pair 150 / 100 settled: node 1 master, the client's neighbour entry on it.
-fn pair<'a>(lab: &'a Lab, t: Timing) -> (&'a Node, DaemonHandle, &'a Node, DaemonHandle) {
+fn pair(lab: &Lab, t: Timing) -> (&Node, DaemonHandle, &Node, DaemonHandle) {
     let (n1, n2) = (lab.node(1), lab.node(2));
     let d1 = n1.spawn_daemon(&conf(t, 150, ""));
     let d2 = n2.spawn_daemon(&conf(t, 100, ""));
