@@ -3,7 +3,8 @@
 //! about dropped packets (a flood of forged adverts must not fill a router's flash or ring
 //! buffer). The decisions themselves live in the pure `instance` module.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+// AtomicU32 only: mips32 has no 64-bit atomics.
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use crate::config::{Config, InstanceConfig};
@@ -22,13 +23,13 @@ pub fn configure(inst: &mut Instance, cfg: &InstanceConfig, global: &Config) {
 
 /// One random phase per process, below one second (taken modulo each advert interval).
 fn tick_phase() -> Duration {
-    static PHASE_US: AtomicU64 = AtomicU64::new(u64::MAX);
+    static PHASE_US: AtomicU32 = AtomicU32::new(u32::MAX);
     let mut us = PHASE_US.load(Ordering::Relaxed);
-    if us == u64::MAX {
-        us = random_u64() % 1_000_000;
+    if us == u32::MAX {
+        us = (random_u64() % 1_000_000) as u32;
         PHASE_US.store(us, Ordering::Relaxed);
     }
-    Duration::from_micros(us)
+    Duration::from_micros(u64::from(us))
 }
 
 /// getrandom(2), else /dev/urandom, else the clock and pid: it only spreads senders apart.
@@ -51,35 +52,40 @@ fn random_u64() -> u64 {
 /// At most `BURST` lines per `WINDOW`; the lines held back are counted and reported with
 /// the first line of a later window.
 pub struct RateLimit {
-    window_start_ms: AtomicU64,
-    used: AtomicU64,
-    suppressed: AtomicU64,
+    window_start_s: AtomicU32,
+    used: AtomicU32,
+    suppressed: AtomicU32,
 }
 
-const BURST: u64 = 5;
-const WINDOW_MS: u64 = 60_000;
+const BURST: u32 = 5;
+const WINDOW_S: u32 = 60;
 
 impl RateLimit {
     pub const fn new() -> Self {
         RateLimit {
-            window_start_ms: AtomicU64::new(0),
-            used: AtomicU64::new(0),
-            suppressed: AtomicU64::new(0),
+            window_start_s: AtomicU32::new(0),
+            used: AtomicU32::new(0),
+            suppressed: AtomicU32::new(0),
         }
     }
 
     /// Some(n): log now, mentioning the n lines held back before; None: hold this one back.
-    pub fn allow(&self, now: Time) -> Option<u64> {
-        let now_ms = now.as_secs() * 1000 + u64::from(now.subsec_millis());
-        let start = self.window_start_ms.load(Ordering::Relaxed);
-        if self.used.load(Ordering::Relaxed) == 0 || now_ms >= start + WINDOW_MS {
-            self.window_start_ms.store(now_ms, Ordering::Relaxed);
+    pub fn allow(&self, now: Time) -> Option<u32> {
+        let now_s = now.as_secs().min(u64::from(u32::MAX - WINDOW_S)) as u32;
+        let start = self.window_start_s.load(Ordering::Relaxed);
+        if self.used.load(Ordering::Relaxed) == 0 || now_s >= start + WINDOW_S {
+            self.window_start_s.store(now_s, Ordering::Relaxed);
             self.used.store(0, Ordering::Relaxed);
         }
-        if self.used.fetch_add(1, Ordering::Relaxed) >= BURST {
-            self.suppressed.fetch_add(1, Ordering::Relaxed);
+        if self.used.load(Ordering::Relaxed) >= BURST {
+            let _ = self
+                .suppressed
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                    Some(n.saturating_add(1))
+                });
             return None;
         }
+        self.used.fetch_add(1, Ordering::Relaxed);
         Some(self.suppressed.swap(0, Ordering::Relaxed))
     }
 }
@@ -93,8 +99,8 @@ impl Default for RateLimit {
 /// Every log line about a dropped or unreadable packet goes through this one limiter.
 pub static DROP_LOG: RateLimit = RateLimit::new();
 
-fn held_back(n: u64) -> impl std::fmt::Display {
-    struct Note(u64);
+fn held_back(n: u32) -> impl std::fmt::Display {
+    struct Note(u32);
     impl std::fmt::Display for Note {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             match self.0 {
@@ -142,7 +148,7 @@ mod tests {
         let limit = RateLimit::new();
         let mut logged = Vec::new();
         for i in 0..1000u64 {
-            if let Some(n) = limit.allow(Duration::from_millis(100 + i)) {
+            if let Some(n) = limit.allow(Duration::from_millis(100 + 10 * i)) {
                 logged.push(n);
             }
         }
