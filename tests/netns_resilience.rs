@@ -370,3 +370,46 @@ fn forged_adverts_from_a_source_not_allowed_move_nothing() {
     assert_eq!(state(&d), "BACKUP");
     assert!(!n1.has_addr(VIP));
 }
+
+/// keepalived (n1, 150) wins, tinyvrrp (n2, 100) loses: when tinyvrrp hears keepalived first
+/// it leaves with an advert at its own priority, which makes keepalived re-send its GARPs
+/// (its default garp_lower_prio_repeat); keepalived's own loser would leave silently.
+#[test]
+fn healed_partition_with_keepalived_as_the_winner_client_back_within_1s() {
+    let Some(lab) = Lab::new("partition_ka", 2) else {
+        return;
+    };
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    let ka = format!(
+        "global_defs {{\n    router_id ka\n}}\n\
+         vrrp_instance VI_1 {{\n    state BACKUP\n    interface eth0\n    \
+         virtual_router_id 51\n    priority 150\n    advert_int 0.1\n    version 3\n    \
+         virtual_ipaddress {{\n        {VIP}/24\n    }}\n}}\n"
+    );
+    let k1 = n1.spawn_keepalived(&ka);
+    let d2 = n2.spawn_daemon(&conf(V3_100MS, 100, ""));
+    assert!(wait_until(Duration::from_secs(10), POLL, || n1.has_addr(VIP)).is_some());
+    assert!(wait_state(&d2, "BACKUP", Duration::from_secs(3)));
+    let runs = if long() { 20 } else { 3 };
+    let mut took = Vec::new();
+    for _ in 0..runs {
+        n1.isolate();
+        let cut = Instant::now();
+        assert!(wait_state(&d2, "MASTER", Duration::from_secs(5)));
+        assert!(lab.client.ping(VIP, Duration::from_secs(2)));
+        assert_eq!(lab.client.neigh_mac(VIP), Some(n2.mac()));
+        thread::sleep(Duration::from_secs(5).saturating_sub(cut.elapsed()));
+        n1.rejoin();
+        let back = wait_until(Duration::from_secs(5), Duration::from_millis(10), || {
+            lab.client.neigh_mac(VIP) == Some(n1.mac()) && !n2.has_addr(VIP)
+        });
+        k1.assert_running("after the heal");
+        let back = back.unwrap_or_else(|| panic!("client stayed on n2\n{}", d2.log_text()));
+        assert!(lab.client.ping(VIP, Duration::from_secs(1)));
+        took.push(back.as_millis());
+    }
+    eprintln!(
+        "keepalived winner, tinyvrrp loser (v3 0.1 s): client back after the heal, ms: {took:?}"
+    );
+    assert!(took.iter().all(|ms| *ms <= 1000), "{took:?}");
+}
