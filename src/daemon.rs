@@ -823,7 +823,7 @@ impl Daemon {
                     // A round bigger than the batch: send what is queued and queue again.
                     if let Some(sock) = sock {
                         if let Err(e) = batch.send(sock) {
-                            warn!("sending adverts: {e}");
+                            crate::resilience::log_send_error(&e);
                         }
                     }
                     batch.clear();
@@ -834,7 +834,10 @@ impl Daemon {
                     again
                 }
                 Err(e) => {
-                    warn!("{}: queueing an advert to {dst}: {e}", slot.cfg.name);
+                    let name = &slot.cfg.name;
+                    crate::resilience::log_send_error(&format_args!(
+                        "{name}: queueing to {dst}: {e}"
+                    ));
                     self.drops.bump("tx_queue_failed");
                     None
                 }
@@ -867,7 +870,7 @@ impl Daemon {
                         }
                     }
                     Err(e) => {
-                        warn!("sending adverts: {e}");
+                        crate::resilience::log_send_error(&e);
                         self.drops.bump("tx_failed");
                     }
                 }

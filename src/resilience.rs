@@ -96,8 +96,10 @@ impl Default for RateLimit {
     }
 }
 
-/// Every log line about a dropped or unreadable packet goes through this one limiter.
+/// Every log line about a dropped or unreadable packet goes through this one limiter ...
 pub static DROP_LOG: RateLimit = RateLimit::new();
+/// ... and every line about an advert we failed to send through this one.
+pub static SEND_LOG: RateLimit = RateLimit::new();
 
 fn held_back(n: u32) -> impl std::fmt::Display {
     struct Note(u32);
@@ -132,6 +134,13 @@ pub fn log_discard(name: &str, discard: Discard, event: &Event, now: Time) {
 pub fn log_receive_error(err: &dyn std::fmt::Display, now: Time) {
     if let Some(n) = DROP_LOG.allow(now) {
         log::warn!("receiving adverts: {err}{}", held_back(n));
+    }
+}
+
+/// An advert we could not queue or send (a broken interface fails on every tick).
+pub fn log_send_error(err: &dyn std::fmt::Display) {
+    if let Some(n) = SEND_LOG.allow(crate::daemon::monotonic_now()) {
+        log::warn!("sending adverts: {err}{}", held_back(n));
     }
 }
 
