@@ -76,8 +76,9 @@ fn pair(lab: &Lab, t: Timing) -> (&Node, DaemonHandle, &Node, DaemonHandle) {
 /// Pings `ip` every 10 ms for `secs` seconds from the client: (sent, received).
 fn ping_flood(lab: &Lab, ip: &str, secs: u64) -> (u64, u64) {
     let w = secs.to_string();
+    let family = if ip.contains(':') { "-6" } else { "-4" };
     let out = lab.client.exec(&[
-        "ping", "-4", "-n", "-q", "-i", "0.01", "-W", "1", "-w", &w, ip,
+        "ping", family, "-n", "-q", "-i", "0.01", "-W", "1", "-w", &w, ip,
     ]);
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text
@@ -412,4 +413,40 @@ fn healed_partition_with_keepalived_as_the_winner_client_back_within_1s() {
         "keepalived winner, tinyvrrp loser (v3 0.1 s): client back after the heal, ms: {took:?}"
     );
     assert!(took.iter().all(|ms| *ms <= 1000), "{took:?}");
+}
+
+/// IPv6: the new master adds the VIP while the old one still has it (NODAD on both sides, as
+/// keepalived), and the client's neighbour entry follows the unsolicited NA.
+#[test]
+fn sigterm_of_an_ipv6_master_loses_no_ping_v3_100ms() {
+    const VIP6: &str = "2001:db8::1";
+    let Some(lab) = Lab::new("stop_master6", 2) else {
+        return;
+    };
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    let conf6 = |priority: u8| {
+        format!(
+            "[vrrp_instance VI_1]\ninterface = eth0\nvirtual_router_id = 51\npriority = {priority}\n\
+             advert_int = 0.1\nversion = 3\nvirtual_ipaddress = {VIP6}/64\n"
+        )
+    };
+    let d1 = n1.spawn_daemon(&conf6(150));
+    let d2 = n2.spawn_daemon(&conf6(100));
+    assert!(wait_state(&d1, "MASTER", Duration::from_secs(10)));
+    assert!(wait_state(&d2, "BACKUP", Duration::from_secs(3)));
+    assert!(lab.client.ping(VIP6, Duration::from_secs(3)));
+    let (sent, received) = thread::scope(|s| {
+        let pinger = s.spawn(|| ping_flood(&lab, VIP6, 3));
+        thread::sleep(Duration::from_secs(1));
+        d1.kill(libc::SIGTERM);
+        assert!(d1.wait(V3_100MS.bound + Duration::from_secs(3)).is_some());
+        pinger.join().expect("ping thread")
+    });
+    assert!(!n1.has_addr(VIP6));
+    assert!(n2.has_addr(VIP6));
+    eprintln!(
+        "IPv6 SIGTERM of the master (v3 0.1 s): lost {} of {sent}",
+        sent - received
+    );
+    assert_eq!(sent - received, 0, "{}", d2.log_text());
 }
