@@ -238,8 +238,7 @@ impl Daemon {
         match op {
             Op::SendAdvert { priority } => {
                 let vmac = addrs.vmac_of(slot).map(|v| v.0);
-                let queued =
-                    link.is_some_and(|u| self.adverts.queue(slot, u, priority, vmac, d));
+                let queued = link.is_some_and(|u| self.adverts.queue(slot, u, priority, vmac, d));
                 if !queued {
                     self.router.advert_not_sent(id, priority);
                 }
@@ -526,6 +525,9 @@ impl Daemon {
                     info!("signal {}: stopping", info.ssi_signo);
                     self.router.begin_stop(now);
                     self.run_actions(now);
+                }
+                Ok(Signal::SIGHUP) if self.router.phase() != Phase::Running => {
+                    info!("SIGHUP while stopping: ignored")
                 }
                 Ok(Signal::SIGHUP) => self.reload(now),
                 Ok(Signal::SIGUSR1) => {

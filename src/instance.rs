@@ -122,8 +122,13 @@ pub enum Event {
     LinkDown,
     /// The interface became usable again.
     LinkUp,
-    /// Graceful stop.
+    /// Immediate stop (reload, or keepalived's way): a master sends priority 0 and drops its
+    /// VIPs at once.
     Shutdown,
+    /// Maintenance stop, make before break: a master sends priority 0 but keeps its VIPs
+    /// until the new master is heard or [`Instance::stop_bound`] passes (see
+    /// [`Instance::leaving`]); without handover (or not master) it is [`Event::Shutdown`].
+    Stop,
     /// vrrp_sync_group: whether another member of the group is a backup to a master that
     /// outranks it. While held, a master steps down and a backup does not take over; a
     /// takeover that came due while held happens when the hold ends.
@@ -141,6 +146,8 @@ pub enum Discard {
     OwnAddress,
     /// The instance is stopped or in FAULT.
     NotListening,
+    /// The source is not in the instance's `allowed_sources`.
+    SourceNotAllowed,
     /// A preempting backup ignores a lower-priority master (RFC 5798 §6.4.2).
     LowerPriority,
 }
@@ -153,6 +160,7 @@ impl Discard {
             Discard::AuthMismatch => "auth_mismatch",
             Discard::OwnAddress => "own_address",
             Discard::NotListening => "not_listening",
+            Discard::SourceNotAllowed => "source_not_allowed",
             Discard::LowerPriority => "lower_priority",
         }
     }
@@ -187,6 +195,11 @@ pub enum Reason {
     LinkDown,
     LinkUp,
     Shutdown,
+    /// A stopping master handed over: the new master `to` was heard, or (`None`) the bound
+    /// passed without one.
+    HandedOver {
+        to: Option<IpAddr>,
+    },
     /// Another member of the sync group became backup to a higher-priority master.
     SyncGroup,
 }
@@ -252,8 +265,23 @@ pub struct Instance {
     held: bool,
     /// Backup: the down timer ran out while held.
     due_while_held: bool,
+    /// Master after [`Event::Stop`]: VIPs kept, priority 0 sent, until this deadline.
+    leaving_until: Option<Time>,
+    /// Whether [`Event::Stop`] hands over (true) or behaves as [`Event::Shutdown`].
+    handover: bool,
+    /// Flap damping: how many times the hold-down after link-up has doubled.
+    flap_level: u8,
+    /// When the link last came back (FAULT -> BACKUP).
+    link_up_at: Option<Time>,
+    /// This process's offset on the advert grid.
+    tick_phase: Duration,
+    /// Empty: adverts from any source (RFC); else only from these.
+    allowed_sources: Vec<IpAddr>,
     stats: Stats,
 }
+
+/// The hold-down after link-up doubles at most this many times (8 x Master_Down_Interval).
+const MAX_FLAP_LEVEL: u8 = 3;
 
 fn cs(centiseconds: u64) -> Duration {
     Duration::from_millis(centiseconds * 10)
@@ -277,8 +305,33 @@ impl Instance {
             preempting: false,
             held: false,
             due_while_held: false,
+            leaving_until: None,
+            handover: true,
+            flap_level: 0,
+            link_up_at: None,
+            tick_phase: Duration::ZERO,
+            allowed_sources: Vec::new(),
             stats: Stats::default(),
         }
+    }
+
+    /// The daemon's random offset on the advert grid, so that daemons (routers, or
+    /// namespaces on one host) do not all send at the same instant of the monotonic clock.
+    /// Instances of one daemon share it and still tick together.
+    pub fn set_tick_phase(&mut self, phase: Duration) {
+        self.tick_phase = phase;
+    }
+    /// Adverts from other sources are discarded ([`Discard::SourceNotAllowed`]); empty: any.
+    pub fn set_allowed_sources(&mut self, sources: Vec<IpAddr>) {
+        self.allowed_sources = sources;
+    }
+    /// false: [`Event::Stop`] drops the VIPs at once, as keepalived does.
+    pub fn set_handover(&mut self, handover: bool) {
+        self.handover = handover;
+    }
+    /// A master that is stopping and waits for its successor (VIPs still held).
+    pub fn leaving(&self) -> bool {
+        self.leaving_until.is_some()
     }
 
     pub fn state(&self) -> State {
@@ -358,6 +411,11 @@ impl Instance {
             };
         }
     }
+    /// Lower-priority masters are not preempted before this (preempt_delay after start-up,
+    /// the flap hold-down after FAULT -> BACKUP).
+    pub fn preempt_allowed_at(&self) -> Time {
+        self.preempt_allowed_at
+    }
     pub fn master_adver_int_cs(&self) -> u16 {
         self.master_adver_int_cs
     }
@@ -389,6 +447,7 @@ impl Instance {
             self.advert_at,
             self.garp_burst_at,
             self.garp_refresh_at,
+            self.leaving_until,
         ]
         .into_iter()
         .flatten()
@@ -401,6 +460,9 @@ impl Instance {
         event: Event,
         out: &mut Vec<Action>,
     ) -> Result<(), Discard> {
+        if self.leaving_until.is_some() {
+            return self.while_leaving(now, event, out);
+        }
         match event {
             Event::Startup => {
                 if self.state == State::Init {
@@ -417,24 +479,135 @@ impl Instance {
                         self.stats.release_master += 1;
                     }
                     self.enter(now, State::Fault, Reason::LinkDown, out);
+                    self.note_link_down(now);
                 }
             }
             Event::LinkUp => {
                 if self.state == State::Fault {
                     self.start(now, Reason::LinkUp, out);
+                    self.hold_down_after_link_up(now);
                 }
             }
-            Event::Shutdown => {
-                if self.state == State::Master {
-                    self.leave_master(out);
-                }
-                if self.state != State::Init {
-                    self.enter(now, State::Init, Reason::Shutdown, out);
-                }
+            Event::Shutdown => self.shutdown(now, out),
+            Event::Stop if self.state == State::Master && self.handover => {
+                self.leaving_until = Some(now + self.stop_bound());
+                self.garp_burst_at = None;
+                self.garp_refresh_at = None;
+                self.send_leaving(now, out);
             }
+            Event::Stop => self.shutdown(now, out),
             Event::GroupHold(held) => self.on_group_hold(now, held, out),
         }
         Ok(())
+    }
+
+    fn shutdown(&mut self, now: Time, out: &mut Vec<Action>) {
+        if self.state == State::Master {
+            self.leave_master(out);
+        }
+        if self.state != State::Init {
+            self.enter(now, State::Init, Reason::Shutdown, out);
+        }
+    }
+
+    /// How long a stopping master keeps its VIPs at most: the Skew_Time of the slowest
+    /// possible backup (priority 1: backups never advertise, so their priorities are unknown)
+    /// plus one advert interval for its first advert to arrive. A v3 backup has learned our
+    /// interval, a v2 one has the same; unicast or multicast alike. v2 at 1 s: 1.996 s; v3 at
+    /// 0.1 s: 0.1996 s.
+    pub fn stop_bound(&self) -> Duration {
+        let interval_us = u64::from(self.params.advert_int_cs) * 10_000;
+        let skew_us = match self.params.version {
+            Version::V2 => 255 * 1_000_000 / 256,
+            Version::V3 => 255 * interval_us / 256,
+        };
+        Duration::from_micros(skew_us + interval_us)
+    }
+
+    /// Make before break (the stopping master of [`Event::Stop`]). keepalived drops the VIPs
+    /// with its priority-0 advert, so nobody answers for them until the backup's Skew_Time
+    /// has passed (~0.37 s of pings lost at 1 s adverts). We keep answering until the new
+    /// master's first advert says it holds them; priority 0 is repeated on our advert grid
+    /// in case one is lost (a backup only ever brings its timer forward on it).
+    fn while_leaving(
+        &mut self,
+        now: Time,
+        event: Event,
+        out: &mut Vec<Action>,
+    ) -> Result<(), Discard> {
+        match event {
+            Event::Timer if self.leaving_until.is_some_and(|t| t <= now) => {
+                self.finish_leaving(now, Reason::HandedOver { to: None }, out);
+            }
+            Event::Timer if self.advert_at.is_some_and(|t| t <= now) => self.send_leaving(now, out),
+            Event::Advert(advert) => {
+                if let Err(discard) = self.check(&advert) {
+                    self.stats.discarded += 1;
+                    return Err(discard);
+                }
+                self.stats.rx_adverts += 1;
+                if advert.priority == PRIORITY_LEAVING {
+                    self.stats.rx_priority_zero += 1;
+                } else {
+                    // Only a master advertises: whatever its priority, it holds the VIPs now.
+                    let to = Some(advert.src);
+                    self.finish_leaving(now, Reason::HandedOver { to }, out);
+                }
+            }
+            Event::LinkDown => self.finish_leaving(now, Reason::LinkDown, out),
+            Event::Shutdown | Event::Stop => self.finish_leaving(now, Reason::Shutdown, out),
+            Event::Timer
+            | Event::Startup
+            | Event::LinkUp
+            | Event::PriorityChanged(_)
+            | Event::GroupHold(_) => {}
+        }
+        Ok(())
+    }
+
+    fn send_leaving(&mut self, now: Time, out: &mut Vec<Action>) {
+        out.push(Action::SendAdvert {
+            priority: PRIORITY_LEAVING,
+        });
+        self.stats.tx_adverts += 1;
+        self.stats.tx_priority_zero += 1;
+        self.advert_at = Some(self.next_advert_slot(now));
+    }
+
+    fn finish_leaving(&mut self, now: Time, reason: Reason, out: &mut Vec<Action>) {
+        self.leaving_until = None;
+        out.push(Action::RemoveVips);
+        self.stats.release_master += 1;
+        self.enter(now, State::Init, reason, out);
+    }
+
+    /// Flap damping. Our fast preemption (a lower-priority master is taken over after
+    /// Skew_Time, see `backup_rx`) turns a flapping link into a flapping master: up, preempt
+    /// within ~50 ms, down again while the other node needs Master_Down_Interval to take
+    /// back. keepalived never preempts faster than Master_Down_Interval after FAULT ->
+    /// BACKUP (it ignores lower-priority adverts and lets its down timer run out), which
+    /// damps by accident. We wait at least that long after the link comes back, and the
+    /// wait doubles (up to 8 times) each time the link went down again within twice the
+    /// previous wait; a link that stayed up that long resets it. A hold-down that grows with
+    /// flaps, like route flap damping, because a link that flaps slower than one
+    /// Master_Down_Interval would otherwise still move the master on every flap.
+    fn hold_down(&self) -> Duration {
+        self.master_down_interval() * (1u32 << self.flap_level)
+    }
+
+    fn hold_down_after_link_up(&mut self, now: Time) {
+        self.link_up_at = Some(now);
+        self.preempt_allowed_at = self.preempt_allowed_at.max(now + self.hold_down());
+    }
+
+    fn note_link_down(&mut self, now: Time) {
+        if let Some(up) = self.link_up_at.take() {
+            self.flap_level = if now.saturating_sub(up) < self.hold_down() * 2 {
+                (self.flap_level + 1).min(MAX_FLAP_LEVEL)
+            } else {
+                0
+            };
+        }
     }
 
     /// RFC 5798 §6.4.3: a leaving master sends priority 0 so a backup takes over after
@@ -532,10 +705,11 @@ impl Instance {
         self.advert_at = Some(self.next_advert_slot(now));
     }
 
-    /// The next advert is due at the next point of a grid of the advert interval. Every
-    /// instance with the same interval then ticks at the same instants, so one wake-up serves
-    /// all of them and their adverts leave in one `sendmmsg`. The gap is never longer than
-    /// one interval; a short first gap only sends one advert early, which backups accept.
+    /// The next advert is due at the next point of a grid of the advert interval, shifted by
+    /// the process's tick phase. Every instance with the same interval then ticks at the same
+    /// instants, so one wake-up serves all of them and their adverts leave in one `sendmmsg`.
+    /// The gap is never longer than one interval; a short first gap only sends one advert
+    /// early, which backups accept.
     fn next_advert_slot(&self, now: Time) -> Time {
         // u64, not the u128 of as_micros: 128-bit division is 2 KiB of code on MIPS.
         let micros = |d: Duration| {
@@ -544,10 +718,10 @@ impl Instance {
                 .saturating_add(u64::from(d.subsec_micros()))
         };
         let interval = micros(self.advert_interval()).max(1);
-        let slot = (micros(now) / interval)
-            .saturating_add(1)
-            .saturating_mul(interval);
-        Duration::from_micros(slot)
+        let phase = micros(self.tick_phase) % interval;
+        // The first point k * interval + phase after now (phase < interval, so no underflow).
+        let k = (micros(now).saturating_add(interval) - phase) / interval;
+        Duration::from_micros(k.saturating_mul(interval).saturating_add(phase))
     }
 
     fn on_timer(&mut self, now: Time, out: &mut Vec<Action>) {
@@ -608,6 +782,9 @@ impl Instance {
         }
         if advert.src == self.params.primary_ip {
             return Err(Discard::OwnAddress);
+        }
+        if !self.allowed_sources.is_empty() && !self.allowed_sources.contains(&advert.src) {
+            return Err(Discard::SourceNotAllowed);
         }
         if self.params.version == Version::V2 {
             if advert.adver_int_cs != self.params.advert_int_cs {
@@ -701,6 +878,13 @@ impl Instance {
                 self.master_adver_int_cs = advert.adver_int_cs;
             }
             self.last_master = Some((advert.src, advert.priority, now));
+            // A parting advert at our own priority: when a split brain ends and we hear the
+            // winner first, the winner has not heard us and keeps the clients that followed
+            // our GARPs. This lower-priority advert makes it answer with its advert and
+            // GARPs at once (below; keepalived's winner does the same with its default
+            // garp_lower_prio_repeat). keepalived's own loser leaves silently.
+            out.push(Action::SendAdvert { priority: ours });
+            self.stats.tx_adverts += 1;
             out.push(Action::RemoveVips);
             self.stats.release_master += 1;
             let reason = if higher {

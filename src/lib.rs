@@ -15,6 +15,7 @@ pub mod notify;
 pub mod packet;
 pub mod pidfile;
 pub mod reload;
+pub mod resilience;
 pub mod router;
 pub mod routes;
 pub mod signals;

@@ -109,6 +109,9 @@ pub enum Phase {
     /// Built; tracking results are recorded but nothing runs before [`Router::start`].
     Idle,
     Running,
+    /// Asked to stop: masters that hand over still hold their VIPs until their successor
+    /// is heard or their bound passes (make before break); nothing (re)starts.
+    Stopping,
     /// Every instance has stopped: the shell may exit once the actions are out.
     Stopped,
 }
@@ -297,7 +300,9 @@ impl Router {
 
     fn new_slot(&mut self, cfg: InstanceConfig) -> Slot {
         self.next_id += 1;
-        Slot::new(SlotId(self.next_id), cfg)
+        let mut slot = Slot::new(SlotId(self.next_id), cfg);
+        crate::resilience::configure(&mut slot.inst, &slot.cfg, &self.config);
+        slot
     }
 
     pub fn config(&self) -> &Config {
@@ -372,9 +377,10 @@ impl Router {
         if self.phase == Phase::Stopped {
             return;
         }
-        self.phase = Phase::Stopped;
+        // A second stop ends a handover's wait at once (Event::Stop while leaving).
+        self.phase = Phase::Stopping;
         for i in 0..self.slots.len() {
-            self.feed(i, now, Event::Shutdown);
+            self.feed(i, now, Event::Stop);
         }
         self.settle(now);
     }
@@ -439,6 +445,9 @@ impl Router {
     /// After every event: sync-group holds and announcements.
     fn settle(&mut self, now: Time) {
         self.apply_sync_groups(now);
+        if self.phase == Phase::Stopping && !self.slots.iter().any(|s| s.inst.leaving()) {
+            self.phase = Phase::Stopped;
+        }
     }
 
     fn emit(&mut self, i: usize, op: Op) {
@@ -456,6 +465,7 @@ impl Router {
         out.clear();
         if let Err(d) = self.slots[i].inst.handle(now, event, &mut out) {
             self.slots[i].discards.bump(d.counter_name());
+            crate::resilience::log_discard(&self.slots[i].cfg.name, d, &event, now);
         }
         for a in &out {
             self.translate(i, now, a);
@@ -530,6 +540,8 @@ fn describe(slot: &Slot, reason: &Reason, now: Time) -> String {
         Reason::LinkUp if tracking => "tracking and sync group good again".into(),
         Reason::LinkUp => "interface usable again".into(),
         Reason::Shutdown => "shutting down".into(),
+        Reason::HandedOver { to: Some(ip) } => format!("stopped: new master {ip} heard"),
+        Reason::HandedOver { to: None } => "stopped: no new master heard within the bound".into(),
         Reason::SyncGroup => {
             "another member of its sync group is backup to a higher-priority master".into()
         }

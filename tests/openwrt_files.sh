@@ -166,6 +166,7 @@ set_param [command] [$STUB] [-f] [$GOOD] [-l] [debug] [--status-socket] [$TMP/s.
 set_param [file] [$GOOD]
 set_param [reload_signal] [HUP]
 set_param [respawn] [3600] [5] [5]
+set_param [term_timeout] [30]
 set_param [stderr] [1]
 close_instance
 status=0"

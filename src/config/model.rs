@@ -31,6 +31,12 @@ pub struct GlobalDefs {
     pub vrrp_garp_master_refresh_repeat: u32,
     /// keepalived's `vrrp_startup_delay`: the instances start this long after the daemon.
     pub vrrp_startup_delay_cs: u32,
+    /// `allowed_sources`: adverts from other sources are dropped, for every instance that
+    /// has no list of its own (either family; each instance uses its own family's).
+    pub allowed_sources: Vec<IpAddr>,
+    /// `stop_handover` (default yes): on SIGTERM a master keeps its VIPs until the new master
+    /// is heard; no: it drops them with its priority-0 advert, as keepalived does.
+    pub stop_handover: bool,
     /// keepalived's `notify_fifo` and `vrrp_notify_fifo`: both get every VRRP state line.
     pub notify_fifo: Option<NotifyFifo>,
     pub vrrp_notify_fifo: Option<NotifyFifo>,
@@ -60,6 +66,8 @@ impl Default for GlobalDefs {
             vrrp_garp_master_refresh_s: 0,
             vrrp_garp_master_refresh_repeat: 1,
             vrrp_startup_delay_cs: 0,
+            allowed_sources: Vec::new(),
+            stop_handover: true,
             notify_fifo: None,
             vrrp_notify_fifo: None,
         }
@@ -246,6 +254,8 @@ pub struct InstanceConfig {
     /// whatever the transport). It must be on the interface, else FAULT.
     pub unicast_src_ip: Option<IpAddr>,
     pub unicast_peers: Vec<IpAddr>,
+    /// `allowed_sources` of the instance, else the global ones of its family; empty: any.
+    pub allowed_sources: Vec<IpAddr>,
     pub unicast_ttl: Option<u8>,
     /// VRRPv2 simple password, zero-padded to 8 bytes.
     pub auth: Option<[u8; 8]>,

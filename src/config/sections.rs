@@ -28,6 +28,8 @@ pub(super) const GLOBAL_KEYS: &[&str] = &[
     "notify_fifo_script",
     "vrrp_notify_fifo",
     "vrrp_notify_fifo_script",
+    "allowed_sources",
+    "stop_handover",
 ];
 
 pub(super) const SCRIPT_KEYS: &[&str] = &[
@@ -94,7 +96,7 @@ pub(super) fn read_global(ctx: &mut Ctx, sec: &RawSection) -> GlobalDefs {
         no_effect: keywords::GLOBAL_NO_EFFECT,
         keepalived: keywords::KEEPALIVED_GLOBAL,
     };
-    ctx.check_keys(sec, GLOBAL_KEYS, &[], foreign);
+    ctx.check_keys(sec, GLOBAL_KEYS, &["allowed_sources"], foreign);
     let mut g = GlobalDefs {
         router_id: ctx.text(sec, "router_id").map(|v| v.0),
         default_interface: ctx
@@ -121,6 +123,10 @@ pub(super) fn read_global(ctx: &mut Ctx, sec: &RawSection) -> GlobalDefs {
     }
     if let Some((v, _)) = ctx.one(sec, "vrrp_startup_delay", startup_delay) {
         g.vrrp_startup_delay_cs = v;
+    }
+    g.allowed_sources = super::vrrp_instance::read_sources(ctx, sec, None);
+    if let Some((v, _)) = ctx.one(sec, "stop_handover", flag) {
+        g.stop_handover = v;
     }
     g.notify_fifo = read_fifo(ctx, sec, "notify_fifo", "notify_fifo_script");
     g.vrrp_notify_fifo = read_fifo(ctx, sec, "vrrp_notify_fifo", "vrrp_notify_fifo_script");

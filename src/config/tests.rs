@@ -2024,3 +2024,41 @@ fn an_unknown_user_is_refused_at_load() {
     assert_eq!((line, key.as_str()), (3, "user"));
     ok("[global_defs]\nscript_user = nobody\n");
 }
+
+#[test]
+fn allowed_sources_per_instance_repeat_or_space_separated_else_the_global_ones() {
+    let i = &ok(&inst(
+        "allowed_sources = 192.0.2.11 192.0.2.12\nallowed_sources = 192.0.2.13\n",
+    ))
+    .config
+    .instances[0];
+    let want = vec![ip("192.0.2.11"), ip("192.0.2.12"), ip("192.0.2.13")];
+    assert_eq!(i.allowed_sources, want);
+    assert!(ok(&inst("")).config.instances[0].allowed_sources.is_empty());
+    // Global: both families; an instance takes its own family's.
+    let text = format!(
+        "[global_defs]\nallowed_sources = 2001:db8::11 192.0.2.11\nstop_handover = no\n{}",
+        inst("")
+    );
+    let c = ok(&text).config;
+    assert_eq!(c.instances[0].allowed_sources, vec![ip("192.0.2.11")]);
+    assert!(!c.global.stop_handover);
+    assert!(ok(&inst("")).config.global.stop_handover);
+    // The instance's own list wins over the global one.
+    let text = format!(
+        "[global_defs]\nallowed_sources = 192.0.2.11\n{}",
+        inst("allowed_sources = 192.0.2.12\n")
+    );
+    assert_eq!(
+        ok(&text).config.instances[0].allowed_sources,
+        vec![ip("192.0.2.12")]
+    );
+    for bad in [
+        "allowed_sources = 2001:db8::1\n",
+        "allowed_sources = x\n",
+        "allowed_sources =\n",
+    ] {
+        let (line, key, _) = one_err(&inst(bad));
+        assert_eq!((line, key.as_str()), (5, "allowed_sources"), "{bad}");
+    }
+}

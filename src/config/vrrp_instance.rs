@@ -51,6 +51,7 @@ pub(super) const INSTANCE_KEYS: &[&str] = &[
     "vmac_xmit_base",
     "mcast_src_ip",
     "dont_track_primary",
+    "allowed_sources",
     "accept",
     "no_accept",
 ];
@@ -62,6 +63,7 @@ pub(super) const INSTANCE_LIST_KEYS: &[&str] = &[
     "virtual_routes",
     "virtual_rules",
     "unicast_peer",
+    "allowed_sources",
     "track_interface",
     "track_script",
     "track_file",
@@ -189,6 +191,11 @@ pub(super) fn read_instance(
     let vips_excluded = routes::read_excluded(ctx, sec, interface.as_deref(), &vips);
     let unicast_src_ip = read_source(ctx, sec, family);
     let unicast_peers = read_peers(ctx, sec, family);
+    let mut allowed_sources = read_sources(ctx, sec, Some(family));
+    if allowed_sources.is_empty() {
+        let global = global.allowed_sources.iter();
+        allowed_sources = global.filter(|a| family_of(a) == family).copied().collect();
+    }
     if family == Family::V6 && unicast_peers.is_empty() {
         let first_vip = vips.first().map(|v| v.addr);
         if let (Some(IpAddr::V6(a)), Some(entry)) = (first_vip, first(sec, "virtual_ipaddress")) {
@@ -249,6 +256,7 @@ pub(super) fn read_instance(
         virtual_rules: routes::read_rules(ctx, sec),
         unicast_src_ip,
         unicast_peers,
+        allowed_sources,
         unicast_ttl: unicast_ttl.map(|v| v.0 as u8),
         auth,
         garp_master_delay_s,
@@ -418,6 +426,29 @@ fn read_peers(ctx: &mut Ctx, sec: &RawSection, family: Family) -> Vec<IpAddr> {
         }
     }
     peers
+}
+
+/// `allowed_sources = IP [IP...]`, repeatable: the advert sources an instance listens to
+/// (tinyvrrp's own key; keepalived has none). `family`: the instance's, or None (global).
+pub(super) fn read_sources(ctx: &mut Ctx, sec: &RawSection, family: Option<Family>) -> Vec<IpAddr> {
+    let mut sources: Vec<IpAddr> = Vec::new();
+    for entry in all(sec, "allowed_sources") {
+        if entry.value.trim().is_empty() {
+            ctx.at(sec, entry, ErrorKind::bad("", "one or more IP addresses"));
+        }
+        for word in entry.value.split_ascii_whitespace() {
+            let addr = host_ip(word).and_then(|a| match family {
+                Some(f) => same_family(a, f),
+                None => Ok(a),
+            });
+            match addr {
+                Ok(a) if sources.contains(&a) => {}
+                Ok(a) => sources.push(a),
+                Err(kind) => ctx.at(sec, entry, kind),
+            }
+        }
+    }
+    sources
 }
 
 /// `auth_type = PASS` + `auth_pass`: the password zero-padded (or cut, with a warning, as

@@ -35,7 +35,7 @@ fn push(
         Err(PushError::Full) => {
             if let Some(sock) = sock {
                 if let Err(e) = batch.send(sock) {
-                    warn!("sending adverts: {e}");
+                    crate::resilience::log_send_error(&e);
                 }
             }
             batch.clear();
@@ -139,7 +139,10 @@ impl Adverts {
             let queued = match push(sock, batch, (ifindex, src, dst), fill) {
                 Ok(i) => Some(i),
                 Err(e) => {
-                    warn!("{}: queueing an advert to {dst}: {e}", cfg.name);
+                    let name = &cfg.name;
+                    crate::resilience::log_send_error(&format_args!(
+                        "{name}: queueing to {dst}: {e}"
+                    ));
                     drops.bump("tx_queue_failed");
                     None
                 }
@@ -174,7 +177,7 @@ impl Adverts {
                         }
                     }
                     Err(e) => {
-                        warn!("sending adverts: {e}");
+                        crate::resilience::log_send_error(&e);
                         drops.bump("tx_failed");
                     }
                 }
@@ -197,7 +200,7 @@ impl Adverts {
             let n = match self.recv.recv(sock) {
                 Ok(n) => n,
                 Err(e) => {
-                    warn!("receiving adverts: {e}");
+                    crate::resilience::log_receive_error(&e, now);
                     return;
                 }
             };

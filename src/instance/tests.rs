@@ -346,9 +346,14 @@ fn rfc5798_6_4_3_master_steps_down_on_higher_priority() {
     );
     assert!(r.is_ok());
     assert_eq!(i.state(), State::Backup);
-    assert_eq!(out[0], Action::RemoveVips);
+    // The parting advert at our own priority (split brain end, see master_rx), then the VIPs go.
+    assert_eq!(out[0], Action::SendAdvert { priority: 100 });
+    assert_eq!(out[1], Action::RemoveVips);
     assert_eq!(transitions(&out), vec![(State::Master, State::Backup)]);
-    assert!(!out.iter().any(|a| matches!(a, Action::SendAdvert { .. })));
+    let adverts = out
+        .iter()
+        .filter(|a| matches!(a, Action::SendAdvert { .. }));
+    assert_eq!(adverts.count(), 1);
     assert_eq!(i.next_deadline(), Some(t + i.master_down_interval()));
 }
 
@@ -698,4 +703,219 @@ fn adverts_that_did_not_leave_are_not_counted() {
         after.tx_priority_zero,
         before.tx_priority_zero.saturating_sub(1)
     );
+}
+
+// ---- issue 13: flap damping, split brain end, tick phase, make-before-break stop, sources
+
+/// A master at 150 whose link went down and came back at `up`.
+fn relinked(version: Version, advert_int_cs: u16, down: Time, up: Time) -> Instance {
+    let mut i = master(params(version, 150, advert_int_cs));
+    run(&mut i, down, Event::LinkDown);
+    run(&mut i, up, Event::LinkUp);
+    assert_eq!(i.state(), State::Backup);
+    i
+}
+
+fn lower(version: Version, advert_int_cs: u16) -> Event {
+    Event::Advert(advert(LOWER_IP, version, 100, advert_int_cs))
+}
+
+#[test]
+fn flap_damping_no_preemption_within_master_down_interval_after_link_up() {
+    let mut i = relinked(Version::V3, 10, ms(10_000), ms(10_300));
+    let mdi = i.master_down_interval();
+    // Within the hold-down the lower-priority master is accepted, not preempted.
+    let Step(_, r) = run(&mut i, ms(10_350), lower(Version::V3, 10));
+    assert_eq!(r, Ok(()));
+    assert_eq!(i.next_deadline(), Some(ms(10_350) + mdi));
+    // After it, the next advert of the lower master starts the fast preemption.
+    let after = ms(10_300) + mdi;
+    let Step(_, r) = run(&mut i, after, lower(Version::V3, 10));
+    assert_eq!(r, Err(Discard::LowerPriority));
+    let acts = run_timers(&mut i, after + mdi);
+    assert_eq!(i.state(), State::Master, "{acts:?}");
+}
+
+#[test]
+fn flap_damping_hold_down_doubles_with_each_flap_up_to_eight_times_and_resets() {
+    let mut i = master(params(Version::V3, 150, 10));
+    let mdi = i.master_down_interval();
+    let mut t = ms(10_000);
+    let mut holds = Vec::new();
+    for _ in 0..6 {
+        run(&mut i, t, Event::LinkDown);
+        t += ms(300);
+        run(&mut i, t, Event::LinkUp);
+        holds.push(i.preempt_allowed_at - t);
+        t += ms(300);
+    }
+    let want: Vec<Duration> = [1, 2, 4, 8, 8, 8].iter().map(|k| mdi * *k).collect();
+    assert_eq!(holds, want);
+    // A link that stays up for twice its hold-down is trusted again.
+    run(&mut i, t + mdi * 16, Event::LinkDown);
+    run(&mut i, t + mdi * 17, Event::LinkUp);
+    assert_eq!(i.preempt_allowed_at, t + mdi * 18);
+}
+
+#[test]
+fn flap_damping_keeps_preempt_delay_when_it_is_longer() {
+    let mut p = params(Version::V2, 150, 100);
+    p.preempt_delay = Duration::from_secs(30);
+    let mut i = Instance::new(p);
+    let mut out = Vec::new();
+    i.handle(ms(0), Event::LinkDown, &mut out).unwrap();
+    i.handle(ms(1_000), Event::LinkUp, &mut out).unwrap();
+    assert_eq!(i.preempt_allowed_at, ms(31_000));
+}
+
+#[test]
+fn split_brain_end_whoever_hears_first_the_winner_re_announces() {
+    // The loser (100) hears the winner (200) first: it leaves with an advert at 100 ...
+    let mut loser = master(params(Version::V2, 100, 100));
+    let Step(out, _) = run(
+        &mut loser,
+        ms(10_000),
+        Event::Advert(advert(HIGHER_IP, Version::V2, 200, 100)),
+    );
+    assert_eq!(out[0], Action::SendAdvert { priority: 100 });
+    // ... which the winner hears as a lower-priority advert: advert and GARPs at once.
+    let mut p = params(Version::V2, 200, 100);
+    p.primary_ip = HIGHER_IP;
+    let mut winner = master(p);
+    let Step(out, _) = run(
+        &mut winner,
+        ms(10_001),
+        Event::Advert(advert(ME, Version::V2, 100, 100)),
+    );
+    assert_eq!(out[0], Action::SendAdvert { priority: 200 });
+    assert!(out.contains(&Action::SendGarp { count: 5 }));
+}
+
+#[test]
+fn tick_phase_shifts_the_advert_grid() {
+    let mut p = params(Version::V2, 100, 100);
+    p.garp.delay = Duration::ZERO;
+    let mut i = master(p);
+    i.set_tick_phase(ms(1_037));
+    let Step(out, _) = run(
+        &mut i,
+        ms(10_500),
+        Event::Advert(advert(LOWER_IP, Version::V2, 50, 100)),
+    );
+    assert_eq!(out[0], Action::SendAdvert { priority: 100 });
+    assert_eq!(i.next_deadline(), Some(ms(11_037)));
+    // Exactly on a point of the grid: the next one.
+    run(&mut i, ms(11_037), Event::Timer);
+    assert_eq!(i.next_deadline(), Some(ms(12_037)));
+    // Before the first point after zero.
+    let mut j = Instance::new(params(Version::V3, 255, 10));
+    j.set_tick_phase(ms(40));
+    run(&mut j, ms(5), Event::Startup);
+    assert_eq!(j.next_deadline(), Some(ms(40)));
+}
+
+#[test]
+fn stop_bound_is_the_slowest_backup_skew_plus_one_interval() {
+    let v2 = Instance::new(params(Version::V2, 150, 100));
+    assert_eq!(v2.stop_bound(), Duration::from_micros(996_093 + 1_000_000));
+    let v3 = Instance::new(params(Version::V3, 150, 10));
+    assert_eq!(v3.stop_bound(), Duration::from_micros(99_609 + 100_000));
+}
+
+#[test]
+fn stop_master_keeps_vips_until_the_new_master_is_heard() {
+    let mut i = master(params(Version::V2, 150, 100));
+    let t = ms(10_500);
+    let Step(out, _) = run(&mut i, t, Event::Stop);
+    assert_eq!(out, vec![Action::SendAdvert { priority: 0 }]);
+    assert!(i.leaving());
+    assert_eq!(i.state(), State::Master);
+    // Priority 0 again on the grid while waiting, nothing else.
+    let acts = run_timers(&mut i, ms(11_000));
+    assert_eq!(acts, vec![(ms(11_000), Action::SendAdvert { priority: 0 })]);
+    // The backup took over: its advert (at its own, lower, priority) ends the wait.
+    let Step(out, r) = run(&mut i, ms(11_100), lower(Version::V2, 100));
+    assert_eq!(r, Ok(()));
+    assert_eq!(out[0], Action::RemoveVips);
+    assert!(matches!(
+        out[1],
+        Action::Transition {
+            from: State::Master,
+            to: State::Init,
+            reason: Reason::HandedOver { to: Some(LOWER_IP) },
+            ..
+        }
+    ));
+    assert!(!i.leaving());
+    assert_eq!(i.next_deadline(), None);
+}
+
+#[test]
+fn stop_master_without_successor_drops_vips_at_the_bound() {
+    let mut i = master(params(Version::V3, 150, 10));
+    let t = ms(10_050);
+    run(&mut i, t, Event::Stop);
+    // Another leaving master's priority 0 is no successor.
+    let zero = Event::Advert(advert(LOWER_IP, Version::V3, 0, 10));
+    let Step(out, _) = run(&mut i, ms(10_060), zero);
+    assert!(out.is_empty());
+    let acts = run_timers(&mut i, ms(20_000));
+    let removed: Vec<Time> = acts
+        .iter()
+        .filter(|(_, a)| *a == Action::RemoveVips)
+        .map(|(t, _)| *t)
+        .collect();
+    assert_eq!(removed, vec![t + i.stop_bound()]);
+    assert_eq!(i.state(), State::Init);
+    assert!(acts.iter().any(|(_, a)| matches!(
+        a,
+        Action::Transition {
+            reason: Reason::HandedOver { to: None },
+            ..
+        }
+    )));
+}
+
+#[test]
+fn stop_ends_at_once_on_link_down_or_a_second_stop() {
+    for ev in [Event::LinkDown, Event::Stop, Event::Shutdown] {
+        let mut i = master(params(Version::V2, 150, 100));
+        run(&mut i, ms(10_000), Event::Stop);
+        let Step(out, _) = run(&mut i, ms(10_100), ev);
+        assert_eq!(out[0], Action::RemoveVips, "{ev:?}");
+        assert_eq!(i.state(), State::Init);
+    }
+}
+
+#[test]
+fn stop_without_handover_or_as_backup_is_shutdown() {
+    let mut i = master(params(Version::V2, 150, 100));
+    i.set_handover(false);
+    let Step(out, _) = run(&mut i, ms(10_000), Event::Stop);
+    assert_eq!(out[0], Action::SendAdvert { priority: 0 });
+    assert_eq!(out[1], Action::RemoveVips);
+    assert_eq!(i.state(), State::Init);
+    let (mut b, _) = started(params(Version::V2, 100, 100));
+    let Step(out, _) = run(&mut b, ms(100), Event::Stop);
+    assert_eq!(transitions(&out), vec![(State::Backup, State::Init)]);
+    assert!(!b.leaving());
+}
+
+#[test]
+fn allowed_sources_drop_adverts_from_anyone_else() {
+    let (mut i, _) = started(params(Version::V2, 100, 100));
+    i.set_allowed_sources(vec![LOWER_IP]);
+    let deadline = i.next_deadline();
+    let forged = Event::Advert(advert(HIGHER_IP, Version::V2, 254, 100));
+    let Step(out, r) = run(&mut i, ms(500), forged);
+    assert_eq!(r, Err(Discard::SourceNotAllowed));
+    assert!(out.is_empty());
+    assert_eq!(i.next_deadline(), deadline);
+    let Step(_, r) = run(
+        &mut i,
+        ms(600),
+        Event::Advert(advert(LOWER_IP, Version::V2, 200, 100)),
+    );
+    assert_eq!(r, Ok(()));
+    assert_eq!(i.master(), Some((LOWER_IP, 200)));
 }

@@ -32,6 +32,7 @@ mod modes;
 mod netlink;
 mod options;
 mod reload;
+mod resilience;
 mod routes;
 mod sock;
 mod track;

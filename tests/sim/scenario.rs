@@ -350,11 +350,9 @@ fn run_world(sc: &Scenario, world: &mut World) -> Result<Coverage, Violation> {
     let preempt_wait = (0..world.nodes.len())
         .flat_map(|n| (0..slots).map(move |s| (n, s)))
         .filter_map(|(n, s)| world.live(n, s))
-        .filter(|l| l.inst.params().preempt)
-        .filter_map(|l| {
-            l.started_at
-                .map(|t| (t + l.inst.params().preempt_delay).saturating_sub(stable_from))
-        })
+        .filter(|l| l.inst.params().preempt && l.started_at.is_some())
+        // preempt_delay after a start, the flap hold-down after a link came back.
+        .map(|l| l.inst.preempt_allowed_at().saturating_sub(stable_from))
         .max()
         .unwrap_or_default();
     let mdi = max_master_down_interval(&world.cfg);

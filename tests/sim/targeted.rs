@@ -353,3 +353,106 @@ fn priority_drop_during_a_pending_preemption_cancels_it() {
         }
     }
 }
+
+#[test]
+fn stop_hands_over_with_the_vip_held_by_someone_at_every_moment() {
+    for (version, int_cs) in [(Version::V2, 100), (Version::V3, 10)] {
+        for seed in 0..SEEDS {
+            let nodes = vec![
+                params(version, 150, int_cs, 10),
+                params(version, 100, int_cs, 20),
+            ];
+            let bound = Instance::new(nodes[0].clone()).stop_bound();
+            let mut w = world(nodes, seed);
+            for n in 0..2 {
+                w.schedule(ms(0), Fault::Start(n));
+            }
+            let leave = ms(10_250 + 31 * seed);
+            w.schedule(leave, Fault::Stop(0));
+            run(&mut w, leave - ms(1));
+            assert_sole_master(&w, 0);
+            let holder = |w: &World| {
+                let held = (0..2).any(|n| w.live(n, 0).is_some_and(|l| l.holds_vips));
+                match held {
+                    true => Ok(()),
+                    false => Err(crate::world::Violation {
+                        at: w.now,
+                        what: "nobody holds the VIP".into(),
+                    }),
+                }
+            };
+            if let Err(v) = w.run_until(leave + ms(5_000), holder) {
+                panic!("{v}\nlast events:\n{}", w.trace_text());
+            }
+            assert_sole_master(&w, 1);
+            let gone = entered(&w, 0, State::Init, leave).expect("A stopped");
+            assert_eq!(gone.reason, Reason::HandedOver { to: Some(ip(20)) });
+            assert!(
+                gone.at - leave <= bound,
+                "{:?} > {bound:?}",
+                gone.at - leave
+            );
+        }
+    }
+}
+
+#[test]
+fn stop_without_a_backup_ends_at_the_bound() {
+    let p = params(Version::V3, 150, 10, 10);
+    let bound = Instance::new(p.clone()).stop_bound();
+    let mut w = world(vec![p], 1);
+    w.schedule(ms(0), Fault::Start(0));
+    w.schedule(ms(5_000), Fault::Stop(0));
+    run(&mut w, ms(10_000));
+    let gone = entered(&w, 0, State::Init, ms(5_000)).expect("stopped");
+    assert_eq!(gone.reason, Reason::HandedOver { to: None });
+    assert_eq!(gone.at, ms(5_000) + bound);
+}
+
+#[test]
+fn a_link_flapping_every_300_ms_moves_the_master_once_not_on_every_flap() {
+    for seed in 0..SEEDS {
+        let nodes = vec![
+            params(Version::V3, 150, 10, 10),
+            params(Version::V3, 100, 10, 20),
+        ];
+        let mut w = world(nodes, seed);
+        for n in 0..2 {
+            w.schedule(ms(0), Fault::Start(n));
+        }
+        let start = ms(5_000);
+        for k in 0..34u64 {
+            let at = start + ms(300 * 2 * k);
+            w.schedule(at, Fault::LinkDown(0));
+            w.schedule(at + ms(300), Fault::LinkUp(0));
+        }
+        let end = start + ms(20_400);
+        run(&mut w, start - ms(1));
+        assert_sole_master(&w, 0);
+        // Time without a VIP holder, from one step to the next.
+        let (mut last, mut gap) = (w.now, Duration::ZERO);
+        let mut check = |w: &World| {
+            if !(0..2).any(|n| w.live(n, 0).is_some_and(|l| l.holds_vips)) {
+                gap += w.now - last;
+            }
+            last = w.now;
+            Ok(())
+        };
+        if let Err(v) = w.run_until(end, &mut check) {
+            panic!("{v}");
+        }
+        let moves = transitions_of(&w, 1, start)
+            .iter()
+            .filter(|t| t.to == State::Master)
+            .count();
+        // B takes over once, after A's first link-down (Master_Down_Interval without a
+        // holder); A is held back while its link keeps flapping.
+        assert_eq!(moves, 1, "{}", w.trace_text());
+        let mdi = Instance::new(params(Version::V3, 100, 10, 20)).master_down_interval();
+        assert!(gap <= mdi + MAX_DELAY, "{gap:?} without a VIP holder");
+        // Once the link stays up, A takes its VIP back within its longest hold-down.
+        let a_mdi = Instance::new(params(Version::V3, 150, 10, 10)).master_down_interval();
+        run(&mut w, end + a_mdi * 9);
+        assert_sole_master(&w, 0);
+    }
+}

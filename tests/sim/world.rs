@@ -34,6 +34,9 @@ pub enum Fault {
     Crash(usize),
     /// Graceful stop: `Shutdown` to every instance (a master's priority-0 advert goes out).
     Shutdown(usize),
+    /// Maintenance stop: `Stop` to every instance; a master hands over (make before break)
+    /// and reaches `Init` later, on its own.
+    Stop(usize),
     LinkDown(usize),
     LinkUp(usize),
     Priority {
@@ -294,6 +297,11 @@ impl World {
                 self.nodes[n].alive = false;
                 for s in self.nodes[n].slots.iter_mut() {
                     *s = None;
+                }
+            }
+            Fault::Stop(n) => {
+                for slot in 0..self.slot_count() {
+                    self.deliver(n, slot, Event::Stop)?;
                 }
             }
             Fault::LinkDown(n) => {
