@@ -8,6 +8,7 @@
 //! once, in `new`, so sending and receiving an advert allocate nothing.
 
 mod cmsg;
+mod mmsg;
 mod recv;
 mod send;
 
