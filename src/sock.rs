@@ -8,6 +8,7 @@
 //! once, in `new`, so sending and receiving an advert allocate nothing.
 
 mod cmsg;
+mod mmsg;
 mod recv;
 mod send;
 
@@ -184,7 +185,7 @@ pub struct VrrpSocket {
 }
 
 impl VrrpSocket {
-    /// Raw socket, non-blocking, close-on-exec, with its family's options ([`V4`], [`V6`]):
+    /// Raw socket, non-blocking, close-on-exec, with its family's options (`V4`, `V6` above):
     /// PKTINFO and the received TTL / hop limit on, TTL / hop limit 255, traffic class 0xc0,
     /// no multicast loop, only the groups this socket joined delivered (IPv6: where the kernel
     /// has IPV6_MULTICAST_ALL, 4.20+). IPV6_CHECKSUM stays unset: the caller computes VRRP

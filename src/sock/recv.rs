@@ -9,6 +9,7 @@ use std::ptr;
 use nix::errno::Errno;
 
 use super::cmsg::{self, CmsgIter, ControlBuf, CONTROL_LEN};
+use super::mmsg::{Mmsg, Parts};
 use super::{SockError, VrrpSocket, MAX_DATAGRAM};
 use crate::packet::Family;
 
@@ -86,44 +87,22 @@ struct RecvSlot {
 
 /// Preallocated `recvmmsg` state: `slots` datagram buffers of [`MAX_DATAGRAM`] bytes, each with
 /// its own address and control buffer.
-///
-/// Invariant: `slots`, `iovs` and `hdrs` are boxed slices created in `new` and never replaced
-/// or resized, so their heap storage does not move even when the `RecvBatch` itself moves.
-/// `hdrs[i]` and `iovs[i]` hold raw pointers into `slots[i]` and `iovs[i]`; those pointers are
-/// rewritten from a fresh `&mut self` at the start of every `recv` (which also resets the
-/// lengths the kernel overwrites), so they are valid for the syscall that uses them.
 pub struct RecvBatch {
-    slots: Box<[RecvSlot]>,
-    iovs: Box<[libc::iovec]>,
-    hdrs: Box<[libc::mmsghdr]>,
+    m: Mmsg<RecvSlot>,
     /// Datagrams the last `recv` filled.
     filled: usize,
     /// Family of the socket the last `recv` read from.
     family: Family,
 }
 
-// SAFETY: the raw pointers in `iovs` / `hdrs` only point into this batch's own heap buffers,
-// which move with it; nothing is shared with another owner.
-unsafe impl Send for RecvBatch {}
-
 impl RecvBatch {
     /// Allocates `slots` (at least 1) receive slots; the only allocation the batch makes.
     pub fn new(slots: usize) -> Self {
-        let n = slots.max(1);
-        // SAFETY: RecvSlot, iovec and mmsghdr are plain C data (integers, byte arrays and raw
-        // pointers); all-zero bytes are valid values for each (null pointers are not used
-        // before `arm` sets them).
-        let (slot, iov, hdr) = unsafe {
-            (
-                std::mem::zeroed::<RecvSlot>(),
-                std::mem::zeroed::<libc::iovec>(),
-                std::mem::zeroed::<libc::mmsghdr>(),
-            )
-        };
+        // SAFETY: RecvSlot is plain C data (byte arrays and integers); all-zero bytes are a
+        // valid value.
+        let slot = unsafe { std::mem::zeroed::<RecvSlot>() };
         RecvBatch {
-            slots: vec![slot; n].into_boxed_slice(),
-            iovs: vec![iov; n].into_boxed_slice(),
-            hdrs: vec![hdr; n].into_boxed_slice(),
+            m: Mmsg::new(slots, slot),
             filled: 0,
             family: Family::V4,
         }
@@ -131,7 +110,7 @@ impl RecvBatch {
 
     /// Number of slots.
     pub fn capacity(&self) -> usize {
-        self.slots.len()
+        self.m.slots.len()
     }
 
     /// Datagrams the last [`recv`](Self::recv) read.
@@ -149,21 +128,29 @@ impl RecvBatch {
     pub fn recv(&mut self, sock: &VrrpSocket) -> Result<usize, SockError> {
         self.filled = 0;
         self.family = sock.family();
-        self.arm();
+        self.m.arm(usize::MAX, |slot| Parts {
+            data: slot.data.as_mut_ptr(),
+            len: slot.data.len(),
+            name: ptr::addr_of_mut!(slot.name),
+            namelen: size_of::<libc::sockaddr_storage>() as libc::socklen_t,
+            control: slot.control.0.as_mut_ptr(),
+            controllen: CONTROL_LEN,
+        });
+        let hdrs = &mut self.m.hdrs;
         loop {
             // SAFETY: `hdrs` holds `hdrs.len()` initialised mmsghdrs whose pointers `arm` just
-            // set to live buffers of the stated lengths (see the type's invariant).
+            // set to live buffers of the stated lengths (see Mmsg's invariant).
             let n = unsafe {
                 libc::recvmmsg(
                     sock.as_raw_fd(),
-                    self.hdrs.as_mut_ptr(),
-                    self.hdrs.len() as libc::c_uint,
+                    hdrs.as_mut_ptr(),
+                    hdrs.len() as libc::c_uint,
                     libc::MSG_DONTWAIT as _,
                     ptr::null_mut(),
                 )
             };
             if n >= 0 {
-                self.filled = (n as usize).min(self.hdrs.len());
+                self.filled = (n as usize).min(hdrs.len());
                 return Ok(self.filled);
             }
             match Errno::last() {
@@ -174,33 +161,14 @@ impl RecvBatch {
         }
     }
 
-    /// Points every header at its slot's buffers and resets the in/out lengths.
-    fn arm(&mut self) {
-        let slots = self.slots.iter_mut();
-        let iovs = self.iovs.iter_mut();
-        for ((slot, iov), hdr) in slots.zip(iovs).zip(self.hdrs.iter_mut()) {
-            iov.iov_base = slot.data.as_mut_ptr().cast();
-            iov.iov_len = slot.data.len();
-            let msg = &mut hdr.msg_hdr;
-            msg.msg_name = ptr::addr_of_mut!(slot.name).cast();
-            msg.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            msg.msg_iov = iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = slot.control.0.as_mut_ptr().cast();
-            msg.msg_controllen = CONTROL_LEN as _;
-            msg.msg_flags = 0;
-            hdr.msg_len = 0;
-        }
-    }
-
     /// The `i`th datagram of the last `recv`: None past the end, `Err` when it is malformed
     /// (count it and go on).
     pub fn get(&self, i: usize) -> Option<Result<Received<'_>, DatagramError>> {
         if i >= self.filled {
             return None;
         }
-        let hdr = self.hdrs.get(i)?;
-        let slot = self.slots.get(i)?;
+        let hdr = self.m.hdrs.get(i)?;
+        let slot = self.m.slots.get(i)?;
         let len = (hdr.msg_len as usize).min(MAX_DATAGRAM);
         let data = slot.data.get(..len)?;
         let truncated = hdr.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;

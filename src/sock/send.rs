@@ -9,6 +9,7 @@ use std::ptr;
 use nix::errno::Errno;
 
 use super::cmsg::{self, ControlBuf};
+use super::mmsg::{Mmsg, Parts};
 use super::{Proto, SockError, VrrpSocket, MAX_DATAGRAM, V4, V6};
 
 /// Why a datagram could not be queued.
@@ -78,36 +79,17 @@ struct SendSlot {
 /// control message (IPv4: `ipi_ifindex` + `ipi_spec_dst`; IPv6: `ipi6_ifindex` + `ipi6_addr`),
 /// so one socket serves every instance. A datagram whose family differs from the socket's is
 /// refused by the kernel and reported as that datagram's failure.
-///
-/// Invariant: `slots`, `iovs` and `hdrs` are boxed slices created in `new` and never replaced
-/// or resized, so their heap storage does not move when the batch moves. The raw pointers in
-/// `iovs` / `hdrs` point into `slots` and `iovs` and are rewritten from a fresh `&mut self` at
-/// the start of every `send`, so they are valid for the syscalls that use them.
 pub struct SendBatch {
-    slots: Box<[SendSlot]>,
-    iovs: Box<[libc::iovec]>,
-    hdrs: Box<[libc::mmsghdr]>,
+    m: Mmsg<SendSlot>,
     queued: usize,
     failed: usize,
 }
 
-// SAFETY: the raw pointers in `iovs` / `hdrs` only point into this batch's own heap buffers,
-// which move with it; nothing is shared with another owner.
-unsafe impl Send for SendBatch {}
-
 impl SendBatch {
     /// Allocates `slots` (at least 1) send slots; the only allocation the batch makes.
     pub fn new(slots: usize) -> Self {
-        let n = slots.max(1);
-        // SAFETY: all fields are plain C data or enums whose variant we set right after;
-        // all-zero bytes are valid for the C structs (null pointers are set before use).
-        let (name, iov, hdr) = unsafe {
-            (
-                std::mem::zeroed::<libc::sockaddr_storage>(),
-                std::mem::zeroed::<libc::iovec>(),
-                std::mem::zeroed::<libc::mmsghdr>(),
-            )
-        };
+        // SAFETY: sockaddr_storage is plain C data; all-zero bytes are a valid value.
+        let name = unsafe { std::mem::zeroed::<libc::sockaddr_storage>() };
         let slot = SendSlot {
             data: [0; MAX_DATAGRAM],
             len: 0,
@@ -118,9 +100,7 @@ impl SendBatch {
             outcome: SendOutcome::Queued,
         };
         SendBatch {
-            slots: vec![slot; n].into_boxed_slice(),
-            iovs: vec![iov; n].into_boxed_slice(),
-            hdrs: vec![hdr; n].into_boxed_slice(),
+            m: Mmsg::new(slots, slot),
             queued: 0,
             failed: 0,
         }
@@ -128,7 +108,7 @@ impl SendBatch {
 
     /// Number of slots.
     pub fn capacity(&self) -> usize {
-        self.slots.len()
+        self.m.slots.len()
     }
 
     /// Datagrams queued since the last [`clear`](Self::clear).
@@ -159,7 +139,7 @@ impl SendBatch {
         fill: impl FnOnce(&mut [u8]) -> Option<usize>,
     ) -> Result<usize, PushError> {
         let index = self.queued;
-        let slot = self.slots.get_mut(index).ok_or(PushError::Full)?;
+        let slot = self.m.slots.get_mut(index).ok_or(PushError::Full)?;
         match (src, dst) {
             (IpAddr::V4(src), IpAddr::V4(dst)) => address_v4(slot, ifindex, src, dst)?,
             (IpAddr::V6(src), IpAddr::V6(dst)) => address_v6(slot, ifindex, src, dst)?,
@@ -182,6 +162,7 @@ impl SendBatch {
             return Err(PushError::NotQueued(index));
         }
         let slot = self
+            .m
             .slots
             .get_mut(index)
             .ok_or(PushError::NotQueued(index))?;
@@ -210,15 +191,22 @@ impl SendBatch {
     pub fn send(&mut self, sock: &VrrpSocket) -> Result<usize, SockError> {
         let queued = self.queued;
         self.failed = 0;
-        self.arm();
+        self.m.arm(queued, |slot| Parts {
+            data: slot.data.as_mut_ptr(),
+            len: slot.len,
+            name: ptr::addr_of_mut!(slot.name),
+            namelen: slot.namelen,
+            control: slot.control.0.as_mut_ptr(),
+            controllen: slot.controllen,
+        });
         let mut next = 0;
         let mut sent = 0;
         while next < queued {
-            let Some(rest) = self.hdrs.get_mut(next..queued) else {
+            let Some(rest) = self.m.hdrs.get_mut(next..queued) else {
                 break;
             };
             // SAFETY: `rest` holds initialised mmsghdrs whose pointers `arm` just set to live
-            // buffers of the stated lengths (see the type's invariant).
+            // buffers of the stated lengths (see Mmsg's invariant).
             let n = unsafe {
                 libc::sendmmsg(
                     sock.as_raw_fd(),
@@ -229,7 +217,7 @@ impl SendBatch {
             };
             if n > 0 {
                 let n = (n as usize).min(rest.len());
-                for slot in self.slots.iter_mut().skip(next).take(n) {
+                for slot in self.m.slots.iter_mut().skip(next).take(n) {
                     slot.outcome = SendOutcome::Sent;
                 }
                 next += n;
@@ -246,7 +234,7 @@ impl SendBatch {
                     return Err(SockError::Send(errno))
                 }
                 _ => {
-                    if let Some(slot) = self.slots.get_mut(next) {
+                    if let Some(slot) = self.m.slots.get_mut(next) {
                         slot.outcome = SendOutcome::Failed(errno);
                     }
                     self.failed += 1;
@@ -262,32 +250,12 @@ impl SendBatch {
         if index >= self.queued {
             return None;
         }
-        self.slots.get(index).map(|s| s.outcome)
+        self.m.slots.get(index).map(|s| s.outcome)
     }
 
     /// Datagrams the last `send` could not send.
     pub fn failed(&self) -> usize {
         self.failed
-    }
-
-    /// Points the first `queued` headers at their slots' buffers.
-    fn arm(&mut self) {
-        let slots = self.slots.iter_mut();
-        let iovs = self.iovs.iter_mut();
-        let pairs = slots.zip(iovs).zip(self.hdrs.iter_mut()).take(self.queued);
-        for ((slot, iov), hdr) in pairs {
-            iov.iov_base = slot.data.as_mut_ptr().cast();
-            iov.iov_len = slot.len;
-            let msg = &mut hdr.msg_hdr;
-            msg.msg_name = ptr::addr_of_mut!(slot.name).cast();
-            msg.msg_namelen = slot.namelen;
-            msg.msg_iov = iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = slot.control.0.as_mut_ptr().cast();
-            msg.msg_controllen = slot.controllen as _;
-            msg.msg_flags = 0;
-            hdr.msg_len = 0;
-        }
     }
 }
 

@@ -15,6 +15,12 @@
 //!    `lab::...` paths then work unchanged);
 //! 3. add `mod <topic>;` below.
 //!
+//! Lab items a moved file names at `lab::` but lab/mod.rs does not re-export yet (the old
+//! lab's items all still exist but `keepalived_pids` and `Lab::bridge_ns`, e.g. `Ns`,
+//! `KeepalivedHandle`, `parse_mac`, the free `send_raw_ipv4`) go into its `pub use` lines. A
+//! helper a branch added to the old tests/lab/mod.rs goes into the topic's file under
+//! tests/netns/lab/, and into `pub use` too.
+//!
 //! A whole-process setting made by one module holds for all of them: `sock` installs a
 //! counting global allocator (per-thread counts, so harmless elsewhere) and `initscript` makes
 //! the process a child subreaper (orphans of any test's processes are reparented to it).

@@ -11,10 +11,11 @@
 //! while unwinding from a panic) kills every process it started, by pid, and deletes every
 //! namespace it created.
 //!
-//! By topic: `setup` (namespaces, bridge, teardown), `ns` (a namespace's addresses and links),
+//! By topic: `setup` (namespaces, bridge, teardown), `ns` (commands in a namespace, its addresses and links),
 //! `reach` (ping and neighbour table, seen from a namespace), `procs` (processes the lab
 //! started), `daemon` (tinyvrrp runs), `keepalived` (keepalived runs), `status` (the status
-//! parser), `raw` (raw packet senders and listeners), `advert` (adverts built by hand).
+//! parser), `raw` (raw packet senders and listeners), `advert` (adverts built by hand). What the tests
+//! name is re-exported below; the methods are on `Lab`, `Node` / `Ns`, `DaemonHandle`, ....
 
 mod advert;
 mod daemon;
