@@ -14,6 +14,7 @@ mod send;
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::errno::Errno;
 
@@ -119,7 +120,7 @@ impl VrrpSocket {
     /// Raw socket, non-blocking, close-on-exec, set up as described in the module docs:
     /// IPv4: IP_PKTINFO and IP_RECVTTL on, IP_MULTICAST_TTL and IP_TTL 255, IP_TOS 0xc0,
     /// IP_MULTICAST_LOOP off, IP_MULTICAST_ALL off (only groups this socket joined are
-    /// delivered). IPv6: IPV6_RECVPKTINFO, IPV6_RECVHOPLIMIT, IPV6_MULTICAST_HOPS and
+    /// delivered; where the kernel or emulator lacks it, see [`multicast_all_fallback`]). IPv6: IPV6_RECVPKTINFO, IPV6_RECVHOPLIMIT, IPV6_MULTICAST_HOPS and
     /// IPV6_UNICAST_HOPS 255, IPV6_TCLASS 0xc0, IPV6_MULTICAST_LOOP off, IPV6_MULTICAST_ALL off
     /// where the kernel has it (4.20+). IPV6_CHECKSUM stays unset: the caller computes VRRP
     /// checksums.
@@ -160,7 +161,8 @@ impl VrrpSocket {
         self.set_int(IP, libc::IP_TTL, VRRP_TTL, "IP_TTL")?;
         self.set_int(IP, libc::IP_TOS, VRRP_TOS, "IP_TOS")?;
         self.set_int(IP, libc::IP_MULTICAST_LOOP, 0, "IP_MULTICAST_LOOP")?;
-        self.set_int(IP, libc::IP_MULTICAST_ALL, 0, "IP_MULTICAST_ALL")
+        let res = self.set_int(IP, libc::IP_MULTICAST_ALL, 0, "IP_MULTICAST_ALL");
+        multicast_all_fallback(res, &MULTICAST_ALL_WARNED)
     }
 
     fn setup_v6(&self) -> Result<(), SockError> {
@@ -265,6 +267,33 @@ impl VrrpSocket {
     }
 }
 
+/// Set once the missing IP_MULTICAST_ALL has been reported, so reopened sockets stay quiet.
+static MULTICAST_ALL_WARNED: AtomicBool = AtomicBool::new(false);
+
+/// Lets the IPv4 socket work where IP_MULTICAST_ALL is unknown (ENOPROTOOPT: qemu-user, which
+/// does not translate it; kernels before 2.6.31): it then receives 224.0.0.18 from every
+/// interface where anything on the host joined it, as the IPv6 socket always does, and the
+/// same filter keeps only adverts whose `ifindex` has an instance. Warns once per process.
+fn multicast_all_fallback(
+    res: Result<(), SockError>,
+    warned: &AtomicBool,
+) -> Result<(), SockError> {
+    match res {
+        Err(SockError::SetOption {
+            errno: Errno::ENOPROTOOPT,
+            ..
+        }) => {
+            if !warned.swap(true, Ordering::Relaxed) {
+                log::warn!(
+                    "IP_MULTICAST_ALL is not supported here; VRRP adverts are filtered by interface instead"
+                );
+            }
+            Ok(())
+        }
+        other => other,
+    }
+}
+
 /// `IPV6_MULTICAST_ALL` (linux/in6.h); libc only exports it for some targets.
 const IPV6_MULTICAST_ALL: libc::c_int = 29;
 
@@ -298,5 +327,32 @@ mod tests {
             errno: Errno::EINVAL,
         };
         assert!(e.to_string().contains("IP_TTL"));
+    }
+
+    #[test]
+    fn missing_multicast_all_falls_back_with_one_warning() {
+        let missing = || {
+            Err(SockError::SetOption {
+                option: "IP_MULTICAST_ALL",
+                errno: Errno::ENOPROTOOPT,
+            })
+        };
+        let warned = AtomicBool::new(false);
+        assert!(multicast_all_fallback(missing(), &warned).is_ok());
+        assert!(warned.load(Ordering::Relaxed), "the first fallback warns");
+        assert!(multicast_all_fallback(missing(), &warned).is_ok());
+        assert!(multicast_all_fallback(Ok(()), &warned).is_ok());
+        // Any other failure of the option is still an error.
+        let denied = Err(SockError::SetOption {
+            option: "IP_MULTICAST_ALL",
+            errno: Errno::EPERM,
+        });
+        assert!(matches!(
+            multicast_all_fallback(denied, &warned),
+            Err(SockError::SetOption {
+                errno: Errno::EPERM,
+                ..
+            })
+        ));
     }
 }

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# The VM stage of tests/run.sh (after cross/build.sh): the shipped aarch64, armv7 and mipsel
+# binaries on Debian's kernels for those architectures, under qemu-system (no KVM), in a
+# failover with keepalived and the x86_64 tinyvrrp (tests/netns_vm.rs says what is checked).
+#
+#   sudo bash tests/vm/run.sh [aarch64|armv7|mipsel ...]     (default: all three)
+#
+# Needs target/cross/dist/<target>/tinyvrrp (cross/build.sh). Installs qemu-system-arm
+# (aarch64 and arm) and qemu-system-mips when missing. Downloads, once, Debian's
+# linux-image-{arm64,armmp,4kc-malta} and busybox-static for arm64, armhf and mipsel with
+# apt-get, using a private package list for those architectures (the host's dpkg is left
+# alone), and unpacks them with dpkg-deb -x. Everything is kept in the cache directory,
+# $TINYVRRP_VM_CACHE or ~/.cache/tinyvrrp-vm (about 160 MB of .debs, 700 MB unpacked); a
+# later run downloads nothing unless Debian's kernel package moved on.
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+CACHE=${TINYVRRP_VM_CACHE:-$HOME/.cache/tinyvrrp-vm}
+
+log() { printf '\n== %s\n' "$*"; }
+die() { echo "error: $*" >&2; exit 1; }
+
+[[ $(id -u) -eq 0 ]] || die "tests/vm/run.sh needs root (network namespaces, tap devices)"
+
+# arch name, Debian architecture, kernel flavour, Rust target, qemu binary
+ARCHES=(
+    "aarch64 arm64 arm64 aarch64-unknown-linux-musl qemu-system-aarch64"
+    "armv7 armhf armmp armv7-unknown-linux-musleabihf qemu-system-arm"
+    "mipsel mipsel 4kc-malta mipsel-unknown-linux-musl qemu-system-mipsel"
+)
+
+install_qemu() {
+    local missing=()
+    command -v qemu-system-aarch64 >/dev/null && command -v qemu-system-arm >/dev/null ||
+        missing+=(qemu-system-arm)
+    command -v qemu-system-mipsel >/dev/null || missing+=(qemu-system-mips)
+    command -v dpkg-deb >/dev/null || die "dpkg-deb missing (a Debian/Ubuntu host is needed)"
+    if ((${#missing[@]})); then
+        log "installing ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+            { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; }
+    fi
+}
+
+# apt-get with package lists for the three foreign architectures kept under $CACHE/apt.
+APT_OPTS=()
+foreign_apt() {
+    local dir=$CACHE/apt
+    mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
+    APT_OPTS=(-q -o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache"
+        -o Dir::State::status=/dev/null -o APT::Architecture=arm64
+        -o APT::Architectures::=arm64 -o APT::Architectures::=armhf -o APT::Architectures::=mipsel
+        -o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false
+        -o APT::Sandbox::User=root)
+}
+
+update_lists() {
+    log "apt-get update (arm64, armhf, mipsel lists, in $CACHE/apt)"
+    # A security mirror caught mid-sync fails its index; the main archive is enough here.
+    apt-get "${APT_OPTS[@]}" update >/dev/null 2>&1 || true
+    compgen -G "$CACHE/apt/lists/*_main_binary-mipsel_Packages*" >/dev/null ||
+        die "no package lists for the foreign architectures (no network?)"
+}
+
+# Prints the concrete package a metapackage ($1, e.g. linux-image-arm64:arm64) depends on.
+resolve() {
+    apt-cache "${APT_OPTS[@]}" depends "$1" 2>/dev/null |
+        sed -n 's/^ *Depends: \(linux-image-[^ ]*\).*/\1/p' | head -n1
+}
+
+# Downloads package $1 (name:arch) into $CACHE/debs unless there; prints the .deb path.
+fetch_deb() {
+    local name=${1%%:*} arch=${1##*:} deb
+    deb=$(compgen -G "$CACHE/debs/${name}_*_${arch}.deb" | head -n1 || true)
+    if [[ -z $deb ]]; then
+        mkdir -p "$CACHE/debs"
+        (cd "$CACHE/debs" && apt-get "${APT_OPTS[@]}" download "$1" >&2) ||
+            die "apt-get download $1 failed"
+        deb=$(compgen -G "$CACHE/debs/${name}_*_${arch}.deb" | head -n1)
+    fi
+    printf '%s' "$deb"
+}
+
+# Unpacks .deb $1 into $2 (once: a stamp names the .deb it came from).
+unpack() {
+    if [[ $(cat "$2/.from" 2>/dev/null) != "$1" ]]; then
+        rm -rf "$2"
+        mkdir -p "$2"
+        dpkg-deb -x "$1" "$2"
+        printf '%s' "$1" >"$2/.from"
+    fi
+}
+
+# Fills $CACHE/vm/<arch>/{kernel,busybox} for arch line $1.
+prepare() {
+    local name debarch flavour target qemu kpkg deb
+    read -r name debarch flavour target qemu <<<"$1"
+    [[ -x target/cross/dist/$target/tinyvrrp ]] ||
+        die "target/cross/dist/$target/tinyvrrp missing: run cross/build.sh first"
+    kpkg=$(resolve "linux-image-$flavour:$debarch")
+    if [[ -z $kpkg ]]; then
+        # The lists may be stale against a moved mirror: refresh once.
+        update_lists
+        kpkg=$(resolve "linux-image-$flavour:$debarch")
+    fi
+    [[ -n $kpkg ]] || die "cannot resolve linux-image-$flavour for $debarch"
+    deb=$(fetch_deb "$kpkg:$debarch")
+    unpack "$deb" "$CACHE/vm/$name/kernel"
+    deb=$(fetch_deb "busybox-static:$debarch")
+    unpack "$deb" "$CACHE/vm/$name/busybox"
+    echo "$name: $(basename "$(cat "$CACHE/vm/$name/kernel/.from")"), $(basename "$(cat "$CACHE/vm/$name/busybox/.from")")"
+}
+
+main() {
+    local want=("$@") line name tests=()
+    ((${#want[@]})) || want=(aarch64 armv7 mipsel)
+    install_qemu
+    foreign_apt
+    compgen -G "$CACHE/apt/lists/*_main_binary-mipsel_Packages*" >/dev/null || update_lists
+    log "kernels and busybox from Debian (cache: $CACHE)"
+    for line in "${ARCHES[@]}"; do
+        name=${line%% *}
+        if [[ " ${want[*]} " == *" $name "* ]]; then
+            prepare "$line"
+            tests+=("vm_$name")
+        fi
+    done
+    ((${#tests[@]})) || die "no architecture among: ${want[*]}"
+    log "tests/netns_vm.rs: ${tests[*]} (one VM at a time)"
+    local start=$SECONDS
+    TINYVRRP_VM_DIR=$CACHE/vm cargo test --test netns_vm -- --ignored --exact --nocapture \
+        --test-threads=1 "${tests[@]}"
+    echo "VM stage: $((SECONDS - start)) s for ${tests[*]}"
+}
+
+main "$@"
