@@ -17,7 +17,6 @@ use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -29,9 +28,6 @@ pub struct Arch {
     pub qemu: &'static str,
     pub machine: &'static [&'static str],
     pub console: &'static str,
-    /// The shell's console: `hvc0` (virtio-console) where the serial port loses input, or
-    /// None for the serial console itself.
-    pub shell_on: Option<&'static str>,
     pub nic: &'static str,
     /// Kernel modules for the NIC, in load order (none of them is built in on these kernels).
     pub modules: &'static [&'static str],
@@ -44,7 +40,6 @@ const VIRTIO_NET: &[&str] = &[
     "failover",
     "net_failover",
     "virtio_net",
-    "virtio_console",
 ];
 
 pub const AARCH64: Arch = Arch {
@@ -53,7 +48,6 @@ pub const AARCH64: Arch = Arch {
     qemu: "qemu-system-aarch64",
     machine: &["-M", "virt", "-cpu", "cortex-a53"],
     console: "ttyAMA0",
-    shell_on: Some("hvc0"),
     nic: "virtio-net-pci",
     modules: VIRTIO_NET,
 };
@@ -64,7 +58,6 @@ pub const ARMV7: Arch = Arch {
     qemu: "qemu-system-arm",
     machine: &["-M", "virt,highmem=off", "-cpu", "cortex-a15"],
     console: "ttyAMA0",
-    shell_on: Some("hvc0"),
     nic: "virtio-net-pci",
     modules: VIRTIO_NET,
 };
@@ -76,7 +69,6 @@ pub const MIPSEL: Arch = Arch {
     qemu: "qemu-system-mipsel",
     machine: &["-M", "malta"],
     console: "ttyS0",
-    shell_on: None,
     nic: "pcnet",
     modules: &["mii", "pcnet32"],
 };
@@ -149,20 +141,17 @@ for s in /etc/init.d/S??*; do [ -x "$s" ] && "$s" start; done
 echo "@@BOOTED@@"
 "#;
 
-/// The shell reads its console line by line with `read` itself: `cat | sh` hangs (busybox
-/// cat splices from the tty into the pipe and sh then waits on the pipe for good, seen on
-/// Linux 6.1 on aarch64).
+/// The shell reads its console line by line with its own `read`: `cat | sh` hung after a
+/// command or two on these kernels (sh blocked on the pipe's lock, cat waiting on the tty).
 const CONSOLE_SH: &str = "#!/bin/sh\n\
 stty -echo\n\
 echo @@CONSOLE@@\n\
 exec 2>&1\n\
 while IFS= read -r line; do eval \"$line\"; done\n";
 
-/// busybox init's table: rcS once, then the console shell on `tty` (respawned if it ever
-/// exits; an empty tty is the kernel's console).
-fn inittab(tty: &str) -> String {
-    format!("::sysinit:/etc/init.d/rcS\n{tty}::respawn:/etc/console.sh\n")
-}
+/// busybox init's table: rcS once, then the console shell on the kernel's console (the
+/// serial port), respawned if it ever exits.
+const INITTAB: &str = "::sysinit:/etc/init.d/rcS\n::respawn:/etc/console.sh\n";
 
 impl Image<'_> {
     /// Writes the initramfs (an uncompressed newc cpio: the kernels take it as is) to `out`.
@@ -205,11 +194,7 @@ impl Image<'_> {
         c.file("etc/init.d/S50tinyvrrp", 0o755, &script);
         c.file("etc/init.d/rcS", 0o755, RCS.as_bytes());
         c.file("etc/console.sh", 0o755, CONSOLE_SH.as_bytes());
-        c.file(
-            "etc/inittab",
-            0o644,
-            inittab(a.shell_on.unwrap_or("")).as_bytes(),
-        );
+        c.file("etc/inittab", 0o644, INITTAB.as_bytes());
         c.file("etc/tinyvrrp.conf", 0o644, self.config.as_bytes());
         c.file("etc/ipv4", 0o644, self.ipv4.as_bytes());
         c.file("etc/ipv6", 0o644, self.ipv6.as_bytes());
@@ -297,9 +282,6 @@ pub struct Vm {
     child: Child,
     stdin: ChildStdin,
     console: Arc<Mutex<String>>,
-    /// The serial console when the shell is elsewhere (kernel messages, rcS).
-    serial: Arc<Mutex<String>>,
-    stop: Arc<AtomicBool>,
     started: Instant,
     seq: u32,
 }
@@ -314,7 +296,6 @@ impl Vm {
         // No option ROM: nothing here network-boots (and the ROM files are another package).
         let device = format!("{},netdev=n0,mac={mac},romfile=", arch.nic);
         let (k, i) = (kernel.to_string_lossy(), initrd.to_string_lossy());
-        let serial_log = arch.shell_on.map(|_| initrd.with_extension("serial.log"));
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", ns, arch.qemu])
             .args(arch.machine)
@@ -328,20 +309,7 @@ impl Vm {
                 "-append",
                 &append,
             ])
-            .args(["-netdev", &netdev, "-device", &device]);
-        match &serial_log {
-            // The kernel's console (boot, rcS) to a file, the shell on a virtio console.
-            Some(log) => cmd
-                .args(["-serial", &format!("file:{}", log.display())])
-                .args([
-                    "-device",
-                    "virtio-serial-pci",
-                    "-device",
-                    "virtconsole,chardev=sh",
-                ])
-                .args(["-chardev", "stdio,id=sh,signal=off"]),
-            None => cmd.args(["-serial", "stdio"]),
-        };
+            .args(["-netdev", &netdev, "-device", &device, "-serial", "stdio"]);
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -363,25 +331,11 @@ impl Vm {
         tee(arch.name, "", stdout, Some(Arc::clone(&console)), started);
         tee(arch.name, "qemu: ", stderr, None, started);
         let stdin = child.stdin.take().expect("piped stdin");
-        let serial = Arc::new(Mutex::new(String::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        if let Some(log) = serial_log {
-            let file = wait_for_file(&log);
-            tee_file(
-                arch.name,
-                file,
-                Arc::clone(&serial),
-                started,
-                Arc::clone(&stop),
-            );
-        }
         Vm {
             name: arch.name,
             child,
             stdin,
             console,
-            serial,
-            stop,
             started,
             seq: 0,
         }
@@ -436,10 +390,9 @@ impl Vm {
         }
     }
 
-    /// Whether the serial console or the shell's console printed `needle` so far.
+    /// Whether the console printed `needle` so far.
     pub fn printed(&self, needle: &str) -> bool {
-        let serial = self.serial.lock().unwrap_or_else(|e| e.into_inner());
-        serial.contains(needle) || self.text().contains(needle)
+        self.text().contains(needle)
     }
 
     /// Runs `cmd` in the VM's shell; its output (stdout and stderr) and exit code.
@@ -448,8 +401,8 @@ impl Vm {
         let tag = format!("@@k{}:", self.seq);
         let from = self.len();
         let line = format!("{cmd}; printf '@@%s:%d@@\\n' k{} $?\n", self.seq);
-        // Paced: the emulated UARTs (PL011 under Linux 6.1 at least) lose characters when a
-        // line arrives in one burst while the guest is busy; 8 bytes per 10 ms never did.
+        // Paced, a precaution for the slow guests: the UART models take input byte by byte
+        // and the guest drains them only when it gets the CPU.
         for chunk in line.as_bytes().chunks(8) {
             self.stdin
                 .write_all(chunk)
@@ -483,7 +436,6 @@ impl Vm {
 
 impl Drop for Vm {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -523,71 +475,6 @@ fn tee(
             eprintln!("[{name}] {prefix}{line}");
         }
     });
-}
-
-/// Opens `path` once qemu has created it (within 10 s).
-fn wait_for_file(path: &Path) -> fs::File {
-    let start = Instant::now();
-    loop {
-        match fs::File::open(path) {
-            Ok(f) => return f,
-            Err(e) if start.elapsed() > Duration::from_secs(10) => {
-                panic!("{}: {e}", path.display())
-            }
-            Err(_) => thread::sleep(Duration::from_millis(20)),
-        }
-    }
-}
-
-/// `tee` for a file qemu keeps appending to, until `stop`.
-fn tee_file(
-    name: &'static str,
-    file: fs::File,
-    keep: Arc<Mutex<String>>,
-    started: Instant,
-    stop: Arc<AtomicBool>,
-) {
-    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
-    let pipe = ChannelReader {
-        rx,
-        pending: Vec::new(),
-    };
-    tee(name, "serial: ", pipe, Some(keep), started);
-    thread::spawn(move || {
-        let mut file = file;
-        let mut buf = [0u8; 4096];
-        while !stop.load(Ordering::Relaxed) {
-            match file.read(&mut buf) {
-                Ok(0) | Err(_) => thread::sleep(Duration::from_millis(20)),
-                Ok(n) => {
-                    if tx.send(buf[..n].to_vec()).is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-    });
-}
-
-/// Reads what a channel delivers, as a byte stream (ends when the sender is gone).
-struct ChannelReader {
-    rx: std::sync::mpsc::Receiver<Vec<u8>>,
-    pending: Vec<u8>,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        if self.pending.is_empty() {
-            match self.rx.recv() {
-                Ok(chunk) => self.pending = chunk,
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = out.len().min(self.pending.len());
-        out[..n].copy_from_slice(&self.pending[..n]);
-        self.pending.drain(..n);
-        Ok(n)
-    }
 }
 
 /// Runs a command and fails loudly when it does.

@@ -59,14 +59,26 @@ update_lists() {
     log "apt-get update (arm64, armhf, mipsel lists, in $CACHE/apt)"
     # A security mirror caught mid-sync fails its index; the main archive is enough here.
     apt-get "${APT_OPTS[@]}" update >/dev/null 2>&1 || true
+    rm -f "$CACHE/apt/resolved"
     compgen -G "$CACHE/apt/lists/*_main_binary-mipsel_Packages*" >/dev/null ||
         die "no package lists for the foreign architectures (no network?)"
 }
 
 # Prints the concrete package a metapackage ($1, e.g. linux-image-arm64:arm64) depends on.
+# apt-cache takes half a minute to read the three lists, so the answers for all three
+# kernels are kept in $CACHE/apt/resolved until the lists are updated.
 resolve() {
-    apt-cache "${APT_OPTS[@]}" depends "$1" 2>/dev/null |
-        sed -n 's/^ *Depends: \(linux-image-[^ ]*\).*/\1/p' | head -n1
+    local file=$CACHE/apt/resolved line
+    if [[ ! -s $file ]]; then
+        for line in "${ARCHES[@]}"; do
+            read -r _ debarch flavour _ <<<"$line"
+            printf 'linux-image-%s:%s\n' "$flavour" "$debarch"
+        done | xargs apt-cache "${APT_OPTS[@]}" depends 2>/dev/null |
+            awk '/^linux-image-/ { meta = $1; sub(/:.*/, "", meta) }
+                 $1 == "Depends:" && meta { sub(/:.*/, "", $2); print meta, $2; meta = "" }' \
+                >"$file.tmp" && mv "$file.tmp" "$file"
+    fi
+    awk -v m="${1%%:*}" '$1 == m { print $2; exit }' "$file"
 }
 
 # Downloads package $1 (name:arch) into $CACHE/debs unless there; prints the .deb path.
@@ -94,8 +106,8 @@ unpack() {
 
 # Fills $CACHE/vm/<arch>/{kernel,busybox} for arch line $1.
 prepare() {
-    local name debarch flavour target qemu kpkg deb
-    read -r name debarch flavour target qemu <<<"$1"
+    local name debarch flavour target kpkg deb
+    read -r name debarch flavour target _ <<<"$1"
     [[ -x target/cross/dist/$target/tinyvrrp ]] ||
         die "target/cross/dist/$target/tinyvrrp missing: run cross/build.sh first"
     kpkg=$(resolve "linux-image-$flavour:$debarch")
