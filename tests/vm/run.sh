@@ -9,9 +9,10 @@
 # (aarch64 and arm) and qemu-system-mips when missing. Downloads, once, Debian's
 # linux-image-{arm64,armmp,4kc-malta} and busybox-static for arm64, armhf and mipsel with
 # apt-get, using a private package list for those architectures (the host's dpkg is left
-# alone), and unpacks them with dpkg-deb -x. Everything is kept in the cache directory,
-# $TINYVRRP_VM_CACHE or ~/.cache/tinyvrrp-vm (about 160 MB of .debs, 700 MB unpacked); a
-# later run downloads nothing unless Debian's kernel package moved on.
+# alone), and unpacks what the VMs need of them with dpkg-deb. Everything is kept in the
+# cache directory, $TINYVRRP_VM_CACHE or ~/.cache/tinyvrrp-vm (about 150 MB of .debs, 60 MB
+# of package lists, the unpacked parts); a later run downloads nothing unless Debian's kernel
+# package moved on.
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -94,15 +95,28 @@ fetch_deb() {
     printf '%s' "$deb"
 }
 
-# Unpacks .deb $1 into $2 (once: a stamp names the .deb it came from).
+# Unpacks .deb $1 into $2, only the members matching the patterns after it (all without),
+# once: a stamp names the .deb it came from.
 unpack() {
-    if [[ $(cat "$2/.from" 2>/dev/null) != "$1" ]]; then
-        rm -rf "$2"
-        mkdir -p "$2"
-        dpkg-deb -x "$1" "$2"
-        printf '%s' "$1" >"$2/.from"
+    local deb=$1 dir=$2
+    shift 2
+    if [[ $(cat "$dir/.from" 2>/dev/null) != "$deb" ]]; then
+        rm -rf "$dir"
+        mkdir -p "$dir"
+        if (($#)); then
+            dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dir" --wildcards "$@"
+        else
+            dpkg-deb -x "$deb" "$dir"
+        fi
+        printf '%s' "$deb" >"$dir/.from"
     fi
 }
+
+# What a VM needs of a kernel package (300 MB unpacked): the kernel and the modules of its
+# NIC (tests/vm/mod.rs loads them: virtio-net on -M virt, Malta's PCnet).
+KERNEL_PARTS=('./boot/vmlinuz-*' './lib/modules/*/kernel/drivers/virtio/*'
+    '*/drivers/net/virtio_net.ko' '*/drivers/net/net_failover.ko' '*/net/core/failover.ko'
+    '*/drivers/net/mii.ko' '*/drivers/net/ethernet/amd/pcnet32.ko')
 
 # Fills $CACHE/vm/<arch>/{kernel,busybox} for arch line $1.
 prepare() {
@@ -117,8 +131,13 @@ prepare() {
         kpkg=$(resolve "linux-image-$flavour:$debarch")
     fi
     [[ -n $kpkg ]] || die "cannot resolve linux-image-$flavour for $debarch"
-    deb=$(fetch_deb "$kpkg:$debarch")
-    unpack "$deb" "$CACHE/vm/$name/kernel"
+    if ! deb=$(fetch_deb "$kpkg:$debarch"); then
+        # Debian moved the kernel on since the lists were fetched: refresh them once.
+        update_lists
+        kpkg=$(resolve "linux-image-$flavour:$debarch")
+        deb=$(fetch_deb "$kpkg:$debarch")
+    fi
+    unpack "$deb" "$CACHE/vm/$name/kernel" "${KERNEL_PARTS[@]}"
     deb=$(fetch_deb "busybox-static:$debarch")
     unpack "$deb" "$CACHE/vm/$name/busybox"
     echo "$name: $(basename "$(cat "$CACHE/vm/$name/kernel/.from")"), $(basename "$(cat "$CACHE/vm/$name/busybox/.from")")"
