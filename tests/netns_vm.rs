@@ -41,7 +41,7 @@ const ADVERT_INT: f64 = 0.5;
 const PRIO_X86: u8 = 150;
 const PRIO_VM: u8 = 200;
 /// Slack for the x86 daemon's timer wake-up on a loaded machine when checking a takeover
-/// time (measured: 1-7 ms, once 25 ms with a load average of 15 on 2 cores).
+/// time (measured: mostly 1-4 ms, up to 25 ms with a load average of 15 on 2 cores).
 const SLACK: f64 = 0.1;
 
 fn secs(s: f64) -> Duration {
