@@ -14,6 +14,7 @@ mod send;
 
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::errno::Errno;
 
@@ -73,7 +74,7 @@ const V4: Proto = Proto {
         (libc::IP_TTL, VRRP_TTL, "IP_TTL", false),
         (libc::IP_TOS, VRRP_TOS, "IP_TOS", false),
         (libc::IP_MULTICAST_LOOP, 0, "IP_MULTICAST_LOOP", false),
-        (libc::IP_MULTICAST_ALL, 0, "IP_MULTICAST_ALL", false),
+        (libc::IP_MULTICAST_ALL, 0, "IP_MULTICAST_ALL", true),
     ],
 };
 
@@ -210,12 +211,11 @@ impl VrrpSocket {
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let sock = VrrpSocket { fd, family };
         for &(name, value, option, may_lack) in p.options {
-            match sock.set_int(p.level, name, value, option) {
-                Err(SockError::SetOption {
-                    errno: Errno::ENOPROTOOPT,
-                    ..
-                }) if may_lack => {}
-                other => other?,
+            let res = sock.set_int(p.level, name, value, option);
+            if may_lack {
+                multicast_all_fallback(res, &MULTICAST_ALL_WARNED)?;
+            } else {
+                res?;
             }
         }
         Ok(sock)
@@ -292,6 +292,34 @@ impl VrrpSocket {
     }
 }
 
+/// Set once the missing IP_MULTICAST_ALL has been reported, so reopened sockets stay quiet.
+static MULTICAST_ALL_WARNED: AtomicBool = AtomicBool::new(false);
+
+/// Lets a socket work where IP(V6)_MULTICAST_ALL is unknown (ENOPROTOOPT: qemu-user, which
+/// does not translate it; IPv4 before 2.6.31, IPv6 before 4.20): it then receives the VRRP
+/// group from every interface where anything on the host joined it, and the lookup by
+/// (ifindex, VRID) keeps only adverts for an instance's interface. Warns once per process.
+fn multicast_all_fallback(
+    res: Result<(), SockError>,
+    warned: &AtomicBool,
+) -> Result<(), SockError> {
+    match res {
+        Err(SockError::SetOption {
+            errno: Errno::ENOPROTOOPT,
+            ..
+        }) => {
+            if !warned.swap(true, Ordering::Relaxed) {
+                log::warn!(
+                    "multicast_all socket options are not supported here; VRRP adverts are \
+                     filtered by interface instead"
+                );
+            }
+            Ok(())
+        }
+        other => other,
+    }
+}
+
 impl AsFd for VrrpSocket {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
@@ -322,5 +350,32 @@ mod tests {
             errno: Errno::EINVAL,
         };
         assert!(e.to_string().contains("IP_TTL"));
+    }
+
+    #[test]
+    fn missing_multicast_all_falls_back_with_one_warning() {
+        let missing = || {
+            Err(SockError::SetOption {
+                option: "IP_MULTICAST_ALL",
+                errno: Errno::ENOPROTOOPT,
+            })
+        };
+        let warned = AtomicBool::new(false);
+        assert!(multicast_all_fallback(missing(), &warned).is_ok());
+        assert!(warned.load(Ordering::Relaxed), "the first fallback warns");
+        assert!(multicast_all_fallback(missing(), &warned).is_ok());
+        assert!(multicast_all_fallback(Ok(()), &warned).is_ok());
+        // Any other failure of the option is still an error.
+        let denied = Err(SockError::SetOption {
+            option: "IP_MULTICAST_ALL",
+            errno: Errno::EPERM,
+        });
+        assert!(matches!(
+            multicast_all_fallback(denied, &warned),
+            Err(SockError::SetOption {
+                errno: Errno::EPERM,
+                ..
+            })
+        ));
     }
 }

@@ -4,8 +4,9 @@
 # Installs what the tests need when it is missing (Debian/Ubuntu), then runs, in order:
 # cargo fmt --check, cargo clippy --all-targets -D warnings, cargo test (all tests; the
 # network-namespace tests run because we are root, and skip with a message otherwise).
-# Then the cross builds (cross/build.sh), their qemu tests (cross/test.sh) and the OpenWrt
-# package tests (tests/openwrt_files.sh). Exits non-zero on the first failure.
+# Then the cross builds (cross/build.sh), their qemu tests (cross/test.sh), the VMs that run
+# them on Debian's ARM and MIPS kernels (tests/vm/run.sh, as root) and the OpenWrt package
+# tests (tests/openwrt_files.sh). Exits non-zero on the first failure.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -105,6 +106,16 @@ bash cross/build.sh
 
 log "cross/test.sh (--version/--check under qemu; unit tests on aarch64, armv7, mips)"
 bash cross/test.sh
+
+# --- the router binaries on their own kernels: qemu-system VMs (aarch64, armv7, mipsel) with
+# Debian's kernels and busybox init, in a failover with keepalived and the x86_64 daemon
+# (tests/netns/vm.rs); the .debs are cached in ~/.cache/tinyvrrp-vm ---------------------------
+if [[ $(id -u) -eq 0 ]]; then
+    log "tests/vm/run.sh (aarch64, armv7, mipsel VMs under qemu-system)"
+    bash tests/vm/run.sh
+else
+    echo "note: not root: the VM stage (tests/vm/run.sh) is skipped" >&2
+fi
 
 # --- OpenWrt and busybox files: shellcheck / ash -n, the procd script with stubbed procd, the
 # Makefile lint, .ipk files built from the cross binaries and taken apart ---------------------

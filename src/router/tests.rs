@@ -433,13 +433,43 @@ fn an_identity_change_stops_the_old_instance_and_starts_a_new_one() {
 }
 
 #[test]
-fn stopping_sends_priority_0_and_removes_the_vips() {
+fn stopping_hands_over_before_the_vips_go() {
     let mut r = master("", "");
     r.begin_stop(ms(600));
-    let out = drain(&mut r);
-    let o = ops(&out);
+    let o = ops(&drain(&mut r));
+    // Make before break: priority 0 out, the VIPs kept until the successor is heard.
     assert_eq!(o[0], Op::SendAdvert { priority: 0 });
-    assert!(o.contains(&Op::RemoveVips));
+    assert!(!o.contains(&Op::RemoveVips), "{o:?}");
+    assert_eq!(r.phase(), Phase::Stopping);
+    // The backup's first advert as master ends the wait.
+    let out = receive(
+        &mut r,
+        ms(650),
+        &advert(1, 100, &["192.0.2.1"], PEER, GROUP),
+        255,
+        GROUP,
+    );
+    assert!(ops(&out).contains(&Op::RemoveVips), "{out:?}");
     assert_eq!(transitions(&out), [State::Init]);
+    assert_eq!(r.phase(), Phase::Stopped);
+}
+
+#[test]
+fn stopping_with_nobody_to_hand_over_to_ends_at_the_bound() {
+    let mut r = master("", "");
+    r.begin_stop(ms(600));
+    drain(&mut r);
+    let out = run(&mut r, 610, 3_000);
+    assert!(ops(&out).contains(&Op::RemoveVips), "{out:?}");
+    assert_eq!(r.phase(), Phase::Stopped);
+}
+
+#[test]
+fn stopping_without_handover_drops_the_vips_at_once() {
+    let mut r = master("", "[global_defs]\nstop_handover = no\n");
+    r.begin_stop(ms(600));
+    let o = ops(&drain(&mut r));
+    assert_eq!(o[0], Op::SendAdvert { priority: 0 });
+    assert!(o.contains(&Op::RemoveVips), "{o:?}");
     assert_eq!(r.phase(), Phase::Stopped);
 }

@@ -42,3 +42,4 @@ mod resilience;
 mod routes;
 mod sock;
 mod track;
+mod vm;

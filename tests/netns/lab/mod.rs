@@ -29,8 +29,8 @@ mod status;
 
 pub use advert::{internet_checksum, Advert, IPPROTO_VRRP, VRRP_CHECKSUM_OFFSET, VRRP_GROUP_V4};
 pub use daemon::DaemonHandle;
-pub use keepalived::keepalived_path;
-pub use ns::fmt_mac;
+pub use keepalived::{keepalived_path, KeepalivedHandle};
+pub use ns::{fmt_mac, parse_mac};
 pub use raw::in_netns;
 pub use setup::{netns_list, Lab, Node};
 pub use status::Status;

@@ -131,6 +131,11 @@ pub struct Lab {
 }
 
 impl Lab {
+    /// The namespace that holds br0 (a VM's tap joins the bridge there).
+    pub fn bridge_ns(&self) -> &str {
+        &self.shared.bridge_ns
+    }
+
     /// Builds a lab, or returns None (saying why on stderr) when not root or `ip` is missing.
     /// `tag` names the test in messages and in the scratch directory.
     pub fn new(tag: &str, nodes: usize) -> Option<Lab> {
