@@ -81,12 +81,12 @@ impl Pidfile {
         }
         // SAFETY: flock on a descriptor we own.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            let mut text = String::new();
-            let _ = (&file).take(32).read_to_string(&mut text);
-            return Err(PidfileError::Locked(
-                path.to_path_buf(),
-                text.trim().parse().ok(),
-            ));
+            let mut buf = [0u8; 16];
+            let n = (&file).read(&mut buf).unwrap_or(0);
+            let pid = std::str::from_utf8(&buf[..n])
+                .ok()
+                .and_then(|t| t.trim().parse().ok());
+            return Err(PidfileError::Locked(path.to_path_buf(), pid));
         }
         file.set_len(0)
             .and_then(|()| writeln!(file, "{}", std::process::id()))
