@@ -10,13 +10,9 @@
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
-use std::os::linux::net::SocketAddrExt;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::os::unix::net::{SocketAddr, UnixListener};
 use std::path::{Path, PathBuf};
-
-use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, SockaddrLike};
 
 use crate::config::InstanceConfig;
 use crate::packet::Family;
@@ -85,12 +81,12 @@ impl Pidfile {
         }
         // SAFETY: flock on a descriptor we own.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            let mut text = String::new();
-            let _ = (&file).take(32).read_to_string(&mut text);
-            return Err(PidfileError::Locked(
-                path.to_path_buf(),
-                text.trim().parse().ok(),
-            ));
+            let mut buf = [0u8; 16];
+            let n = (&file).read(&mut buf).unwrap_or(0);
+            let pid = std::str::from_utf8(&buf[..n])
+                .ok()
+                .and_then(|t| t.trim().parse().ok());
+            return Err(PidfileError::Locked(path.to_path_buf(), pid));
         }
         file.set_len(0)
             .and_then(|()| writeln!(file, "{}", std::process::id()))
@@ -122,28 +118,75 @@ pub struct Holder {
     pub uid: u32,
 }
 
-/// Who listens on a unix socket address: None when nobody (a stale socket), Some when a
-/// process does (Some(None) when it could not be learnt, e.g. its backlog is full).
-pub fn listener(addr: &impl SockaddrLike) -> Option<Option<Holder>> {
-    let fd = socket::socket(
-        AddressFamily::Unix,
-        SockType::Stream,
-        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-    .ok()?;
-    match socket::connect(fd.as_raw_fd(), addr) {
-        Ok(()) => Some(
-            socket::getsockopt(&fd, sockopt::PeerCredentials)
-                .ok()
-                .map(|c| Holder {
-                    pid: c.pid() as u32,
-                    uid: c.uid(),
-                }),
-        ),
-        Err(nix::errno::Errno::EAGAIN) => Some(None),
-        Err(_) => None,
+/// A unix stream socket (non-blocking, close-on-exec) and the address `name`: a path, or an
+/// abstract name starting with a NUL.
+fn unix_socket(name: &[u8]) -> Option<(OwnedFd, libc::sockaddr_un, libc::socklen_t)> {
+    // SAFETY: sockaddr_un is plain old data; all-zero is a valid value.
+    let mut sa: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    sa.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    if name.is_empty() || name.len() >= sa.sun_path.len() {
+        return None;
     }
+    for (d, s) in sa.sun_path.iter_mut().zip(name) {
+        *d = *s as libc::c_char;
+    }
+    // A path is passed with its NUL, an abstract name without one.
+    let len = std::mem::size_of::<libc::sa_family_t>() + name.len() + usize::from(name[0] != 0);
+    let flags = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    // SAFETY: plain socket(2).
+    let fd = unsafe { libc::socket(libc::AF_UNIX, flags, 0) };
+    // SAFETY: a fresh descriptor nobody else owns.
+    (fd >= 0).then(|| {
+        (
+            unsafe { OwnedFd::from_raw_fd(fd) },
+            sa,
+            len as libc::socklen_t,
+        )
+    })
+}
+
+fn sockaddr(sa: &libc::sockaddr_un) -> *const libc::sockaddr {
+    sa as *const libc::sockaddr_un as *const libc::sockaddr
+}
+
+/// Who listens on the unix socket `name` (see `unix_socket`): None when nobody (a stale
+/// socket), Some when a process does (Some(None) when it could not be learnt, e.g. its backlog
+/// is full). The connect does not block.
+pub fn listener(name: &[u8]) -> Option<Option<Holder>> {
+    let (fd, sa, len) = unix_socket(name)?;
+    // SAFETY: sa is live and len is within it.
+    if unsafe { libc::connect(fd.as_raw_fd(), sockaddr(&sa), len) } != 0 {
+        let again = io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN);
+        return again.then_some(None);
+    }
+    // SAFETY: ucred is plain old data; getsockopt writes at most `n` bytes into it.
+    let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
+    let mut n = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    let credp = &mut cred as *mut libc::ucred as *mut libc::c_void;
+    // SAFETY: as above.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            credp,
+            &mut n,
+        )
+    };
+    Some((rc == 0).then_some(Holder {
+        pid: cred.pid as u32,
+        uid: cred.uid,
+    }))
+}
+
+/// Binds and listens on the abstract name `name` (NUL first); None when it is taken.
+fn claim(name: &[u8]) -> Option<OwnedFd> {
+    let (fd, sa, len) = unix_socket(name)?;
+    // SAFETY: sa is live and len is within it; listen on our own socket.
+    let ok = unsafe {
+        libc::bind(fd.as_raw_fd(), sockaddr(&sa), len) == 0 && libc::listen(fd.as_raw_fd(), 1) == 0
+    };
+    ok.then_some(fd)
 }
 
 #[derive(Debug)]
@@ -152,7 +195,6 @@ pub struct ClaimError {
     pub vrid: u8,
     pub family: Family,
     pub holder: Option<Holder>,
-    pub err: io::Error,
 }
 
 impl fmt::Display for ClaimError {
@@ -166,67 +208,63 @@ impl fmt::Display for ClaimError {
             "VRID {} ({fam}) on {} is managed by another tinyvrrp",
             self.vrid, self.interface
         )?;
-        match self.holder {
-            Some(h) => write!(f, " (pid {}); refusing to run beside it", h.pid),
-            None => write!(f, "; refusing to run beside it ({})", self.err),
+        if let Some(h) = self.holder {
+            write!(f, " (pid {})", h.pid)?;
         }
+        f.write_str("; refusing to run beside it")
     }
 }
 
 /// The abstract sockets claiming this daemon's virtual routers.
 #[derive(Default)]
 pub struct Claims {
-    held: Vec<(String, UnixListener)>,
+    held: Vec<(Vec<u8>, OwnedFd)>,
 }
 
-fn claim_name(c: &InstanceConfig) -> String {
+/// The abstract name of an instance's claim: NUL, then `tinyvrrp/IFNAME/VRID/v4|v6`.
+fn claim_name(c: &InstanceConfig) -> Vec<u8> {
     let fam = match c.family {
         Family::V4 => 4,
         Family::V6 => 6,
     };
-    format!("tinyvrrp/{}/{}/v{fam}", c.interface, c.vrid)
+    format!("\0tinyvrrp/{}/{}/v{fam}", c.interface, c.vrid).into_bytes()
 }
 
 impl Claims {
     /// Claims every instance of `instances` and releases the others; on a refusal nothing
     /// changes (a reload then keeps the running configuration).
     pub fn update(&mut self, instances: &[InstanceConfig]) -> Result<(), ClaimError> {
-        let mut fresh: Vec<(String, UnixListener)> = Vec::new();
+        let mut fresh: Vec<(Vec<u8>, OwnedFd)> = Vec::new();
         for c in instances {
             let name = claim_name(c);
             if self.held.iter().chain(&fresh).any(|h| h.0 == name) {
                 continue;
             }
-            let bound = SocketAddr::from_abstract_name(name.as_bytes())
-                .and_then(|a| UnixListener::bind_addr(&a));
-            match bound {
-                Ok(l) => fresh.push((name, l)),
-                Err(err) => {
-                    let holder = socket::UnixAddr::new_abstract(name.as_bytes())
-                        .ok()
-                        .and_then(|a| listener(&a))
-                        .flatten();
-                    // Abstract names have no permissions: a process of another user squatting
-                    // on one is not a tinyvrrp of ours and must not keep the daemon down.
-                    if let Some(h) = holder.filter(|h| h.uid != nix::unistd::geteuid().as_raw()) {
-                        log::warn!(
-                            "{name} is held by pid {} of uid {}: running without that claim",
-                            h.pid,
-                            h.uid
-                        );
-                        continue;
-                    }
-                    return Err(ClaimError {
-                        interface: c.interface.clone(),
-                        vrid: c.vrid,
-                        family: c.family,
-                        holder,
-                        err,
-                    });
-                }
+            if let Some(fd) = claim(&name) {
+                fresh.push((name, fd));
+                continue;
             }
+            let holder = listener(&name).flatten();
+            // Abstract names have no permissions: a process of another user squatting on one
+            // is not a tinyvrrp of ours and must not keep the daemon down.
+            if let Some(h) = holder.filter(|h| h.uid != nix::unistd::geteuid().as_raw()) {
+                log::warn!(
+                    "VRID {} on {} is claimed by pid {} of uid {}: running without that claim",
+                    c.vrid,
+                    c.interface,
+                    h.pid,
+                    h.uid
+                );
+                continue;
+            }
+            return Err(ClaimError {
+                interface: c.interface.clone(),
+                vrid: c.vrid,
+                family: c.family,
+                holder,
+            });
         }
-        let wanted: Vec<String> = instances.iter().map(claim_name).collect();
+        let wanted: Vec<Vec<u8>> = instances.iter().map(claim_name).collect();
         self.held.retain(|h| wanted.contains(&h.0));
         self.held.extend(fresh);
         Ok(())

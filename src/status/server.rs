@@ -78,8 +78,8 @@ fn prepare(path: &Path) -> io::Result<()> {
         };
         return Err(refuse(path, kind));
     }
-    let addr = nix::sys::socket::UnixAddr::new(path).map_err(io::Error::from)?;
-    match crate::pidfile::listener(&addr) {
+    use std::os::unix::ffi::OsStrExt;
+    match crate::pidfile::listener(path.as_os_str().as_bytes()) {
         None => fs::remove_file(path),
         Some(Some(h)) => Err(refuse(path, &format!("in use by pid {}", h.pid))),
         Some(None) => Err(refuse(path, "in use by another process")),

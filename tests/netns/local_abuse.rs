@@ -90,7 +90,8 @@ fn advert_times(lab: &Lab, src: &str, dur: Duration) -> thread::JoinHandle<Vec<D
         // SAFETY: plain socket(2) call.
         let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 112) };
         assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
-        let idx = unsafe { libc::if_nametoindex(c"eth0".as_ptr()) };
+        // SAFETY: a NUL-terminated name.
+        let idx = unsafe { libc::if_nametoindex(b"eth0\0".as_ptr() as *const libc::c_char) };
         let mreq = libc::ip_mreqn {
             imr_multiaddr: libc::in_addr {
                 s_addr: u32::from_ne_bytes([224, 0, 0, 18]),
