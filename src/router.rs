@@ -109,6 +109,10 @@ pub enum Phase {
     /// Built; tracking results are recorded but nothing runs before [`Router::start`].
     Idle,
     Running,
+    /// Stopping but not done (room for a make-before-break stop: a master that keeps its
+    /// VIPs until its successor is heard); the shell keeps running the loop and feeding
+    /// events until `Stopped`.
+    Stopping,
     /// Every instance has stopped: the shell may exit once the actions are out.
     Stopped,
 }
@@ -361,7 +365,9 @@ impl Router {
         self.settle(now);
     }
 
-    /// Graceful stop of every instance: priority-0 adverts out, VIPs removed.
+    /// Graceful stop of every instance: priority-0 adverts out, VIPs removed. The router
+    /// is `Stopped` when this returns (a later make-before-break stop may leave it
+    /// `Stopping`; a second call then stops at once).
     pub fn begin_stop(&mut self, now: Time) {
         if self.phase == Phase::Stopped {
             return;

@@ -21,8 +21,11 @@ pub struct ReloadSummary {
 }
 
 impl Router {
-    /// Applies a new (already validated) configuration.
+    /// Applies a new (already validated) configuration; ignored once stopping.
     pub fn reload(&mut self, now: Time, config: Config) -> ReloadSummary {
+        if matches!(self.phase, Phase::Stopping | Phase::Stopped) {
+            return ReloadSummary::default();
+        }
         let running: Vec<InstanceConfig> = self.slots.iter().map(|s| s.cfg.clone()).collect();
         let plan = reload::plan(&running, &config.instances);
         let restarted = self.stop_for_reload(now, &plan);
