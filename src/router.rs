@@ -372,12 +372,13 @@ impl Router {
         self.settle(now);
     }
 
-    /// Graceful stop of every instance: priority-0 adverts out, VIPs removed.
+    /// Graceful stop: every instance gets `Event::Stop`. A master that hands over sends
+    /// priority 0 and keeps its VIPs until its successor is heard or its bound passes, so
+    /// the router stays `Stopping` until then; a second call ends that wait at once.
     pub fn begin_stop(&mut self, now: Time) {
         if self.phase == Phase::Stopped {
             return;
         }
-        // A second stop ends a handover's wait at once (Event::Stop while leaving).
         self.phase = Phase::Stopping;
         for i in 0..self.slots.len() {
             self.feed(i, now, Event::Stop);

@@ -209,8 +209,11 @@ impl Addrs {
                     "{}: removing leftover VIP {} from {dev}",
                     cfg.name, vip.addr
                 );
-                if let Err(e) = self.nl.del_address(link.index, vip.addr, vip.prefix_len) {
-                    warn!("{}: removing {}: {e}", cfg.name, vip.addr);
+                match self.nl.del_address(link.index, vip.addr, vip.prefix_len) {
+                    // Gone meanwhile (the monitor had not told us yet): nothing to do.
+                    Err(NetlinkError::Nack { errno, .. }) if errno == libc::EADDRNOTAVAIL => {}
+                    Err(e) => warn!("{}: removing {}: {e}", cfg.name, vip.addr),
+                    Ok(()) => {}
                 }
             }
         }

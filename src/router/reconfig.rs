@@ -7,7 +7,7 @@ use log::info;
 
 use super::{params_of, Op, Phase, Router, Slot};
 use crate::config::{Config, InstanceConfig};
-use crate::instance::{Event, State, Time};
+use crate::instance::{Event, Time};
 use crate::reload::{self, Change};
 
 /// What a reload did, for the log.
@@ -21,8 +21,11 @@ pub struct ReloadSummary {
 }
 
 impl Router {
-    /// Applies a new (already validated) configuration.
+    /// Applies a new (already validated) configuration; ignored once stopping.
     pub fn reload(&mut self, now: Time, config: Config) -> ReloadSummary {
+        if matches!(self.phase, Phase::Stopping | Phase::Stopped) {
+            return ReloadSummary::default();
+        }
         let running: Vec<InstanceConfig> = self.slots.iter().map(|s| s.cfg.clone()).collect();
         let plan = reload::plan(&running, &config.instances);
         let restarted = self.stop_for_reload(now, &plan);
@@ -65,8 +68,10 @@ impl Router {
         for (i, old_cfg) in in_place {
             self.change_in_place(i, now, old_cfg);
         }
-        for i in 0..self.slots.len() {
-            if self.slots[i].inst.state() == State::Init && self.phase == Phase::Running {
+        // A new instance's addresses may be on the machine already; a restarted one's were
+        // just removed by its own stop.
+        for &i in &plan.added {
+            if self.phase == Phase::Running {
                 self.emit(i, Op::RemoveLeftovers { vmac: false });
             }
         }
