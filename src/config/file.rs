@@ -6,9 +6,9 @@ use std::path::Path;
 
 use super::error::{ConfigError, ConfigErrors, ErrorKind};
 
-/// The largest configuration read: 4 MiB, far above any real one (a few KB per instance),
-/// small enough that a reload parses it well within one advert interval.
-pub const MAX_CONFIG_BYTES: u64 = 4 << 20;
+/// The largest configuration read: 1 MiB, far above any real one (a few hundred bytes per
+/// instance), and a bound on how long a reload holds the loop (see README).
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// The text of the regular file at `path`. Opened non-blocking, so that opening a FIFO
 /// returns at once (and is then refused as not a regular file).
@@ -34,7 +34,7 @@ pub fn read_capped(from: &mut dyn Read) -> io::Result<String> {
     if text.len() as u64 > MAX_CONFIG_BYTES {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            "larger than 4 MiB, the limit for a configuration",
+            "larger than 1 MiB, the limit for a configuration",
         ));
     }
     Ok(text)

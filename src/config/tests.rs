@@ -1876,7 +1876,7 @@ fn a_config_over_the_size_cap_is_refused() {
     let (kind, detail) = io_detail(&path);
     let _ = std::fs::remove_file(&path);
     assert_eq!(kind, std::io::ErrorKind::InvalidData);
-    assert!(detail.contains("4 MiB"), "{detail}");
+    assert!(detail.contains("1 MiB"), "{detail}");
     // The same cap for stdin (--check -f -).
     let mut endless = std::io::repeat(b'#');
     let e = read_capped(&mut endless).unwrap_err();
@@ -2023,4 +2023,48 @@ fn an_unknown_user_is_refused_at_load() {
     let (line, key, _) = one_err(script);
     assert_eq!((line, key.as_str()), (3, "user"));
     ok("[global_defs]\nscript_user = nobody\n");
+}
+
+/// Issue 16 #4: repeats among thousands of sections are found by sorting, and what is
+/// reported is capped (a reload logs at most MAX_REPORTS lines per kind, plus a count).
+#[test]
+fn repeats_in_a_big_file_are_found_and_the_reports_capped() {
+    let n = 5000;
+    let text: String = (0..n)
+        .map(|i| format!("[vrrp_instance i{i}]\ninterface = eth0\nvirtual_router_id = 7\nvirtual_ipaddress = 192.0.2.1\n"))
+        .collect();
+    let all = errs(&text);
+    assert_eq!(all.len(), error::MAX_REPORTS + 1);
+    let (line, key, kind) = &all[0];
+    assert_eq!((*line, key.as_str()), (7, "virtual_router_id"));
+    assert!(
+        matches!(kind, ErrorKind::DuplicateVrid { other_line: 3, .. }),
+        "{kind:?}"
+    );
+    assert_eq!(
+        all.last().map(|e| &e.2),
+        Some(&ErrorKind::MoreErrors {
+            count: n - 1 - error::MAX_REPORTS
+        })
+    );
+    let text: String = (0..n)
+        .map(|i| format!("[vrrp_instance i{i}]\ninterface = e{i}\nvirtual_router_id = 7\nvirtual_ipaddress = 192.0.2.1\n"))
+        .chain((0..n).map(|i| format!("[vrrp_script s{}]\nscript = /bin/true\n", i % 2)))
+        .collect();
+    let all = errs(&text);
+    assert!(all.iter().all(|e| matches!(
+        e.2,
+        ErrorKind::DuplicateSection { .. } | ErrorKind::MoreErrors { .. }
+    )));
+    let list: String = (0..=error::MAX_LIST)
+        .map(|i| format!("unicast_peer = 10.0.{}.{}\n", i / 250, i % 250 + 1))
+        .collect();
+    let (line, key, kind) = one_err(&inst(&list));
+    assert_eq!((line, key.as_str()), (5 + error::MAX_LIST, "unicast_peer"));
+    assert_eq!(
+        kind,
+        ErrorKind::TooManyLines {
+            max: error::MAX_LIST
+        }
+    );
 }
