@@ -1854,13 +1854,12 @@ fn a_fifo_a_device_or_a_directory_is_refused_without_blocking() {
     // SAFETY: mkfifo on a NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
     // Without O_NONBLOCK the open() itself blocks until a writer appears.
-    let (kind, detail) = io_detail(&fifo);
+    let (_, detail) = io_detail(&fifo);
     let _ = std::fs::remove_file(&fifo);
-    assert_eq!(kind, std::io::ErrorKind::InvalidInput);
     assert!(detail.contains("not a regular file"), "{detail}");
     for path in ["/dev/zero", "/"] {
-        let (kind, _) = io_detail(std::path::Path::new(path));
-        assert_eq!(kind, std::io::ErrorKind::InvalidInput, "{path}");
+        let (_, detail) = io_detail(std::path::Path::new(path));
+        assert!(detail.contains("not a regular file"), "{path}: {detail}");
     }
 }
 
@@ -1873,14 +1872,13 @@ fn a_config_over_the_size_cap_is_refused() {
         text.push_str(&fill);
     }
     std::fs::write(&path, &text).expect("write");
-    let (kind, detail) = io_detail(&path);
+    let (_, detail) = io_detail(&path);
     let _ = std::fs::remove_file(&path);
-    assert_eq!(kind, std::io::ErrorKind::InvalidData);
     assert!(detail.contains("1 MiB"), "{detail}");
     // The same cap for stdin (--check -f -).
     let mut endless = std::io::repeat(b'#');
     let e = read_capped(&mut endless).unwrap_err();
-    assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+    assert!(describe(&e).contains("1 MiB"));
 }
 
 /// `n` VIPs after the one of `inst`: 198.51.100.x, then 203.0.113.x.
