@@ -5,6 +5,7 @@
 //! The README's "Configuration reference" documents every key.
 
 mod context;
+mod dups;
 mod error;
 mod file;
 mod group_tracking;
@@ -28,7 +29,7 @@ pub use model::{
     VirtualRoute, VirtualRule, VrrpScript, VrrpTrackFile, VrrpTrackProcess,
 };
 
-pub use file::{read_capped, read_config, MAX_CONFIG_BYTES};
+pub use file::{describe, read_capped, read_config, MAX_CONFIG_BYTES};
 pub use live::{host_addrs, load_for_check, load_for_daemon, HostAddr, HostCheck};
 pub use routes::RTPROT_KEEPALIVED;
 
@@ -71,7 +72,18 @@ pub fn parse_with(
     ctx.host = host;
     ctx.errors = scanned.errors;
     ctx.warnings = scanned.warnings;
+    ctx.dropped = scanned.dropped;
     let config = build(&mut ctx, &scanned.sections);
+    let [dropped, warnings] = ctx.dropped;
+    if warnings > 0 {
+        ctx.warnings.push(ConfigWarning {
+            file: file.to_string(),
+            line: 0,
+            section: String::new(),
+            key: String::new(),
+            message: WarningKind::MoreWarnings { count: warnings },
+        });
+    }
     if ctx.errors.is_empty() {
         Ok(Loaded {
             config,
@@ -87,6 +99,16 @@ pub fn parse_with(
                 errors.swap(j - 1, j);
                 j -= 1;
             }
+        }
+        if dropped > 0 {
+            let kind = ErrorKind::MoreErrors { count: dropped };
+            ctx.errors.push(ConfigError {
+                file: file.to_string(),
+                line: 0,
+                section: String::new(),
+                key: String::new(),
+                kind,
+            });
         }
         Err(ConfigErrors(ctx.errors))
     }
@@ -138,39 +160,51 @@ fn classify(header: &str) -> Result<(SectionType, &str), ErrorKind> {
 /// Named sections of one type, in file order.
 type Named<'a> = Vec<(&'a str, &'a RawSection)>;
 
-/// Whether `name` is one of `sections`.
-fn is_named(sections: &[(&str, &RawSection)], name: &str) -> bool {
-    sections.iter().any(|(n, _)| *n == name)
+/// Whether `name` is one of `sections` (all of one type), found in `ctx.names`.
+fn is_named(ctx: &Ctx, sections: &[(&str, &RawSection)], name: &str) -> bool {
+    match sections.first().map(|(_, s)| classify(&s.header)) {
+        Some(Ok((kind, _))) => ctx.names.find(name, kind as u128).is_some(),
+        _ => false,
+    }
 }
 
 /// Every section by type (indexed by `SectionType`); a second section of the same type and
-/// name is reported and skipped.
-fn sort_sections<'a>(ctx: &mut Ctx, raw: &'a [RawSection]) -> [Named<'a>; 6] {
-    let mut by_type: [Named<'a>; 6] = Default::default();
+/// name is reported and skipped. Sets `ctx.names`.
+fn sort_sections<'a>(ctx: &mut Ctx<'a>, raw: &'a [RawSection]) -> [Named<'a>; 6] {
+    let mut all = Vec::with_capacity(raw.len());
     for sec in raw {
         match classify(&sec.header) {
-            Ok((kind, name)) => {
-                let list = &mut by_type[kind as usize];
-                match list.iter().find(|(n, _)| *n == name) {
-                    Some((_, first)) => {
-                        let first_line = first.line;
-                        ctx.error(
-                            sec,
-                            sec.line,
-                            "",
-                            ErrorKind::DuplicateSection { first_line },
-                        )
-                    }
-                    None => list.push((name, sec)),
-                }
-            }
+            Ok((kind, name)) => all.push((kind, name, sec)),
             Err(kind) => ctx.error(sec, sec.line, "", kind),
+        }
+    }
+    let keys = || {
+        all.iter()
+            .enumerate()
+            .map(|(i, (kind, name, _))| dups::Key::new(name, *kind as u128, i))
+    };
+    let mut repeated = vec![false; all.len()];
+    for (first, again) in dups::repeats(keys().collect()) {
+        repeated[again] = true;
+        let (first_line, sec) = (all[first].2.line, all[again].2);
+        ctx.error(
+            sec,
+            sec.line,
+            "",
+            ErrorKind::DuplicateSection { first_line },
+        );
+    }
+    ctx.names = dups::Index::new(keys().collect());
+    let mut by_type: [Named<'a>; 6] = Default::default();
+    for ((kind, name, sec), repeated) in all.into_iter().zip(repeated) {
+        if !repeated {
+            by_type[kind as usize].push((name, sec));
         }
     }
     by_type
 }
 
-fn build(ctx: &mut Ctx, raw: &[RawSection]) -> Config {
+fn build<'a>(ctx: &mut Ctx<'a>, raw: &'a [RawSection]) -> Config {
     let [globals, script_secs, file_secs, process_secs, instance_secs, group_secs] =
         sort_sections(ctx, raw);
 
@@ -204,13 +238,14 @@ fn build(ctx: &mut Ctx, raw: &[RawSection]) -> Config {
     }
     check_vrids(ctx, &instances, &instance_secs);
 
-    let mut group_of = Vec::new();
+    let mut members = Vec::new();
     let mut sync_groups = Vec::with_capacity(group_secs.len());
     for (name, sec) in &group_secs {
-        let group =
-            sections::read_sync_group(ctx, sec, name, &instance_secs, &mut group_of, &known);
+        let at = (&mut members, sync_groups.len());
+        let group = sections::read_sync_group(ctx, sec, name, &instance_secs, at, &known);
         sync_groups.push(group);
     }
+    sections::check_members(ctx, &mut sync_groups, &group_secs, &members);
     check_vmac_names(ctx, &mut instances, &instance_secs);
     check_shared_vips(ctx, &instances, &instance_secs);
     if let Some(host) = ctx.host {
@@ -238,26 +273,23 @@ fn build(ctx: &mut Ctx, raw: &[RawSection]) -> Config {
 /// One VRID per interface and family (keepalived allows the same VRID for an IPv4 and an IPv6
 /// instance on one interface: they are different virtual routers, RFC 5798 §5.2.3).
 fn check_vrids(ctx: &mut Ctx, instances: &[InstanceConfig], sections: &[(&str, &RawSection)]) {
-    for (i, (inst, (_, sec))) in instances.iter().zip(sections).enumerate() {
-        if inst.vrid == 0 || inst.interface.is_empty() {
-            continue;
-        }
-        let earlier = instances.iter().zip(sections).take(i).find(|(other, _)| {
-            other.vrid == inst.vrid
-                && other.interface == inst.interface
-                && other.family == inst.family
-        });
-        if let Some((other, (_, other_sec))) = earlier {
-            let line_of =
-                |s: &RawSection| context::first(s, "virtual_router_id").map_or(s.line, |e| e.line);
-            let kind = ErrorKind::DuplicateVrid {
-                vrid: inst.vrid,
-                interface: inst.interface.clone(),
-                other_instance: other.name.clone(),
-                other_line: line_of(other_sec),
-            };
-            ctx.error(sec, line_of(sec), "virtual_router_id", kind);
-        }
+    let keys = instances
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| i.vrid != 0 && !i.interface.is_empty())
+        .map(|(n, i)| dups::Key::new(&i.interface, u128::from(i.vrid) << 1 | i.family as u128, n));
+    let line_of =
+        |s: &RawSection| context::first(s, "virtual_router_id").map_or(s.line, |e| e.line);
+    for (first, again) in dups::repeats(keys.collect()) {
+        let (other, (_, other_sec)) = (&instances[first], sections[first]);
+        let (inst, (_, sec)) = (&instances[again], sections[again]);
+        let kind = ErrorKind::DuplicateVrid {
+            vrid: inst.vrid,
+            interface: inst.interface.clone(),
+            other_instance: other.name.clone(),
+            other_line: line_of(other_sec),
+        };
+        ctx.error(sec, line_of(sec), "virtual_router_id", kind);
     }
 }
 
@@ -267,25 +299,30 @@ fn check_shared_vips(
     instances: &[InstanceConfig],
     sections: &[(&str, &RawSection)],
 ) {
-    fn dev<'a>(i: &'a InstanceConfig, v: &'a Vip) -> &'a str {
-        v.dev.as_deref().unwrap_or(&i.interface)
-    }
-    for (i, (inst, (_, sec))) in instances.iter().zip(sections).enumerate() {
+    // One key per (instance, VIP); `owner` tells whose it is.
+    let mut keys = Vec::new();
+    let mut owner = Vec::new();
+    for (n, inst) in instances.iter().enumerate() {
         for vip in &inst.vips {
-            let shared = instances[..i].iter().find(|o| {
-                o.vips
-                    .iter()
-                    .any(|w| w.addr == vip.addr && dev(o, w) == dev(inst, vip))
-            });
-            let Some(other) = shared else { continue };
-            let line = context::all(sec, "virtual_ipaddress")
-                .find(|e| values::vip(&e.value, None).is_ok_and(|v| v.addr == vip.addr))
-                .map_or(sec.line, |e| e.line);
-            let warning = WarningKind::VipInTwoInstances {
-                other_instance: other.name.clone(),
-            };
-            ctx.warn(sec, line, "virtual_ipaddress", warning);
+            let dev = vip.dev.as_deref().unwrap_or(&inst.interface);
+            keys.push(dups::Key::new(dev, dups::ip_num(vip.addr), keys.len()));
+            owner.push((n, vip.addr));
         }
+    }
+    for (first, again) in dups::repeats(keys) {
+        if ctx.warnings.len() >= error::MAX_REPORTS {
+            ctx.dropped[1] += 1;
+            continue;
+        }
+        let ((other, _), (n, addr)) = (owner[first], owner[again]);
+        let (_, sec) = sections[n];
+        let line = context::all(sec, "virtual_ipaddress")
+            .find(|e| values::vip(&e.value, None).is_ok_and(|v| v.addr == addr))
+            .map_or(sec.line, |e| e.line);
+        let warning = WarningKind::VipInTwoInstances {
+            other_instance: instances[other].name.clone(),
+        };
+        ctx.warn(sec, line, "virtual_ipaddress", warning);
     }
 }
 
@@ -296,21 +333,18 @@ fn check_vmac_names(
     instances: &mut [InstanceConfig],
     sections: &[(&str, &RawSection)],
 ) {
-    for i in 0..instances.len() {
-        let Some(name) = instances[i].vmac_name.clone() else {
-            continue;
+    let keys = instances.iter().enumerate().filter_map(|(n, i)| {
+        let name = i.vmac_name.as_deref().filter(|_| i.use_vmac)?;
+        Some(dups::Key::new(name, 0, n))
+    });
+    for (first, again) in dups::repeats(keys.collect()) {
+        let (_, sec) = sections[again];
+        let line = context::first(sec, "use_vmac").map_or(sec.line, |e| e.line);
+        let warning = WarningKind::VmacNameTaken {
+            other_instance: instances[first].name.clone(),
         };
-        let taken = instances[..i]
-            .iter()
-            .find(|o| o.use_vmac && o.vmac_name.as_deref() == Some(name.as_str()));
-        if let (Some(other), Some((_, sec))) = (taken, sections.get(i)) {
-            let line = context::first(sec, "use_vmac").map_or(sec.line, |e| e.line);
-            let warning = WarningKind::VmacNameTaken {
-                other_instance: other.name.clone(),
-            };
-            ctx.warn(sec, line, "use_vmac", warning);
-            instances[i].vmac_name = None;
-        }
+        ctx.warn(sec, line, "use_vmac", warning);
+        instances[again].vmac_name = None;
     }
 }
 

@@ -27,7 +27,8 @@ pub struct FsLoader;
 
 impl Loader for FsLoader {
     fn read(&self, path: &str) -> Result<String, String> {
-        crate::config::read_config(std::path::Path::new(path)).map_err(|e| e.to_string())
+        crate::config::read_config(std::path::Path::new(path))
+            .map_err(|e| crate::config::describe(&e))
     }
 
     fn list(&self, dir: &str) -> Result<Vec<String>, String> {

@@ -116,7 +116,7 @@ fn import(cmd: &ImportCmd) -> ExitCode {
             Ok(text) => import::import_text("-", &text, &config_id, &import::FsLoader),
             Err(e) => Err(import::ImportError::Read {
                 file: "-".into(),
-                detail: e.to_string(),
+                detail: config::describe(&e),
             }),
         }
     } else {

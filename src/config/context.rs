@@ -1,7 +1,7 @@
 //! Collects errors and warnings with their location while sections are read, and answers
 //! "which entries does this section have for key K".
 
-use super::error::{ConfigError, ConfigWarning, ErrorKind, WarningKind};
+use super::error::{ConfigError, ConfigWarning, ErrorKind, WarningKind, MAX_LIST, MAX_REPORTS};
 use super::keywords::{listed, suggest, Foreign};
 use super::syntax::{RawEntry, RawSection};
 use super::values::int_in;
@@ -18,6 +18,10 @@ pub(super) struct Ctx<'f> {
     pub next_rule_priority: [u32; 2],
     /// This host's addresses and running instances, when checked against (see `live`).
     pub host: Option<&'f super::HostCheck<'f>>,
+    /// Errors and warnings beyond `MAX_REPORTS`, not kept.
+    pub dropped: [usize; 2],
+    /// Every section's name and type (see `sort_sections`).
+    pub names: super::dups::Index<'f>,
 }
 
 impl<'f> Ctx<'f> {
@@ -28,10 +32,21 @@ impl<'f> Ctx<'f> {
             warnings: Vec::new(),
             next_rule_priority: [0; 2],
             host: None,
+            dropped: [0; 2],
+            names: super::dups::Index::new(Vec::new()),
         }
     }
 
+    /// No more errors are kept.
+    pub fn full(&self) -> bool {
+        self.errors.len() >= MAX_REPORTS
+    }
+
     pub fn error(&mut self, section: &RawSection, line: usize, key: &str, kind: ErrorKind) {
+        if self.full() {
+            self.dropped[0] += 1;
+            return;
+        }
         self.errors.push(ConfigError {
             file: self.file.to_string(),
             line,
@@ -55,6 +70,10 @@ impl<'f> Ctx<'f> {
     }
 
     pub fn warn(&mut self, section: &RawSection, line: usize, key: &str, message: WarningKind) {
+        if self.warnings.len() >= MAX_REPORTS {
+            self.dropped[1] += 1;
+            return;
+        }
         self.warnings.push(ConfigWarning {
             file: self.file.to_string(),
             line,
@@ -64,8 +83,9 @@ impl<'f> Ctx<'f> {
         });
     }
 
-    /// Reports keys not in `allowed` and repeats of keys not in `lists`; keepalived's keys
-    /// without effect are accepted with a warning.
+    /// Reports keys not in `allowed`, repeats of keys not in `lists` and more than
+    /// `MAX_LIST` lines of one list key; keepalived's keys without effect are accepted with a
+    /// warning. Linear in the entries: first lines are kept per allowed key.
     pub fn check_keys(
         &mut self,
         section: &RawSection,
@@ -73,7 +93,8 @@ impl<'f> Ctx<'f> {
         lists: &[&str],
         foreign: Foreign,
     ) {
-        for (i, entry) in section.entries.iter().enumerate() {
+        let mut seen = vec![(0usize, 0usize); allowed.len()];
+        for entry in &section.entries {
             let key = entry.key.as_str();
             if listed(foreign.no_effect, key) {
                 let kind = WarningKind::NoEffect {
@@ -82,28 +103,47 @@ impl<'f> Ctx<'f> {
                 self.warn(section, entry.line, key, kind);
                 continue;
             }
-            if !allowed.contains(&key) {
-                let keepalived = listed(foreign.keepalived, key);
-                let kind = ErrorKind::UnknownKey {
-                    key: key.to_string(),
-                    keepalived,
-                    suggestion: if keepalived {
-                        None
-                    } else {
-                        suggest(key, allowed)
-                    },
-                };
-                self.at(section, entry, kind);
+            let Some(k) = allowed.iter().position(|a| *a == key) else {
+                self.unknown_key(section, entry, allowed, foreign);
                 continue;
-            }
-            if lists.contains(&entry.key.as_str()) {
-                continue;
-            }
-            if let Some(first) = section.entries[..i].iter().find(|e| e.key == entry.key) {
-                let first_line = first.line;
+            };
+            let (first_line, count) = &mut seen[k];
+            *count += 1;
+            if *count == 1 {
+                *first_line = entry.line;
+            } else if !lists.contains(&key) {
+                let first_line = *first_line;
                 self.at(section, entry, ErrorKind::DuplicateKey { first_line });
+            } else if *count == MAX_LIST + 1 {
+                self.at(section, entry, ErrorKind::TooManyLines { max: MAX_LIST });
             }
         }
+    }
+
+    fn unknown_key(
+        &mut self,
+        section: &RawSection,
+        entry: &RawEntry,
+        allowed: &'static [&'static str],
+        foreign: Foreign,
+    ) {
+        let key = entry.key.as_str();
+        if self.full() {
+            // Not kept anyway: spare the search for a suggestion.
+            self.dropped[0] += 1;
+            return;
+        }
+        let keepalived = listed(foreign.keepalived, key);
+        let kind = ErrorKind::UnknownKey {
+            key: key.to_string(),
+            keepalived,
+            suggestion: if keepalived {
+                None
+            } else {
+                suggest(key, allowed)
+            },
+        };
+        self.at(section, entry, kind);
     }
 
     /// Parses the first entry for `key` (repeats were reported by `check_keys`); errors are
@@ -147,6 +187,11 @@ pub(super) fn first<'s>(section: &'s RawSection, key: &str) -> Option<&'s RawEnt
     section.entries.iter().find(|e| e.key == key)
 }
 
+/// The entries for `key`, at most `MAX_LIST` (more were reported by `check_keys`).
 pub(super) fn all<'s>(section: &'s RawSection, key: &'s str) -> impl Iterator<Item = &'s RawEntry> {
-    section.entries.iter().filter(move |e| e.key == key)
+    section
+        .entries
+        .iter()
+        .filter(move |e| e.key == key)
+        .take(MAX_LIST)
 }

@@ -122,6 +122,13 @@ impl fmt::Display for SyntaxError {
     }
 }
 
+/// Errors (and, apart, warnings) kept of one file: enough to fix it, and a bound on the
+/// memory and log lines a bad file costs.
+pub const MAX_REPORTS: usize = 100;
+/// Lines of one list key (virtual_ipaddress_excluded, unicast_peer, ...) in one section:
+/// far above real use, a bound on the checks for repeats.
+pub const MAX_LIST: usize = 1024;
+
 /// What is wrong. `Display` gives the message and, where there is a closed set or range, the
 /// allowed values.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -205,6 +212,14 @@ pub enum ErrorKind {
     },
     /// A reload to a configuration without instances (it would stop every one).
     NoInstances,
+    /// More errors than [`MAX_REPORTS`]: only the first are kept.
+    MoreErrors {
+        count: usize,
+    },
+    /// More lines of one list key in one section than [`MAX_LIST`].
+    TooManyLines {
+        max: usize,
+    },
     /// Two keys that contradict each other (`accept` and `no_accept`, or two different
     /// source addresses).
     Conflicts {
@@ -379,6 +394,10 @@ impl fmt::Display for ErrorKind {
                 "no vrrp_instance: a reload to this would stop every instance and remove every \
                  VIP, so it is refused (stop the daemon instead)",
             ),
+            ErrorKind::MoreErrors { count } => write!(f, "{count} more errors not shown"),
+            ErrorKind::TooManyLines { max } => {
+                write!(f, "more than {max} lines of this key in one section")
+            }
             ErrorKind::NoVipsWithV3 => f.write_str(
                 "missing: VRRPv3 adverts carry at least one address (RFC 5798, keepalived) (allowed: a virtual_ipaddress, or version = 2)",
             ),
@@ -489,6 +508,8 @@ pub enum WarningKind {
     TrackScriptUnusable { detail: ErrorKind },
     /// What the daemon refuses at start or reload, found by `--check` on this host.
     DaemonRefuses { detail: ErrorKind },
+    /// More warnings than [`MAX_REPORTS`]: only the first are kept.
+    MoreWarnings { count: usize },
     /// A bare command name found by a PATH search (keepalived logs the same).
     ScriptFoundInPath { word: String, path: String },
     /// `||`, `>`, `$(` ... in a command: no shell runs it (as in keepalived).
@@ -557,6 +578,7 @@ impl fmt::Display for WarningKind {
             WarningKind::NotifyScriptUnusable { detail } => {
                 write!(f, "notify script will not run: {detail}")
             }
+            WarningKind::MoreWarnings { count } => write!(f, "{count} more warnings not shown"),
             WarningKind::DaemonRefuses { detail } => {
                 write!(f, "{detail} (the daemon refuses this here)")
             }

@@ -352,13 +352,15 @@ fn note_command(
     ctx.warn(sec, line, key, kind);
 }
 
-/// `group_of` holds the instances claimed so far and their sync group.
+/// Members are checked against each other (repeats, two groups) by `check_members` once
+/// every group is read: `members` is (the list that gets (name, group, line) of each,
+/// this group's index).
 pub(super) fn read_sync_group<'a>(
     ctx: &mut Ctx,
     sec: &'a RawSection,
     name: &'a str,
     instances_read: &[(&str, &RawSection)],
-    group_of: &mut Vec<(&'a str, &'a str)>,
+    members: (&mut Vec<(&'a str, usize, usize)>, usize),
     known: &Known,
 ) -> SyncGroup {
     let lists = [
@@ -373,33 +375,19 @@ pub(super) fn read_sync_group<'a>(
         keepalived: keywords::KEEPALIVED_SYNC_GROUP,
     };
     ctx.check_keys(sec, SYNC_GROUP_KEYS, &lists, foreign);
+    let group = members.1;
     let mut instances: Vec<String> = Vec::new();
-    let mut first_lines: Vec<usize> = Vec::new();
     for entry in all(sec, "group") {
         let member = entry.value.as_str();
-        if !super::is_named(instances_read, member) {
+        if !super::is_named(ctx, instances_read, member) {
             let kind = ErrorKind::UnknownInstance {
                 name: member.to_string(),
             };
             ctx.at(sec, entry, kind);
             continue;
         }
-        if let Some(i) = instances.iter().position(|m| m == member) {
-            let first_line = first_lines.get(i).copied().unwrap_or(0);
-            ctx.at(sec, entry, ErrorKind::DuplicateValue { first_line });
-            continue;
-        }
-        if let Some((_, other_group)) = group_of.iter().find(|(m, _)| *m == member) {
-            let kind = ErrorKind::InstanceInTwoGroups {
-                instance: member.to_string(),
-                other_group: other_group.to_string(),
-            };
-            ctx.at(sec, entry, kind);
-            continue;
-        }
-        group_of.push((member, name));
+        members.0.push((member, group, entry.line));
         instances.push(member.to_string());
-        first_lines.push(entry.line);
     }
     // keepalived ignores weighted tracking on members unless one of these is set; tinyvrrp
     // always applies it, so they are read (checked as flags) and change nothing.
@@ -433,5 +421,41 @@ fn user_name(value: &str) -> Result<String, ErrorKind> {
     match crate::spawn::RunAs::lookup(Some(value)) {
         Ok(_) if !value.is_empty() => Ok(value.to_string()),
         _ => Err(ErrorKind::bad(value, "a user name of this host")),
+    }
+}
+
+/// A member named twice in a group, or in two groups: reported, and only its first place
+/// kept (in O(n log n) over all members).
+pub(super) fn check_members(
+    ctx: &mut Ctx,
+    groups: &mut [SyncGroup],
+    sections: &[(&str, &RawSection)],
+    members: &[(&str, usize, usize)],
+) {
+    let keys = members.iter().enumerate();
+    let keys = keys.map(|(k, (name, _, _))| super::dups::Key::new(name, 0, k));
+    let mut dropped = vec![false; members.len()];
+    for (first, again) in super::dups::repeats(keys.collect()) {
+        let ((name, g1, first_line), (_, g2, line)) = (members[first], members[again]);
+        let kind = if g1 == g2 {
+            ErrorKind::DuplicateValue { first_line }
+        } else {
+            ErrorKind::InstanceInTwoGroups {
+                instance: name.to_string(),
+                other_group: groups[g1].name.clone(),
+            }
+        };
+        if let Some((_, sec)) = sections.get(g2) {
+            ctx.error(sec, line, "group", kind);
+        }
+        dropped[again] = true;
+    }
+    for g in groups.iter_mut() {
+        g.instances.clear();
+    }
+    for (&(name, g, _), dropped) in members.iter().zip(dropped) {
+        if let (false, Some(group)) = (dropped, groups.get_mut(g)) {
+            group.instances.push(name.to_string());
+        }
     }
 }

@@ -12,7 +12,7 @@
 
 use ini::{Ini, ParseOption};
 
-use super::error::{ConfigError, ConfigWarning, ErrorKind, SyntaxError, WarningKind};
+use super::error::{ConfigError, ConfigWarning, ErrorKind, SyntaxError, WarningKind, MAX_REPORTS};
 
 /// One `key = value`; `value` as rust-ini returns it (trimmed, quotes removed).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,6 +40,8 @@ pub(super) struct Scanned {
     pub sections: Vec<RawSection>,
     pub errors: Vec<ConfigError>,
     pub warnings: Vec<ConfigWarning>,
+    /// Errors and warnings beyond `MAX_REPORTS`, not kept.
+    pub dropped: [usize; 2],
 }
 
 /// rust-ini's options: all repeated keys and sections are kept by rust-ini itself (it appends);
@@ -122,6 +124,10 @@ fn scanner_error(
     key: String,
     kind: ErrorKind,
 ) {
+    if out.errors.len() >= MAX_REPORTS {
+        out.dropped[0] += 1;
+        return;
+    }
     out.errors.push(ConfigError {
         file: file.to_string(),
         line,
@@ -157,7 +163,7 @@ impl Scanner<'_> {
         if self.skipping && !matches!(shape, Shape::Header(_)) {
             return;
         }
-        if let Some(mark) = mark {
+        if let Some(mark) = mark.filter(|_| self.out.warnings.len() < MAX_REPORTS) {
             let (section, key) = (self.current(), shape_key(&shape).to_string());
             self.out.warnings.push(ConfigWarning {
                 file: self.file.to_string(),

@@ -646,7 +646,7 @@ fn read_tracks(
             named_weight(&entry.value, -limit, limit, form, allowed).and_then(|(name, weight)| {
                 match known {
                     None => Ok((interface_name(&name)?, weight)),
-                    Some((names, _)) if super::is_named(names, &name) => Ok((name, weight)),
+                    Some((names, _)) if super::is_named(ctx, names, &name) => Ok((name, weight)),
                     Some((_, unknown)) => Err(unknown(name)),
                 }
             });

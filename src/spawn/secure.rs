@@ -84,8 +84,14 @@ pub fn check(program: &Program, run_as: Option<RunAs>) -> Result<(), String> {
 /// writable by others or by a group other than root's.
 pub fn secure_path(path: &str) -> Result<(), String> {
     components(Path::new(path))?;
-    let real = std::fs::canonicalize(path).map_err(|e| format!("{path}: {e}"))?;
+    let real = std::fs::canonicalize(path).map_err(|e| why(Path::new(path), &e.to_string()))?;
     components(&real)
+}
+
+/// "PATH what", one formatting for every refusal.
+#[inline(never)]
+fn why(p: &Path, what: &str) -> String {
+    format!("{} {what}", p.display())
 }
 
 fn components(path: &Path) -> Result<(), String> {
@@ -93,24 +99,21 @@ fn components(path: &Path) -> Result<(), String> {
         if p.as_os_str().is_empty() {
             break;
         }
-        let m = std::fs::symlink_metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let m = std::fs::symlink_metadata(p).map_err(|e| why(p, &e.to_string()))?;
         let t = m.file_type();
         let expected = t.is_symlink() || if i == 0 { t.is_file() } else { t.is_dir() };
-        if !expected {
-            return Err(format!("{} has the wrong file type", p.display()));
-        }
-        if m.uid() != 0 {
-            return Err(format!("{} is owned by uid {}", p.display(), m.uid()));
-        }
         let mode = m.mode();
         let checked = t.is_file() || (t.is_dir() && mode & 0o1000 == 0);
-        if checked && (mode & 0o002 != 0 || (m.gid() != 0 && mode & 0o020 != 0)) {
-            return Err(format!(
-                "{} is writable by users other than root (mode {:o})",
-                p.display(),
-                mode & 0o7777
-            ));
-        }
+        let problem = if !expected {
+            "has the wrong file type"
+        } else if m.uid() != 0 {
+            "is not owned by root"
+        } else if checked && (mode & 0o002 != 0 || (m.gid() != 0 && mode & 0o020 != 0)) {
+            "is writable by users other than root"
+        } else {
+            continue;
+        };
+        return Err(why(p, problem));
     }
     Ok(())
 }

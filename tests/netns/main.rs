@@ -29,6 +29,7 @@ mod lab;
 
 mod failover;
 mod fifo;
+mod hardening;
 mod initscript;
 mod interop_import;
 mod interop_keepalived;
