@@ -243,8 +243,21 @@ impl Daemon {
                     self.router.advert_not_sent(id, priority);
                 }
             }
-            Op::AddVips => addrs.add_all(c, d),
-            Op::RemoveVips => addrs.remove_all(c, d),
+            // Another master's adverts leave from the virtual MAC, which our macvlan has too:
+            // the kernel hands them to the macvlan, not to the parent. Listen there while it
+            // exists, or a split brain with use_vmac never ends (found by the chaos suite).
+            Op::AddVips => {
+                addrs.add_all(c, d);
+                if let Some((vmac, _)) = addrs.vmac_of(slot).filter(|_| !slot.is_unicast()) {
+                    self.adverts.join(slot.family(), vmac);
+                }
+            }
+            Op::RemoveVips => {
+                if let Some((vmac, _)) = addrs.vmac_of(slot) {
+                    self.adverts.leave(slot.family(), vmac);
+                }
+                addrs.remove_all(c, d);
+            }
             Op::AddVip(vip) => addrs.set_one(c, &vip, true),
             Op::RemoveVip(vip) => addrs.set_one(c, &vip, false),
             Op::SendGarp { count } => addrs.garp(c, None, count, d),

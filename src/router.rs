@@ -197,6 +197,18 @@ impl Slot {
     pub fn id(&self) -> SlotId {
         self.id
     }
+    /// With use_vmac: whether `ifindex` is this instance's macvlan.
+    pub fn has_vmac(&self, links: &Links, ifindex: u32) -> bool {
+        if !self.cfg.use_vmac {
+            return false;
+        }
+        let named = |name: &str| links.by_name(name).is_some_and(|l| l.index == ifindex);
+        match &self.cfg.vmac_name {
+            Some(name) => named(name),
+            None => crate::vmac::vmac_name(self.cfg.vrid, self.family())
+                .is_ok_and(|n| named(n.as_str())),
+        }
+    }
     pub fn cfg(&self) -> &InstanceConfig {
         &self.cfg
     }

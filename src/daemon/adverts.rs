@@ -95,6 +95,20 @@ impl Adverts {
         }
     }
 
+    /// Leaves the VRRP group on an interface that is about to go (a VMAC): a socket's
+    /// memberships outlive their interface and count against igmp_max_memberships (20).
+    pub fn leave(&mut self, family: Family, ifindex: u32) {
+        let Some(at) = self.joined.iter().position(|&j| j == (family, ifindex)) else {
+            return;
+        };
+        self.joined.swap_remove(at);
+        if let Some(sock) = self.sock(family) {
+            if let Err(e) = sock.leave(ifindex) {
+                warn!("leaving the VRRP group on ifindex {ifindex}: {e}");
+            }
+        }
+    }
+
     /// Queues one advert of `slot` with `priority`, sent from `link`; `vmac` is where IPv4
     /// multicast adverts leave when the instance has a VMAC (RFC 5798 §7.3).
     /// Whether the advert was queued (to at least one destination).

@@ -76,7 +76,12 @@ impl Router {
             if s.is_unicast() {
                 !multicast && s.cfg.unicast_peers.contains(&rx.src)
             } else {
-                multicast && s.usable.is_some_and(|u| u.ifindex == rx.ifindex)
+                // With use_vmac, another master's adverts (sent from the virtual MAC, which our
+                // macvlan has too) arrive on our macvlan.
+                let on = |u: crate::links::Usable| u.ifindex == rx.ifindex;
+                multicast
+                    && s.usable
+                        .is_some_and(|u| on(u) || s.has_vmac(&self.links, rx.ifindex))
             }
         });
         let Some(i) = found else {
