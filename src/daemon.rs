@@ -913,7 +913,7 @@ impl Daemon {
                     family,
                     custom.as_deref(),
                 )
-                .map(|_| ())
+                .map(|(vmac, _)| self.join_on_vmac(idx, vmac))
         } else {
             self.vmacs.down(&mut self.nl, vrid, family)
         };
@@ -922,6 +922,23 @@ impl Daemon {
                 "{name}: {} the VMAC: {e}",
                 if add { "creating" } else { "removing" }
             );
+        }
+    }
+
+    /// Another master's adverts leave from the virtual MAC, which our macvlan has too: the
+    /// kernel hands such multicast frames to the macvlan, not to the parent. Listen there as
+    /// well, or a split brain with `use_vmac` never ends (found by tests/netns_chaos.rs).
+    /// The membership goes with the macvlan.
+    fn join_on_vmac(&self, idx: usize, vmac: u32) {
+        let slot = &self.slots[idx];
+        let sock = match slot.family() {
+            Family::V4 => self.sock4.as_ref(),
+            Family::V6 => self.sock6.as_ref(),
+        };
+        if let (false, Some(sock)) = (slot.is_unicast(), sock) {
+            if let Err(e) = sock.join(vmac) {
+                warn!("{}: listening on the VMAC: {e}", slot.cfg.name);
+            }
         }
     }
 
@@ -1068,7 +1085,9 @@ impl Daemon {
             };
             for i in 0..n {
                 let target = match self.recv.get(i) {
-                    Some(Ok(rx)) => classify(&self.slots, &mut self.drops, family, &rx),
+                    Some(Ok(rx)) => {
+                        classify(&self.slots, &self.vmacs, &mut self.drops, family, &rx)
+                    }
                     Some(Err(_)) => {
                         self.drops.bump("bad_ip_header");
                         None
@@ -1496,6 +1515,7 @@ impl Daemon {
 /// Checks a received datagram and finds the instance it is for; counts every drop.
 fn classify(
     slots: &[Slot],
+    vmacs: &Vmacs,
     drops: &mut Counters,
     family: Family,
     rx: &crate::sock::Received<'_>,
@@ -1530,7 +1550,11 @@ fn classify(
         if s.is_unicast() {
             !multicast && s.cfg.unicast_peers.contains(&rx.src)
         } else {
-            multicast && s.usable.is_some_and(|u| u.ifindex == rx.ifindex)
+            let on_vmac =
+                || s.cfg.use_vmac && vmacs.get(s.cfg.vrid, family).map(|v| v.0) == Some(rx.ifindex);
+            multicast
+                && s.usable
+                    .is_some_and(|u| u.ifindex == rx.ifindex || on_vmac())
         }
     });
     let Some(idx) = found else {
