@@ -913,8 +913,9 @@ impl Daemon {
                     family,
                     custom.as_deref(),
                 )
-                .map(|(vmac, _)| self.join_on_vmac(idx, vmac))
+                .map(|_| self.on_vmac_membership(idx, true))
         } else {
+            self.on_vmac_membership(idx, false);
             self.vmacs.down(&mut self.nl, vrid, family)
         };
         if let Err(e) = result {
@@ -927,18 +928,26 @@ impl Daemon {
 
     /// Another master's adverts leave from the virtual MAC, which our macvlan has too: the
     /// kernel hands such multicast frames to the macvlan, not to the parent. Listen there as
-    /// well, or a split brain with `use_vmac` never ends (found by tests/netns_chaos.rs).
-    /// The membership goes with the macvlan.
-    fn join_on_vmac(&self, idx: usize, vmac: u32) {
+    /// well while it exists, or a split brain with `use_vmac` never ends (found by
+    /// tests/netns_chaos.rs). Left before the macvlan goes: a socket's memberships outlive
+    /// their interface and count against igmp_max_memberships (20).
+    fn on_vmac_membership(&self, idx: usize, join: bool) {
         let slot = &self.slots[idx];
         let sock = match slot.family() {
             Family::V4 => self.sock4.as_ref(),
             Family::V6 => self.sock6.as_ref(),
         };
-        if let (false, Some(sock)) = (slot.is_unicast(), sock) {
-            if let Err(e) = sock.join(vmac) {
-                warn!("{}: listening on the VMAC: {e}", slot.cfg.name);
-            }
+        let vmac = self.slot_vmac(slot).map(|v| v.0);
+        let (false, Some(sock), Some(vmac)) = (slot.is_unicast(), sock, vmac) else {
+            return;
+        };
+        let result = if join {
+            sock.join(vmac)
+        } else {
+            sock.leave(vmac)
+        };
+        if let Err(e) = result {
+            warn!("{}: adverts on the VMAC: {e}", slot.cfg.name);
         }
     }
 
