@@ -13,13 +13,15 @@ cd "$(dirname "$0")/.."
 
 log() { printf '\n== %s\n' "$*"; }
 
-# --- system packages: ip (iproute2), ping (iputils-ping), sysctl/ps (procps), busybox (its
-# start-stop-daemon runs contrib/busybox/S50tinyvrrp in tests/netns/initscript.rs) ----------
+# --- system packages: ip (iproute2), ping (iputils-ping), sysctl/ps (procps), nft (nftables),
+# busybox (its start-stop-daemon runs contrib/busybox/S50tinyvrrp in tests/netns/initscript.rs) --
 missing=()
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v busybox >/dev/null 2>&1 || missing+=(busybox)
 command -v ping >/dev/null 2>&1 || missing+=(iputils-ping)
 command -v sysctl >/dev/null 2>&1 || missing+=(procps)
+# nft: tests/netns/chaos.rs makes packet loss with nftables (this kernel has no sch_netem)
+command -v nft >/dev/null 2>&1 || missing+=(nftables)
 if ((${#missing[@]})); then
     if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
         log "installing ${missing[*]}"

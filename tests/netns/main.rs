@@ -27,6 +27,8 @@
 
 mod lab;
 
+mod chaos;
+mod chaos_kit;
 mod failover;
 mod fifo;
 mod hardening;
