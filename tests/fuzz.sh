@@ -47,6 +47,7 @@ declare -A seeds=(
     [netlink]="fuzz/seeds/netlink"
     [status_json]="fuzz/seeds/status_json"
     [instance_events]=""
+    [track]=""
 )
 mapfile -t targets < <("${fuzz[@]}" list)
 ((${#targets[@]})) || { echo "error: cargo fuzz list found no targets" >&2; exit 1; }
