@@ -628,13 +628,7 @@ impl Instance {
         }
         self.held = held;
         match self.state {
-            State::Master if held => {
-                // Leave as on shutdown, so the peer's member of the group takes over after
-                // Skew_Time and the group moves together.
-                self.leave_master(out);
-                self.master_down_at = Some(now + self.master_down_interval());
-                self.enter(now, State::Backup, Reason::SyncGroup, out);
-            }
+            State::Master if held => self.yield_to_group(now, out),
             State::Backup if !held && self.due_while_held => {
                 self.due_while_held = false;
                 self.master_down_at = Some(now);
@@ -642,6 +636,14 @@ impl Instance {
             }
             _ => {}
         }
+    }
+
+    /// Leave as on shutdown, so the peer's member of the group takes over after Skew_Time and
+    /// the group moves together.
+    fn yield_to_group(&mut self, now: Time, out: &mut Vec<Action>) {
+        self.leave_master(out);
+        self.master_down_at = Some(now + self.master_down_interval());
+        self.enter(now, State::Backup, Reason::SyncGroup, out);
     }
 
     /// Initialize state (RFC 5798 §6.4.1): the owner becomes master at once, everyone else
@@ -917,6 +919,11 @@ impl Instance {
         match self.state {
             // Tell the backups at once: one that now outranks us preempts after its skew
             // rather than waiting for our next scheduled advert.
+            // An address owner became master while held (owners do not wait); no longer
+            // the owner, it yields to the group as any held master (found by fuzzing).
+            State::Master if self.held && priority != PRIORITY_OWNER => {
+                self.yield_to_group(now, out)
+            }
             State::Master => self.send_advert(now, out),
             State::Backup => {
                 if priority == PRIORITY_OWNER {
@@ -929,7 +936,10 @@ impl Instance {
                     // simulation: a takeover here made two masters for one interval).
                     if priority <= master_priority {
                         self.preempting = false;
-                        self.master_down_at = Some(heard + self.master_down_interval());
+                        // Long past if the sync group held us meanwhile: due now, never
+                        // earlier (found by fuzzing).
+                        let down_at = heard + self.master_down_interval();
+                        self.master_down_at = Some(down_at.max(now));
                     }
                 }
             }

@@ -7,7 +7,10 @@ mod processes;
 mod procfs;
 mod scripts;
 
+// The parsers of what the kernel and other processes write, for fuzz/fuzz_targets/track.rs.
+pub use proc_events::{parse as parse_proc_event, ProcEvent};
 pub use processes::ProcessTracker;
+pub use procfs::{matches as process_matches, parse_stat, Proc};
 pub use scripts::ScriptRunner;
 
 /// What a check has told us so far.

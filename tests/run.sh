@@ -3,7 +3,8 @@
 #
 # Installs what the tests need when it is missing (Debian/Ubuntu), then runs, in order:
 # cargo fmt --check, cargo clippy --all-targets -D warnings, cargo test (all tests; the
-# network-namespace tests run because we are root, and skip with a message otherwise).
+# network-namespace tests run because we are root, and skip with a message otherwise), the
+# fuzz stage (tests/fuzz.sh; TINYVRRP_FUZZ_SECS seconds per target, default 30).
 # Then the cross builds (cross/build.sh), their qemu tests (cross/test.sh), the VMs that run
 # them on Debian's ARM and MIPS kernels (tests/vm/run.sh, as root) and the OpenWrt package
 # tests (tests/openwrt_files.sh). Exits non-zero on the first failure.
@@ -100,6 +101,10 @@ cargo clippy --all-targets -- -D warnings
 [[ $(id -u) -eq 0 ]] || echo "note: not root: the network-namespace tests will skip" >&2
 log "cargo test"
 cargo test
+
+# --- fuzzing (tests/fuzz.sh): every target of fuzz/ for TINYVRRP_FUZZ_SECS (30) seconds -------
+log "tests/fuzz.sh (each fuzz target ${TINYVRRP_FUZZ_SECS:-30} s)"
+bash tests/fuzz.sh
 
 # --- cross builds and qemu (cross/README.md): static musl binaries for five targets, each run
 # under qemu-user, and the unit tests on aarch64, armv7 and big-endian mips ------------------

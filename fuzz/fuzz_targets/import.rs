@@ -14,7 +14,11 @@ fuzz_target!(|data: &[u8]| {
     match import_text("fuzz.conf", text, "fuzz", &NoFiles) {
         Ok(outcome) => {
             for w in &outcome.warnings {
-                assert!(w.line >= 1 && w.line <= lines, "line {} of {lines}: {w}", w.line);
+                assert!(
+                    w.line >= 1 && w.line <= lines,
+                    "line {} of {lines}: {w}",
+                    w.line
+                );
             }
             if let Err(errors) = tinyvrrp::config::parse_str(&outcome.ini, "-") {
                 for e in &errors.0 {

@@ -643,6 +643,40 @@ fn sync_group_held_backup_takes_over_only_when_released() {
     assert!(out.contains(&Action::AddVips));
 }
 
+/// An address owner starts as master even while held; when a reload lowers its priority it
+/// is an ordinary held master and steps down (found by fuzz/fuzz_targets/instance_events.rs:
+/// it stayed master while held).
+#[test]
+fn sync_group_held_owner_steps_down_when_no_longer_owner() {
+    let mut i = Instance::new(params(Version::V2, 255, 600));
+    run(&mut i, ms(0), Event::GroupHold(true));
+    run(&mut i, ms(0), Event::Startup);
+    assert_eq!(i.state(), State::Master, "an owner does not wait");
+    i.set_configured_priority(229);
+    let Step(out, _) = run(&mut i, ms(4000), Event::PriorityChanged(229));
+    assert_eq!(i.state(), State::Backup);
+    assert!(out.contains(&Action::SendAdvert {
+        priority: PRIORITY_LEAVING
+    }));
+    assert!(out.contains(&Action::RemoveVips));
+}
+
+/// A held backup about to preempt a lower master, its takeover due while held, then lowered
+/// below that master: its down timer is due now, not in the past (found by
+/// fuzz/fuzz_targets/instance_events.rs).
+#[test]
+fn sync_group_held_preempter_lowered_later_gets_no_past_deadline() {
+    let (mut i, _) = started(params(Version::V2, 155, 1000));
+    let lower = Event::Advert(advert(LOWER_IP, Version::V2, 114, 1000));
+    assert_eq!(run(&mut i, ms(6440), lower).1, Err(Discard::LowerPriority));
+    run(&mut i, ms(6440), Event::GroupHold(true));
+    run_timers(&mut i, ms(7000));
+    assert_eq!(i.next_deadline(), None, "takeover came due while held");
+    run(&mut i, ms(40_860), Event::PriorityChanged(46));
+    assert_eq!(i.next_deadline(), Some(ms(40_860)));
+    assert_eq!(i.state(), State::Backup);
+}
+
 /// A master heard again while held cancels the takeover that came due.
 #[test]
 fn sync_group_release_after_a_master_returns_does_not_take_over() {

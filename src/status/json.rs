@@ -90,6 +90,13 @@ pub fn to_json(text: &str) -> Result<String, JsonError> {
                 let (k, v) = split_token(line, token)?;
                 match (k, inst.peers.last_mut()) {
                     ("peer", _) => inst.peers.push(vec![(k, v)]),
+                    // The array of peers has that name (found by fuzzing).
+                    ("peers", _) => {
+                        return Err(JsonError::DuplicateKey {
+                            line,
+                            key: k.to_string(),
+                        })
+                    }
                     (k, Some(peer)) if k.starts_with("csum_") => push_field(line, peer, k, v)?,
                     _ => push_field(line, &mut inst.fields, k, v)?,
                 }
@@ -102,7 +109,9 @@ pub fn to_json(text: &str) -> Result<String, JsonError> {
                 None => lists.push((array, vec![fields])),
             }
         } else {
-            if first == "instances" || sections.iter().any(|s| s.0 == first) {
+            // "instances" and the arrays' names are taken (found by fuzzing).
+            let taken = first == "instances" || LIST_LINES.iter().any(|l| l.1 == first);
+            if taken || sections.iter().any(|s| s.0 == first) {
                 return Err(JsonError::DuplicateSection {
                     line,
                     name: first.to_string(),
@@ -410,6 +419,25 @@ drops bad_checksum=3 unknown_vrid=1
             Err(JsonError::UnknownLine {
                 line: 1,
                 first: "state=MASTER".into()
+            })
+        );
+    }
+
+    /// Found by fuzz/fuzz_targets/status_json.rs: these made one JSON object hold a key twice.
+    #[test]
+    fn names_the_json_uses_itself_are_refused() {
+        assert_eq!(
+            to_json("track_script name=a\ntrack_scripts name=b\n"),
+            Err(JsonError::DuplicateSection {
+                line: 2,
+                name: "track_scripts".into()
+            })
+        );
+        assert_eq!(
+            to_json("instance=a peers=2\n"),
+            Err(JsonError::DuplicateKey {
+                line: 1,
+                key: "peers".into()
             })
         );
     }

@@ -139,9 +139,9 @@ pub fn build_new_address_with<'a>(
         b.attr(IFA_BROADCAST, &brd.octets())?;
     }
     if let (Some(label), IpAddr::V4(_)) = (opts.label, addr) {
-        if label.is_empty() || label.len() >= IfName::CAPACITY {
-            return Err(NetlinkError::InvalidArgument("label must be 1..15 bytes"));
-        }
+        // A NUL inside would make the kernel keep only what precedes it (found by fuzzing).
+        IfName::new(label)
+            .map_err(|_| NetlinkError::InvalidArgument("label must be 1..15 bytes, no NUL"))?;
         b.attr_str(IFA_LABEL, label)?;
     }
     if flags != 0 {

@@ -96,6 +96,13 @@ fn new_address_rejects_bad_arguments_and_small_buffers() {
         build_new_address(&mut buf, 1, 1, ip, 24, Some("sixteen-bytes-xx"), false),
         Err(NetlinkError::InvalidArgument(_))
     ));
+    // Found by fuzz/fuzz_targets/netlink.rs: the kernel would keep "eth0" only.
+    assert_eq!(
+        build_new_address(&mut buf, 1, 1, ip, 24, Some("eth0\0vip"), false),
+        Err(NetlinkError::InvalidArgument(
+            "label must be 1..15 bytes, no NUL"
+        ))
+    );
     let mut small = [0u8; 40];
     assert_eq!(
         build_new_address(&mut small, 1, 1, ip, 24, Some("eth0"), false),
