@@ -342,7 +342,15 @@ pub fn run(sc: &RScenario) -> Result<RCoverage, String> {
         w.schedule(w.now, Ev::Eth1(n, true));
     }
     let settle = ms(3_000) + sc.calm.max_int().max(sc.quiet.max_int()) * 4;
-    w.run_until(sc.chaos_end + settle)?;
+    // The flap hold-down (issue 13) holds back a preemption after FAULT -> BACKUP for up
+    // to 8 Master_Down_Intervals: the calm phase lasts until every hold-down has passed.
+    w.run_until(sc.chaos_end + ms(1))?;
+    let hold_down = (w.nodes.iter())
+        .flat_map(|n| n.router.slots())
+        .map(|s| s.instance().preempt_allowed_at().saturating_sub(w.now))
+        .max()
+        .unwrap_or_default();
+    w.run_until(sc.chaos_end + hold_down + settle)?;
     check_settled(&w, &sc.calm, "after the calm phase")?;
     let stable_from = w.now;
     w.run_until(stable_from + ms(1_500))?;
