@@ -112,7 +112,7 @@ fn import(cmd: &ImportCmd) -> ExitCode {
         name.trim().split('.').next().unwrap_or("").to_string()
     });
     let result = if cmd.file == "-" {
-        match config::read_capped(&mut std::io::stdin()) {
+        match config::read_stdin_capped() {
             Ok(text) => import::import_text("-", &text, &config_id, &import::FsLoader),
             Err(e) => Err(import::ImportError::Read {
                 file: "-".into(),

@@ -24,11 +24,12 @@ pub fn read_config(path: &Path) -> io::Result<String> {
             "not a regular file (a FIFO, device or directory is refused)",
         ));
     }
-    read_capped(&mut { file })
+    read_capped(&file)
 }
 
-/// At most [`MAX_CONFIG_BYTES`] of `from` as text; more is an error.
-pub fn read_capped(from: &mut dyn Read) -> io::Result<String> {
+/// At most [`MAX_CONFIG_BYTES`] of `from` as text; more is an error. Generic, not `dyn Read`:
+/// the daemon reads only files, and a `dyn` would bring every `Read` method of `File`.
+pub fn read_capped<R: Read>(from: R) -> io::Result<String> {
     let mut text = String::new();
     from.take(MAX_CONFIG_BYTES + 1).read_to_string(&mut text)?;
     if text.len() as u64 > MAX_CONFIG_BYTES {
@@ -38,6 +39,19 @@ pub fn read_capped(from: &mut dyn Read) -> io::Result<String> {
         ));
     }
     Ok(text)
+}
+
+/// Standard input through [`read_capped`], read as a plain file: `Stdin` (a buffered reader)
+/// would add a second copy of the `Read` machinery to the binary for this one read. Like
+/// `Stdin`, a closed fd 0 reads as empty.
+pub fn read_stdin_capped() -> io::Result<String> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: fd 0 is not owned by anything in this process; ManuallyDrop never closes it.
+    let stdin = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(0) });
+    match read_capped(&*stdin) {
+        Err(e) if e.raw_os_error() == Some(libc::EBADF) => Ok(String::new()),
+        other => other,
+    }
 }
 
 /// One error for a file that could not be read.
