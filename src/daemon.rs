@@ -412,16 +412,13 @@ impl Daemon {
     }
 
     fn earliest_deadline(&self) -> Option<Time> {
-        [
+        crate::instance::earliest([
             self.router.next_deadline(),
             self.scripts.next_deadline(),
             self.notifier.next_deadline(),
             self.processes.next_deadline(),
             self.files_due,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        ])
     }
 
     /// Arms the timerfd only when the earliest deadline moved earlier; a deadline that moved

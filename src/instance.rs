@@ -20,6 +20,20 @@ mod tests;
 /// Monotonic time since an arbitrary epoch (the daemon's start, or a simulation's zero).
 pub type Time = Duration;
 
+/// The earliest of `times`. A plain loop: `into_iter().flatten().min()` costs several times
+/// the code on the router targets.
+pub fn earliest<const N: usize>(times: [Option<Time>; N]) -> Option<Time> {
+    let mut min: Option<Time> = None;
+    for t in times {
+        match (min, t) {
+            (_, None) => {}
+            (Some(m), Some(t)) if m <= t => {}
+            _ => min = t,
+        }
+    }
+    min
+}
+
 pub const PRIORITY_OWNER: u8 = 255;
 pub const PRIORITY_LEAVING: u8 = 0;
 
@@ -442,16 +456,13 @@ impl Instance {
 
     /// The earliest time at which this instance wants an [`Event::Timer`].
     pub fn next_deadline(&self) -> Option<Time> {
-        [
+        earliest([
             self.master_down_at,
             self.advert_at,
             self.garp_burst_at,
             self.garp_refresh_at,
             self.leaving_until,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        ])
     }
 
     pub fn handle(

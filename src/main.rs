@@ -112,7 +112,7 @@ fn import(cmd: &ImportCmd) -> ExitCode {
         name.trim().split('.').next().unwrap_or("").to_string()
     });
     let result = if cmd.file == "-" {
-        match config::read_capped(&mut std::io::stdin()) {
+        match config::read_stdin_capped() {
             Ok(text) => import::import_text("-", &text, &config_id, &import::FsLoader),
             Err(e) => Err(import::ImportError::Read {
                 file: "-".into(),
@@ -210,7 +210,9 @@ fn main() -> ExitCode {
 /// The daemon: signals blocked before anything else (see `signals`), then the locked pidfile.
 fn run_daemon(cli: Cli) -> ExitCode {
     if let Err(e) = signals::block() {
-        eprintln!("tinyvrrp: blocking signals: {e}");
+        // As io::Error, like every other errno the daemon prints: nix's Display would bring
+        // its table of errno names into the binary for this one message.
+        eprintln!("tinyvrrp: blocking signals: {}", std::io::Error::from(e));
         return ExitCode::FAILURE;
     }
     if let Err(e) = init_logging(&cli.log_level, cli.syslog) {

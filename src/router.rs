@@ -510,7 +510,11 @@ impl Router {
                 info!(
                     "{} {from} -> {to}: {}",
                     s.cfg.name,
-                    describe(s, &reason, now)
+                    Describe {
+                        slot: s,
+                        reason: &reason,
+                        now
+                    }
                 );
                 Op::Transition {
                     from,
@@ -523,40 +527,63 @@ impl Router {
     }
 }
 
-fn describe(slot: &Slot, reason: &Reason, now: Time) -> String {
-    let ago = |t: Time| Secs(now.saturating_sub(t), 2);
-    let tracking = slot.fault_cause == Some(FaultCause::Tracking);
-    match reason {
-        Reason::Startup => "start-up".into(),
-        Reason::AddressOwner => "address owner (priority 255)".into(),
-        Reason::MasterDown {
-            last: Some((ip, t)),
-        } => format!(
-            "master down timer expired (last advert from {ip} {} s ago)",
-            ago(*t)
-        ),
-        Reason::MasterDown { last: None } => "master down timer expired (no advert heard)".into(),
-        Reason::MasterLeft { from } => format!("{from} left (priority 0), skew time passed"),
-        Reason::Preempt { from, priority } => {
-            format!("preempting lower-priority master {from} (priority {priority})")
-        }
-        Reason::HigherPriority { from, priority } => {
-            format!("higher-priority advert from {from} (priority {priority})")
-        }
-        Reason::EqualPriorityHigherAddress { from } => {
-            format!("equal-priority advert from higher address {from}")
-        }
-        Reason::LinkDown if tracking => {
-            "a tracked script, file, process or interface, or its sync group, is failing".into()
-        }
-        Reason::LinkDown => "interface unusable (down, missing or without address)".into(),
-        Reason::LinkUp if tracking => "tracking and sync group good again".into(),
-        Reason::LinkUp => "interface usable again".into(),
-        Reason::Shutdown => "shutting down".into(),
-        Reason::HandedOver { to: Some(ip) } => format!("stopped: new master {ip} heard"),
-        Reason::HandedOver { to: None } => "stopped: no new master heard within the bound".into(),
-        Reason::SyncGroup => {
-            "another member of its sync group is backup to a higher-priority master".into()
-        }
+/// Why a transition happened, written straight into the log line (no `String` per arm).
+struct Describe<'a> {
+    slot: &'a Slot,
+    reason: &'a Reason,
+    now: Time,
+}
+
+impl std::fmt::Display for Describe<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ago = |t: Time| Secs(self.now.saturating_sub(t), 2);
+        let tracking = self.slot.fault_cause == Some(FaultCause::Tracking);
+        let text = match self.reason {
+            Reason::Startup => "start-up",
+            Reason::AddressOwner => "address owner (priority 255)",
+            Reason::MasterDown {
+                last: Some((ip, t)),
+            } => {
+                return write!(
+                    f,
+                    "master down timer expired (last advert from {ip} {} s ago)",
+                    ago(*t)
+                )
+            }
+            Reason::MasterDown { last: None } => "master down timer expired (no advert heard)",
+            Reason::MasterLeft { from } => {
+                return write!(f, "{from} left (priority 0), skew time passed")
+            }
+            Reason::Preempt { from, priority } => {
+                return write!(
+                    f,
+                    "preempting lower-priority master {from} (priority {priority})"
+                )
+            }
+            Reason::HigherPriority { from, priority } => {
+                return write!(
+                    f,
+                    "higher-priority advert from {from} (priority {priority})"
+                )
+            }
+            Reason::EqualPriorityHigherAddress { from } => {
+                return write!(f, "equal-priority advert from higher address {from}")
+            }
+            Reason::LinkDown if tracking => {
+                "a tracked script, file, process or interface, or its sync group, is failing"
+            }
+            Reason::LinkDown => "interface unusable (down, missing or without address)",
+            Reason::LinkUp if tracking => "tracking and sync group good again",
+            Reason::LinkUp => "interface usable again",
+            Reason::Shutdown => "shutting down",
+            Reason::HandedOver { to: Some(ip) } => {
+                return write!(f, "stopped: new master {ip} heard")
+            }
+            Reason::HandedOver { to: None } => "stopped: no new master heard within the bound",
+            Reason::SyncGroup => {
+                "another member of its sync group is backup to a higher-priority master"
+            }
+        };
+        f.write_str(text)
     }
 }

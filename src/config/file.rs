@@ -19,18 +19,19 @@ const TOO_BIG: i32 = libc::EFBIG;
 /// returns at once (and is then refused as not a regular file).
 pub fn read_config(path: &Path) -> io::Result<String> {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
+    let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)?;
     if !file.metadata()?.is_file() {
         return Err(io::Error::from_raw_os_error(NOT_REGULAR));
     }
-    read_capped(&mut file)
+    read_capped(&file)
 }
 
-/// At most [`MAX_CONFIG_BYTES`] of `from` as text; more is an error.
-pub fn read_capped(from: &mut dyn Read) -> io::Result<String> {
+/// At most [`MAX_CONFIG_BYTES`] of `from` as text; more is an error. Generic, not `dyn Read`:
+/// the daemon reads only files, and a `dyn` would bring every `Read` method of `File`.
+pub fn read_capped<R: Read>(mut from: R) -> io::Result<String> {
     let mut text = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
@@ -54,6 +55,19 @@ pub fn describe(e: &io::Error) -> String {
         Some(NOT_REGULAR) => "not a regular file (a FIFO, device or directory is refused)".into(),
         Some(TOO_BIG) => "larger than 1 MiB, the limit for a configuration".into(),
         _ => e.to_string(),
+    }
+}
+
+/// Standard input through [`read_capped`], read as a plain file: `Stdin` (a buffered reader)
+/// would add a second copy of the `Read` machinery to the binary for this one read. Like
+/// `Stdin`, a closed fd 0 reads as empty.
+pub fn read_stdin_capped() -> io::Result<String> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: fd 0 is not owned by anything in this process; ManuallyDrop never closes it.
+    let stdin = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(0) });
+    match read_capped(&*stdin) {
+        Err(e) if e.raw_os_error() == Some(libc::EBADF) => Ok(String::new()),
+        other => other,
     }
 }
 

@@ -53,7 +53,7 @@ pub fn load_for_daemon(path: &Path, running: &[InstanceConfig]) -> Result<Loaded
 pub fn load_for_check(path: &Path) -> Result<Loaded, ConfigErrors> {
     let name = path.display().to_string();
     let text = if name == "-" {
-        file::read_capped(&mut std::io::stdin())
+        file::read_stdin_capped()
     } else {
         file::read_config(path)
     }
