@@ -48,6 +48,7 @@ declare -A seeds=(
     [status_json]="fuzz/seeds/status_json"
     [instance_events]=""
     [track]=""
+    [router_events]="fuzz/seeds/router_events"
 )
 mapfile -t targets < <("${fuzz[@]}" list)
 ((${#targets[@]})) || { echo "error: cargo fuzz list found no targets" >&2; exit 1; }

@@ -4,16 +4,19 @@
 //! - transitions chain (`from` is the state we had), change the state and carry `now`;
 //! - AddVips and RemoveVips alternate, and the VIPs are held exactly while master;
 //! - an advert with priority > 0 is sent only as master, with the effective priority; priority
-//!   0 only when leaving master; GARPs and MASTER_RX_LOWER_PRI only as master;
+//!   0 only when leaving master (or stopping: see Stop below), at our priority also when a
+//!   master steps down to a better one (its parting advert); GARPs and MASTER_RX_LOWER_PRI only as master;
 //! - a master's adverts are never further apart than its advert interval;
 //! - no deadline is in the past, and none is due right after a `Timer` (the loop would spin);
 //!   a master always has one, a backup that is not held by its sync group too (else it would
 //!   never take over), a stopped or faulty instance none;
 //! - a held instance is not master (unless it is the address owner);
-//! - the instance's counters match the actions it returned; only adverts are discarded.
+//! - the instance's counters match the actions it returned; only adverts are discarded;
+//! - `Stop` (make before break): a leaving master stays master with its VIPs, sends only
+//!   priority 0, and is in Init with its VIPs removed no later than `stop_bound` after the
+//!   Stop; a Stop that does not hand over leaves the instance in Init at once.
 //!
-//! The router module (issue 12) will own instances and what ties them together; extend this
-//! target (or add one beside it) to drive that module with the same kind of sequences.
+//! `router_events` drives the router module (the instances together) the same way.
 #![no_main]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -24,7 +27,7 @@ use libfuzzer_sys::fuzz_target;
 use tinyvrrp::instance::{
     Action, Discard, Event, GarpSchedule, Instance, Params, Reason, RxAdvert, State, Time,
 };
-use tinyvrrp::packet::Version;
+use tinyvrrp::packet::{AdvertFields, Version};
 
 const ME: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 11));
 const PEERS: [IpAddr; 4] = [
@@ -44,7 +47,10 @@ fuzz_target!(|data: &[u8]| {
     if trace() {
         eprintln!("{params:?}");
     }
-    let mut d = Driver::new(params);
+    let Ok(setup) = setup(&mut u) else {
+        return;
+    };
+    let mut d = Driver::new(params, setup);
     for _ in 0..MAX_STEPS {
         if u.is_empty() || d.step(&mut u).is_err() {
             break;
@@ -90,6 +96,27 @@ fn params(u: &mut Unstructured<'_>) -> Result<Params> {
     })
 }
 
+/// The instance's settings beside its `Params`.
+struct Setup {
+    handover: bool,
+    tick_phase: Duration,
+    allowed_sources: Vec<IpAddr>,
+}
+
+fn setup(u: &mut Unstructured<'_>) -> Result<Setup> {
+    let mut allowed_sources = Vec::new();
+    for peer in PEERS {
+        if u.ratio(1, 4)? {
+            allowed_sources.push(peer);
+        }
+    }
+    Ok(Setup {
+        handover: u.arbitrary()?,
+        tick_phase: Duration::from_millis(u.int_in_range(0..=999)?),
+        allowed_sources,
+    })
+}
+
 /// What the driver has seen of the instance, to check the next event's actions against.
 struct Driver {
     inst: Instance,
@@ -100,13 +127,19 @@ struct Driver {
     tx_adverts: u64,
     tx_zero: u64,
     discarded: u64,
+    /// While a Stop hands over: when the VIPs must be gone at the latest.
+    leaving_until: Option<Time>,
     out: Vec<Action>,
 }
 
 impl Driver {
-    fn new(params: Params) -> Self {
+    fn new(params: Params, setup: Setup) -> Self {
+        let mut inst = Instance::new(params);
+        inst.set_handover(setup.handover);
+        inst.set_tick_phase(setup.tick_phase);
+        inst.set_allowed_sources(setup.allowed_sources);
         Driver {
-            inst: Instance::new(params),
+            inst,
             now: Time::ZERO,
             state: State::Init,
             vips: false,
@@ -114,6 +147,7 @@ impl Driver {
             tx_adverts: 0,
             tx_zero: 0,
             discarded: 0,
+            leaving_until: None,
             out: Vec::new(),
         }
     }
@@ -138,6 +172,8 @@ impl Driver {
                     Event::LinkDown,
                     Event::LinkUp,
                     Event::Shutdown,
+                    Event::Stop,
+                    Event::Stop,
                 ])?;
                 self.handle(ev);
             }
@@ -194,11 +230,14 @@ impl Driver {
         };
         Ok(RxAdvert {
             src: *u.choose(&PEERS)?,
-            version,
-            priority: u.arbitrary()?,
-            adver_int_cs,
-            auth_type,
-            auth_data,
+            fields: AdvertFields {
+                version,
+                vrid: p.vrid,
+                priority: u.arbitrary()?,
+                adver_int_cs,
+                auth_type,
+                auth_data,
+            },
         })
     }
 
@@ -227,6 +266,7 @@ impl Driver {
             self.check_action(before, ev, a);
         }
         self.out = out;
+        self.check_stop(before, ev);
         self.check_after(ev);
     }
 
@@ -260,12 +300,30 @@ impl Driver {
             }
             Action::SendAdvert { priority: 0 } => {
                 assert_eq!(before, State::Master, "{ev:?}: priority 0 not as master");
-                assert_ne!(after, State::Master, "{ev:?}: priority 0 and still master");
+                let leaving = self.inst.leaving();
+                assert!(
+                    after != State::Master || leaving,
+                    "{ev:?}: priority 0 and still master, not leaving"
+                );
+                if leaving {
+                    self.last_tx = Some(self.now);
+                }
                 self.tx_adverts += 1;
                 self.tx_zero += 1;
             }
             Action::SendAdvert { priority } => {
-                assert_eq!(after, State::Master, "{ev:?}: advert sent, not master");
+                // Or a master's parting advert as it steps down to a better one.
+                let parting = before == State::Master
+                    && after == State::Backup
+                    && matches!(ev, Event::Advert(_));
+                assert!(
+                    after == State::Master || parting,
+                    "{ev:?}: advert sent, not master"
+                );
+                assert!(
+                    !self.inst.leaving(),
+                    "{ev:?}: priority {priority} while leaving"
+                );
                 assert_eq!(priority, self.inst.effective_priority());
                 self.tx_adverts += 1;
                 self.last_tx = Some(self.now);
@@ -327,6 +385,28 @@ impl Driver {
                 assert!(deadline.is_some(), "{ev:?}: a backup that never takes over");
             }
             State::Backup => {}
+        }
+    }
+
+    /// Make before break: a leaving master keeps its VIPs until it is gone, and is gone
+    /// within the bound; a Stop that does not hand over stops at once.
+    fn check_stop(&mut self, before: State, ev: Event) {
+        let state = self.inst.state();
+        if self.inst.leaving() {
+            assert_eq!(state, State::Master, "{ev:?}: leaving but not master");
+            assert!(self.vips, "{ev:?}: leaving master without its VIPs");
+            let until = *self.leaving_until.get_or_insert_with(|| {
+                assert_eq!(ev, Event::Stop, "leaving without a Stop");
+                assert_eq!(before, State::Master);
+                self.now + self.inst.stop_bound()
+            });
+            assert!(self.now <= until, "{ev:?}: still leaving after the bound");
+        } else if let Some(until) = self.leaving_until.take() {
+            assert_eq!(state, State::Init, "{ev:?}: left, not in Init");
+            assert!(!self.vips, "{ev:?}: left with the VIPs");
+            assert!(self.now <= until, "{ev:?}: left after the bound");
+        } else if ev == Event::Stop {
+            assert_eq!(state, State::Init, "Stop without handover, not in Init");
         }
     }
 
