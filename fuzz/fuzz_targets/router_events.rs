@@ -8,9 +8,8 @@
 //! - AddVips and RemoveVips alternate per slot; a slot holds its VIPs exactly while MASTER
 //!   (also as the router sees it, `vips_held`); a slot that is gone holds none;
 //! - no deadline is in the past, and none is due right after `handle_timeout`;
-//! - a held sync-group member is not master (unless the address owner, or leaving); that it
-//!   is held exactly while another member is outranked is not checked: one pass over the
-//!   members (router/groups.rs) can leave a hold stale until the next event, found here;
+//! - a sync-group member is held exactly while another member is backup to a master that
+//!   outranks it, and a held member is not master (unless the address owner, or leaving);
 //!   a group transition (but the announcement at start) is announced only when every member
 //!   is in that state;
 //! - the phase only moves forward (Idle, Running, Stopping, Stopped); once stopped every
@@ -630,11 +629,15 @@ impl Driver {
     fn check_groups(&self, what: &str, announced: &HashMap<usize, State>) {
         let slots = self.router.slots();
         for s in slots {
-            if s.group().is_none() {
-                continue;
-            }
+            let Some(g) = s.group() else { continue };
             let i = s.instance();
+            let hold = slots
+                .iter()
+                .any(|o| o.id() != s.id() && o.group() == Some(g) && o.instance().outranked());
             let name = &s.cfg().name;
+            if !i.leaving() {
+                assert_eq!(i.held(), hold, "{what}: {name}: hold not settled");
+            }
             let exempt = i.effective_priority() == 255 || i.leaving();
             assert!(
                 !(i.held() && i.state() == State::Master) || exempt,

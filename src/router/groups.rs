@@ -41,6 +41,19 @@ impl Router {
         if self.config.sync_groups.is_empty() {
             return;
         }
+        // A member released in one pass may take over and so stop holding one checked before
+        // it: repeat until nothing changes, at most once per member.
+        for _ in 0..=self.slots.len() {
+            if !self.apply_holds(now) {
+                break;
+            }
+        }
+        self.announce_agreed_groups();
+    }
+
+    /// One pass of the holds; whether any changed.
+    fn apply_holds(&mut self, now: Time) -> bool {
+        let mut changed = false;
         for i in 0..self.slots.len() {
             let Some(group) = self.slots[i].group else {
                 continue;
@@ -58,8 +71,14 @@ impl Router {
                     info!("{name}: released by its sync group");
                 }
                 self.feed(i, now, Event::GroupHold(hold));
+                changed = true;
             }
         }
+        changed
+    }
+
+    /// A group's notify scripts run when all its members agree on a new state.
+    fn announce_agreed_groups(&mut self) {
         for gi in 0..self.config.sync_groups.len() {
             let mut members = self.slots.iter().filter(|s| s.group == Some(gi));
             let Some(first) = members.next().map(|s| s.inst.state()) else {

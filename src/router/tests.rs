@@ -473,3 +473,37 @@ fn stopping_without_handover_drops_the_vips_at_once() {
     assert!(o.contains(&Op::RemoveVips), "{o:?}");
     assert_eq!(r.phase(), Phase::Stopped);
 }
+
+/// Found by fuzz/fuzz_targets/router_events.rs: one pass over the members left VI_1 held by
+/// VI_2, which the same pass then released (and which took over, so holds nobody).
+#[test]
+fn a_reload_that_releases_a_member_settles_the_whole_group() {
+    let text = |three: bool| {
+        let mut t = instance("VI_1", 1, 150, "") + &instance("VI_2", 2, 150, "");
+        let mut g = "[vrrp_sync_group G]\ngroup = VI_1\ngroup = VI_2\n".to_string();
+        if three {
+            t += &instance("VI_3", 3, 150, "");
+            g += "group = VI_3\n";
+        }
+        t + &g
+    };
+    let mut r = started(&text(true));
+    run(&mut r, 0, 500);
+    // Peers outrank VI_2 and VI_3: each holds the other members back.
+    let p2 = advert(2, 200, &["192.0.2.2"], PEER, GROUP);
+    let p3 = advert(3, 200, &["192.0.2.3"], PEER, GROUP);
+    for t in (510..=1500).step_by(10) {
+        // VRID 2's peer goes silent: VI_2's down timer runs out while VI_3 holds it.
+        if t <= 600 {
+            receive(&mut r, ms(t), &p2, 255, GROUP);
+        }
+        receive(&mut r, ms(t), &p3, 255, GROUP);
+        r.handle_timeout(ms(t));
+        drain(&mut r);
+    }
+    assert_eq!(state(&r, 1), State::Backup);
+    assert!(r.slots()[0].instance().held() && r.slots()[1].instance().held());
+    reload(&mut r, ms(1510), &text(false));
+    assert_eq!(state(&r, 1), State::Master);
+    assert!(!r.slots()[0].instance().held(), "VI_1 held by nobody");
+}
