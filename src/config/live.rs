@@ -1,7 +1,7 @@
 //! Checks that need the running system: the host's own addresses, and (on a reload) the
 //! configuration running now. The daemon refuses what they find; `--check` warns.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::path::Path;
 
 use super::context::{all, Ctx};
@@ -132,57 +132,33 @@ fn report(ctx: &mut Ctx, refuse: bool, sec: &RawSection, addr: IpAddr, kind: Err
     }
 }
 
-/// The host's addresses, from getifaddrs(3); none if it fails.
+/// The host's addresses, from an rtnetlink dump through the daemon's own bounded parser;
+/// none if it fails. (musl's getifaddrs spins forever on the mistranslated replies qemu-user
+/// gives big-endian guests, which hung `--check` in the MIPS smoke test.) IPv4 addresses carry
+/// their label (`eth0:1`), as getifaddrs names them.
 pub fn host_addrs() -> Vec<HostAddr> {
     let mut out = Vec::new();
-    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs fills `head` with a list we free below.
-    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+    let Ok(mut nl) = crate::netlink::Netlink::open() else {
+        return out;
+    };
+    let mut names: Vec<(u32, String)> = Vec::new();
+    if nl
+        .links(|l| names.push((l.index, l.name.as_str().to_string())))
+        .is_err()
+    {
         return out;
     }
-    let mut at = head;
-    while !at.is_null() {
-        // SAFETY: a node of the list getifaddrs returned, not yet freed.
-        let ifa = unsafe { &*at };
-        at = ifa.ifa_next;
-        let (Some(addr), Some(mask)) = (ip_of(ifa.ifa_addr), ip_of(ifa.ifa_netmask)) else {
-            continue;
-        };
-        let ones = match mask {
-            IpAddr::V4(m) => u32::from(m).count_ones(),
-            IpAddr::V6(m) => u128::from(m).count_ones(),
-        };
-        // SAFETY: ifa_name is a NUL-terminated string of the same list.
-        let dev = unsafe { std::ffi::CStr::from_ptr(ifa.ifa_name) };
+    let dump = nl.addresses(|a| {
+        let name = names.iter().find(|n| n.0 == a.index).map(|n| n.1.as_str());
+        let dev = a.label.as_ref().map(|l| l.as_str()).or(name).unwrap_or("");
         out.push(HostAddr {
-            dev: dev.to_string_lossy().into_owned(),
-            addr,
-            prefix_len: ones as u8,
+            dev: dev.to_string(),
+            addr: a.addr,
+            prefix_len: a.prefix_len,
         });
+    });
+    if dump.is_err() {
+        out.clear();
     }
-    // SAFETY: the list getifaddrs returned, freed once.
-    unsafe { libc::freeifaddrs(head) };
     out
-}
-
-fn ip_of(sa: *const libc::sockaddr) -> Option<IpAddr> {
-    if sa.is_null() {
-        return None;
-    }
-    // SAFETY: a non-null sockaddr of getifaddrs' list, whose family says its real type.
-    unsafe {
-        match libc::c_int::from((*sa).sa_family) {
-            libc::AF_INET => {
-                let sin = &*sa.cast::<libc::sockaddr_in>();
-                Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
-                    sin.sin_addr.s_addr,
-                ))))
-            }
-            libc::AF_INET6 => {
-                let sin6 = &*sa.cast::<libc::sockaddr_in6>();
-                Some(IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)))
-            }
-            _ => None,
-        }
-    }
 }
