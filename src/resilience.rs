@@ -35,9 +35,18 @@ fn tick_phase() -> Duration {
 /// getrandom(2), else /dev/urandom, else the clock and pid: it only spreads senders apart.
 fn random_u64() -> u64 {
     let mut buf = [0u8; 8];
+    // The raw syscall, not libc's wrapper: the static MIPS builds link a musl where
+    // getrandom(3) is an unresolved weak symbol, so calling it jumped to address 0.
     // SAFETY: the kernel writes at most buf.len() bytes into buf.
-    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), libc::GRND_NONBLOCK) };
-    if n == buf.len() as isize {
+    let n = unsafe {
+        libc::syscall(
+            libc::SYS_getrandom,
+            buf.as_mut_ptr(),
+            buf.len(),
+            libc::GRND_NONBLOCK,
+        )
+    };
+    if n == buf.len() as libc::c_long {
         return u64::from_ne_bytes(buf);
     }
     if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
