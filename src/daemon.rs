@@ -161,7 +161,7 @@ impl Daemon {
             signals,
             monitor,
             net_events: Vec::with_capacity(64),
-            router: Router::new(config),
+            router: Router::new(config).with_tick_phase(crate::resilience::tick_phase()),
             adverts: Adverts::new(),
             addrs: Addrs {
                 nl,

@@ -11,8 +11,8 @@ use crate::config::{Config, InstanceConfig};
 use crate::instance::{Discard, Event, Instance, RxAdvert, Time};
 
 /// Sets what the config and the process give an instance beyond its `Params`.
-pub fn configure(inst: &mut Instance, cfg: &InstanceConfig, global: &Config) {
-    inst.set_tick_phase(tick_phase());
+pub fn configure(inst: &mut Instance, cfg: &InstanceConfig, global: &Config, phase: Duration) {
+    inst.set_tick_phase(phase);
     inst.set_allowed_sources(cfg.allowed_sources.clone());
     // With use_vmac both nodes would hold the virtual MAC during the overlap: the switch
     // learns it from whoever sent last, and the old master answering an ARP request moves
@@ -22,7 +22,7 @@ pub fn configure(inst: &mut Instance, cfg: &InstanceConfig, global: &Config) {
 }
 
 /// One random phase per process, below one second (taken modulo each advert interval).
-fn tick_phase() -> Duration {
+pub fn tick_phase() -> Duration {
     static PHASE_US: AtomicU32 = AtomicU32::new(u32::MAX);
     let mut us = PHASE_US.load(Ordering::Relaxed);
     if us == u32::MAX {

@@ -285,6 +285,8 @@ pub struct Router {
     /// The state each sync group's notify scripts were last run for, by group index.
     group_states: Vec<Option<State>>,
     phase: Phase,
+    /// This process's offset on the advert grid (the shell draws it; zero in simulations).
+    tick_phase: Duration,
     actions: VecDeque<Action>,
     scratch: Vec<instance::Action>,
 }
@@ -300,6 +302,7 @@ impl Router {
             drops: Counters::default(),
             group_states: vec![None; config.sync_groups.len()],
             phase: Phase::Idle,
+            tick_phase: Duration::ZERO,
             actions: VecDeque::with_capacity(32),
             scratch: Vec::with_capacity(16),
             config,
@@ -310,10 +313,20 @@ impl Router {
         router
     }
 
+    /// Gives every instance, present and future, this offset on its advert grid.
+    pub fn with_tick_phase(mut self, phase: Duration) -> Self {
+        self.tick_phase = phase;
+        for i in 0..self.slots.len() {
+            let s = &mut self.slots[i];
+            crate::resilience::configure(&mut s.inst, &s.cfg, &self.config, phase);
+        }
+        self
+    }
+
     fn new_slot(&mut self, cfg: InstanceConfig) -> Slot {
         self.next_id += 1;
         let mut slot = Slot::new(SlotId(self.next_id), cfg);
-        crate::resilience::configure(&mut slot.inst, &slot.cfg, &self.config);
+        crate::resilience::configure(&mut slot.inst, &slot.cfg, &self.config, self.tick_phase);
         slot
     }
 

@@ -117,7 +117,7 @@ impl Router {
     fn change_in_place(&mut self, i: usize, now: Time, old: InstanceConfig) {
         let s = &mut self.slots[i];
         s.inst.reconfigure(now, params_of(&s.cfg));
-        crate::resilience::configure(&mut s.inst, &s.cfg, &self.config);
+        crate::resilience::configure(&mut s.inst, &s.cfg, &self.config, self.tick_phase);
         s.vip_addrs = s.cfg.vips.iter().map(|v| v.addr).collect();
         s.vip_mismatch.clear();
         if s.cfg.vips != old.vips {
