@@ -34,15 +34,7 @@ const SCRIPT_TIMEOUT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(50);
 
 fn config(priority: u8) -> String {
-    format!(
-        "[vrrp_instance VI_1]\n\
-         interface = eth0\n\
-         virtual_router_id = 51\n\
-         priority = {priority}\n\
-         advert_int = 0.5\n\
-         version = 3\n\
-         virtual_ipaddress = {VIP}/24\n"
-    )
+    lab::v3_instance(priority, "0.5", VIP)
 }
 
 fn busybox_path() -> Option<PathBuf> {

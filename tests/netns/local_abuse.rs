@@ -22,15 +22,7 @@ const MASTER_IP: &str = "192.0.2.11";
 const MAX_GAP: Duration = Duration::from_millis(120);
 
 fn config(priority: u8) -> String {
-    format!(
-        "[vrrp_instance VI_1]\n\
-         interface = eth0\n\
-         virtual_router_id = 51\n\
-         priority = {priority}\n\
-         advert_int = 0.1\n\
-         version = 3\n\
-         virtual_ipaddress = {VIP}/24\n"
-    )
+    lab::v3_instance(priority, "0.1", VIP)
 }
 
 /// `config` plus `n` IPv6 instances on interfaces that do not exist (they sit in FAULT and

@@ -124,3 +124,17 @@ impl DaemonHandle {
         }
     }
 }
+
+/// One VRRPv3 instance `VI_1` (VRID 51) on eth0 with `vip`/24, at `priority` and `advert_int`
+/// seconds: the pair most tests run.
+pub fn v3_instance(priority: u8, advert_int: &str, vip: &str) -> String {
+    format!(
+        "[vrrp_instance VI_1]\n\
+         interface = eth0\n\
+         virtual_router_id = 51\n\
+         priority = {priority}\n\
+         advert_int = {advert_int}\n\
+         version = 3\n\
+         virtual_ipaddress = {vip}/24\n"
+    )
+}

@@ -28,7 +28,7 @@ mod setup;
 mod status;
 
 pub use advert::{internet_checksum, Advert, IPPROTO_VRRP, VRRP_CHECKSUM_OFFSET, VRRP_GROUP_V4};
-pub use daemon::DaemonHandle;
+pub use daemon::{v3_instance, DaemonHandle};
 pub use keepalived::{keepalived_path, KeepalivedHandle};
 pub use ns::{fmt_mac, parse_mac};
 pub use raw::in_netns;
