@@ -133,26 +133,23 @@ fn report(ctx: &mut Ctx, refuse: bool, sec: &RawSection, addr: IpAddr, kind: Err
 }
 
 /// The host's addresses, from an rtnetlink dump through the daemon's own bounded parser;
-/// none if it fails. (musl's getifaddrs spins forever on the mistranslated replies qemu-user
-/// gives big-endian guests, which hung `--check` in the MIPS smoke test.) IPv4 addresses carry
-/// their label (`eth0:1`), as getifaddrs names them.
+/// none if it fails. IPv4 addresses carry their label (`eth0:1`), as getifaddrs names them;
+/// the others are named by `if_indextoname`. Neither musl's getifaddrs nor a link dump is used:
+/// qemu-user mistranslates both for big-endian guests (getifaddrs spun forever in the MIPS
+/// smoke test; qemu leaves a link message's last, empty attribute in host byte order), and
+/// the cross tests run there.
 pub fn host_addrs() -> Vec<HostAddr> {
     let mut out = Vec::new();
     let Ok(mut nl) = crate::netlink::Netlink::open() else {
         return out;
     };
-    let mut names: Vec<(u32, String)> = Vec::new();
-    if nl
-        .links(|l| names.push((l.index, l.name.as_str().to_string())))
-        .is_err()
-    {
-        return out;
-    }
     let dump = nl.addresses(|a| {
-        let name = names.iter().find(|n| n.0 == a.index).map(|n| n.1.as_str());
-        let dev = a.label.as_ref().map(|l| l.as_str()).or(name).unwrap_or("");
+        let dev = match &a.label {
+            Some(label) => label.as_str().to_string(),
+            None => interface_name(a.index).unwrap_or_default(),
+        };
         out.push(HostAddr {
-            dev: dev.to_string(),
+            dev,
             addr: a.addr,
             prefix_len: a.prefix_len,
         });
@@ -161,4 +158,18 @@ pub fn host_addrs() -> Vec<HostAddr> {
         out.clear();
     }
     out
+}
+
+/// The name of interface `index` (SIOCGIFNAME), if there is one.
+fn interface_name(index: u32) -> Option<String> {
+    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: `buf` holds IF_NAMESIZE bytes, as if_indextoname requires; on success it is
+    // NUL-terminated.
+    let p = unsafe { libc::if_indextoname(index, buf.as_mut_ptr()) };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: if_indextoname succeeded, so `buf` is a NUL-terminated C string.
+    let name = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
+    Some(name.to_string_lossy().into_owned())
 }
