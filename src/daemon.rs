@@ -130,6 +130,7 @@ impl Daemon {
             warn!("{w}");
         }
         let config = loaded.config;
+        let privilege = crate::privilege::check(&config).map_err(setup("capabilities"))?;
         let mut claims = crate::pidfile::Claims::default();
         claims
             .update(&config.instances)
@@ -179,6 +180,7 @@ impl Daemon {
             files_due: None,
         };
         daemon.register()?;
+        crate::privilege::reduce(privilege);
         Ok(daemon)
     }
 
@@ -505,6 +507,7 @@ impl Daemon {
         let sum = self.router.reload(now, config);
         self.run_actions(now);
         self.notifier.reconfigure(&self.router.config().global);
+        crate::privilege::on_reload(self.router.config());
         info!(
             "reloaded {}: {} kept, {} changed in place, {} restarted, {} removed, {} added",
             self.opts.config_path.display(),

@@ -14,6 +14,7 @@ pub mod netlink;
 pub mod notify;
 pub mod packet;
 pub mod pidfile;
+pub mod privilege;
 pub mod reload;
 pub mod resilience;
 pub mod router;

@@ -34,7 +34,10 @@ impl fmt::Display for PidfileError {
                     p.display()
                 )
             }
-            PidfileError::Open(p, e) => write!(f, "pidfile {}: {e}", p.display()),
+            PidfileError::Open(p, e) => {
+                let hint = crate::privilege::path_hint(e);
+                write!(f, "pidfile {}: {e}{hint}", p.display())
+            }
             PidfileError::NotOurs(p, why) => {
                 write!(f, "pidfile {}: {why}; refusing it", p.display())
             }

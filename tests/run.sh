@@ -23,6 +23,9 @@ command -v ping >/dev/null 2>&1 || missing+=(iputils-ping)
 command -v sysctl >/dev/null 2>&1 || missing+=(procps)
 # nft: tests/netns/chaos.rs makes packet loss with nftables (this kernel has no sch_netem)
 command -v nft >/dev/null 2>&1 || missing+=(nftables)
+# setpriv, setcap: tests/netns/privilege.rs runs the daemon as nobody with capabilities
+command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
+command -v setcap >/dev/null 2>&1 || missing+=(libcap2-bin)
 if ((${#missing[@]})); then
     if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
         log "installing ${missing[*]}"

@@ -93,8 +93,10 @@ impl StatusServer {
         let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
         let bound = UnixListener::bind(path);
         nix::sys::stat::umask(old);
-        let listener =
-            bound.map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        let listener = bound.map_err(|e| {
+            let hint = crate::privilege::path_hint(&e);
+            io::Error::new(e.kind(), format!("{}: {e}{hint}", path.display()))
+        })?;
         listener.set_nonblocking(true)?;
         // A short queue: what a flood leaves behind is drained in a few pauses, not seconds.
         // SAFETY: listen(2) on our own socket; called again it only changes the backlog.

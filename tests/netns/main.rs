@@ -40,6 +40,7 @@ mod local_abuse;
 mod modes;
 mod netlink;
 mod options;
+mod privilege;
 mod reload;
 mod resilience;
 mod routes;

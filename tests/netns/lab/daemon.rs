@@ -15,27 +15,37 @@ impl Node {
     /// Writes `config` to the lab's scratch dir and starts
     /// `tinyvrrp -f CONF -l debug --status-socket SOCK` in this node's namespace, stderr to a log.
     pub fn spawn_daemon(&self, config: &str) -> DaemonHandle {
+        self.spawn_daemon_via(&[], DAEMON, config, None)
+    }
+
+    /// `spawn_daemon` of the binary `exe` through `wrapper` (e.g. setpriv and its options),
+    /// with the status socket in `sock_dir` instead of the lab's directory when given.
+    pub fn spawn_daemon_via(
+        &self,
+        wrapper: &[&str],
+        exe: &str,
+        config: &str,
+        sock_dir: Option<&std::path::Path>,
+    ) -> DaemonHandle {
         let shared = &self.ns.shared;
         let k = shared.spawn_counter.fetch_add(1, Ordering::SeqCst);
         let stem = format!("n{}-{k}", self.index);
         let conf = shared.dir.join(format!("{stem}.conf"));
         let log = shared.dir.join(format!("{stem}.log"));
-        let sock = shared.dir.join(format!("{stem}.sock"));
+        let sock = sock_dir.unwrap_or(&shared.dir).join(format!("{stem}.sock"));
         fs::write(&conf, config).unwrap_or_else(|e| panic!("write {}: {e}", conf.display()));
         let conf_s = conf.to_string_lossy().into_owned();
         let sock_s = sock.to_string_lossy().into_owned();
-        let pid = self.ns.spawn(
-            &[
-                DAEMON,
-                "-f",
-                &conf_s,
-                "-l",
-                "debug",
-                "--status-socket",
-                &sock_s,
-            ],
-            &log,
-        );
+        let args = [
+            exe,
+            "-f",
+            &conf_s,
+            "-l",
+            "debug",
+            "--status-socket",
+            &sock_s,
+        ];
+        let pid = self.ns.spawn(&[wrapper, &args[..]].concat(), &log);
         DaemonHandle {
             pid,
             node: self.index,

@@ -1,0 +1,292 @@
+//! Least privilege. Before opening anything the daemon checks that it holds the capabilities
+//! its configuration needs and names the missing ones (instead of a bare EPERM later); once
+//! set up it keeps only those: CAP_NET_RAW (raw VRRP and AF_PACKET sockets), CAP_NET_ADMIN
+//! (addresses, routes, macvlans, their /proc/sys/net sysctls, process events) and, only when
+//! the configuration asks for them, CAP_SETUID + CAP_SETGID + CAP_KILL (scripts run as
+//! another user, and stopping them) and CAP_CHOWN (a notify FIFO's owner). The inheritable
+//! and ambient sets are emptied, so scripts do not inherit the network capabilities.
+//!
+//! The bounding set is cut to the same set (so an exec cannot win the rest back) unless a
+//! script runs as root: a root script gets its capabilities from the bounding set at exec, and
+//! keepalived's scripts run with all of root's. `script_user` confines those too.
+//! PR_SET_NO_NEW_PRIVS is not set: it would break scripts that rely on set-uid helpers.
+
+use std::fmt;
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::config::Config;
+
+pub const CHOWN: u32 = 0;
+pub const KILL: u32 = 5;
+pub const SETGID: u32 = 6;
+pub const SETUID: u32 = 7;
+pub const NET_ADMIN: u32 = 12;
+pub const NET_RAW: u32 = 13;
+
+/// A set of capabilities, bit N = capability N.
+pub type Caps = u64;
+
+pub const fn bit(cap: u32) -> Caps {
+    1 << cap
+}
+
+/// What the daemon keeps after start-up, decided from the configuration alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub keep: Caps,
+    /// A script runs as root: the bounding set stays whole (see the module comment).
+    pub root_scripts: bool,
+}
+
+/// The capabilities `config` needs in a daemon running as `own_uid`; `uid_of` resolves a user
+/// name (a pure function of its arguments, for the tests).
+pub fn plan(config: &Config, own_uid: u32, uid_of: impl Fn(&str) -> Option<u32>) -> Plan {
+    let g = &config.global;
+    let mut keep = bit(NET_RAW) | bit(NET_ADMIN);
+    let mut root_scripts = false;
+    let mut script = |user: Option<&str>| {
+        // As spawn::RunAs: no user and "root" run as the daemon itself, without a set-uid.
+        let uid = match user {
+            None | Some("root") => own_uid,
+            Some(name) => uid_of(name).unwrap_or(own_uid),
+        };
+        if uid != own_uid {
+            keep |= bit(SETUID) | bit(SETGID) | bit(KILL);
+        }
+        root_scripts |= uid == 0;
+    };
+    let default = g.script_user.as_deref();
+    for s in &config.scripts {
+        script(s.user.as_deref().or(default));
+    }
+    let fifos = [&g.notify_fifo, &g.vrrp_notify_fifo];
+    let fifo_scripts = fifos.iter().filter_map(|f| f.as_ref()?.script.as_ref());
+    let notify = |n: [&Option<String>; 5]| n.into_iter().filter(|s| s.is_some()).count();
+    let notify_scripts = config
+        .instances
+        .iter()
+        .map(|i| {
+            notify([
+                &i.notify_master,
+                &i.notify_backup,
+                &i.notify_fault,
+                &i.notify_stop,
+                &i.notify,
+            ])
+        })
+        .chain(config.sync_groups.iter().map(|s| {
+            notify([
+                &s.notify_master,
+                &s.notify_backup,
+                &s.notify_fault,
+                &s.notify_stop,
+                &s.notify,
+            ])
+        }))
+        .sum::<usize>()
+        + fifo_scripts.count();
+    if notify_scripts > 0 {
+        script(default);
+    }
+    let owned = |f: &Option<crate::config::NotifyFifo>| {
+        f.as_ref()
+            .is_some_and(|f| f.user.is_some() || f.group.is_some())
+    };
+    if fifos.into_iter().any(owned) {
+        keep |= bit(CHOWN);
+    }
+    Plan { keep, root_scripts }
+}
+
+/// Capabilities the configuration needs (`needed`) that the process cannot have (`missing`).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Missing {
+    pub missing: Caps,
+    pub needed: Caps,
+}
+
+fn name_and_use(cap: u32) -> (&'static str, &'static str) {
+    match cap {
+        NET_RAW => ("CAP_NET_RAW", "raw VRRP and AF_PACKET sockets"),
+        NET_ADMIN => ("CAP_NET_ADMIN", "addresses, routes, VMACs"),
+        SETUID => ("CAP_SETUID", "scripts run as another user"),
+        SETGID => ("CAP_SETGID", "scripts run as another user"),
+        KILL => ("CAP_KILL", "stopping scripts run as another user"),
+        _ => ("CAP_CHOWN", "notify FIFO owner"),
+    }
+}
+
+impl fmt::Display for Missing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("missing")?;
+        let mut names = String::new();
+        for cap in (0..64).filter(|c| self.needed & bit(*c) != 0) {
+            let (name, why) = name_and_use(cap);
+            if self.missing & bit(cap) != 0 {
+                write!(f, " {name} ({why});")?;
+            }
+            names.push_str(if names.is_empty() { "" } else { "," });
+            names.push_str(&name.to_ascii_lowercase());
+        }
+        let exe = std::env::current_exe().unwrap_or_else(|_| "/usr/sbin/tinyvrrp".into());
+        write!(
+            f,
+            " run as root or grant them: setcap {names}+ep {} (or systemd AmbientCapabilities=, \
+             procd capabilities; see README, Running without root)",
+            exe.display()
+        )
+    }
+}
+
+impl std::error::Error for Missing {}
+
+/// Appended to "permission denied" on the pidfile or status socket of a non-root daemon.
+pub fn path_hint(e: &std::io::Error) -> &'static str {
+    // SAFETY: geteuid has no preconditions.
+    if e.kind() == std::io::ErrorKind::PermissionDenied && unsafe { libc::geteuid() } != 0 {
+        " (not writable by this user: choose a path in a directory it owns, e.g. \
+         --pidfile /run/tinyvrrp/tinyvrrp.pid --status-socket /run/tinyvrrp/tinyvrrp.sock)"
+    } else {
+        ""
+    }
+}
+
+#[repr(C)]
+struct Header {
+    version: u32,
+    pid: libc::c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct Data {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+const VERSION_3: u32 = 0x2008_0522;
+
+/// The kept plan, for [`on_reload`]: the capabilities, and bit 63 for `root_scripts`.
+static KEPT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(!0);
+
+fn capget() -> std::io::Result<[Data; 2]> {
+    let mut h = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let mut d = [Data::default(); 2];
+    // SAFETY: capget with a v3 header and room for its two data words.
+    if unsafe { libc::syscall(libc::SYS_capget, &mut h, d.as_mut_ptr()) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(d)
+}
+
+fn capset(d: &[Data; 2]) -> std::io::Result<()> {
+    let mut h = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    // SAFETY: capset with a v3 header and its two data words.
+    if unsafe { libc::syscall(libc::SYS_capset, &mut h, d.as_ptr()) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn join(d: &[Data; 2], word: fn(&Data) -> u32) -> Caps {
+    Caps::from(word(&d[0])) | Caps::from(word(&d[1])) << 32
+}
+
+fn own_plan(config: &Config) -> Plan {
+    let uid_of = |name: &str| {
+        let user = crate::spawn::RunAs::lookup(Some(name)).ok().flatten();
+        user.map(|u| u.uid)
+    };
+    plan(config, nix::unistd::geteuid().as_raw(), uid_of)
+}
+
+/// Before setup: the plan for the configuration, or which of its capabilities this process
+/// lacks. Capabilities permitted but not effective (`setcap ...+p`) are raised.
+pub fn check(config: &Config) -> Result<Plan, Missing> {
+    let plan = own_plan(config);
+    let Ok(mut d) = capget() else {
+        return Ok(plan); // A kernel without capabilities: the syscalls will tell.
+    };
+    let missing = plan.keep & !join(&d, |w| w.permitted);
+    if missing != 0 {
+        return Err(Missing {
+            missing,
+            needed: plan.keep,
+        });
+    }
+    if plan.keep & !join(&d, |w| w.effective) != 0 {
+        d[0].effective |= plan.keep as u32;
+        d[1].effective |= (plan.keep >> 32) as u32;
+        let _ = capset(&d);
+    }
+    Ok(plan)
+}
+
+/// After setup: keeps only `plan.keep` (see the module comment). A failure is logged; the
+/// daemon then runs with what it had.
+pub fn reduce(plan: Plan) {
+    let Ok(d) = capget() else {
+        return;
+    };
+    let keep = plan.keep & join(&d, |w| w.permitted);
+    KEPT.store(keep | Caps::from(plan.root_scripts) << 63, Relaxed);
+    const SETPCAP: u32 = 8;
+    if !plan.root_scripts && join(&d, |w| w.effective) & bit(SETPCAP) != 0 {
+        // EINVAL past the kernel's last capability.
+        for cap in (0..63).filter(|c| keep & bit(*c) == 0) {
+            // SAFETY: prctl with integer arguments.
+            unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) };
+        }
+    }
+    // SAFETY: prctl with integer arguments.
+    unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        )
+    };
+    let word = |w: u32| Data {
+        effective: w,
+        permitted: w,
+        inheritable: 0,
+    };
+    match capset(&[word(keep as u32), word((keep >> 32) as u32)]) {
+        Ok(()) => log::info!("capabilities reduced to {keep:#x}"),
+        Err(e) => log::warn!("reducing capabilities: {e}"),
+    }
+}
+
+/// On reload: warns about what the new configuration needs that was dropped at start-up.
+pub fn on_reload(config: &Config) {
+    let kept = KEPT.load(Relaxed);
+    let now = own_plan(config);
+    let lost = now.keep & !kept;
+    if lost != 0 {
+        let m = Missing {
+            missing: lost,
+            needed: now.keep,
+        };
+        log::warn!(
+            "reload: capabilities dropped at start-up are now needed: {m}; then restart tinyvrrp"
+        );
+    }
+    if now.root_scripts && kept >> 63 == 0 && nix::unistd::geteuid().is_root() {
+        log::warn!(
+            "reload: scripts now run as root but only with the capabilities kept at \
+             start-up; restart tinyvrrp to give them all of root's"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests;
