@@ -284,3 +284,99 @@ fn a_missing_capability_or_writable_path_is_named_at_start_up() {
     assert!(log.contains("Permission denied"), "{log}");
     assert!(log.contains("not writable by this user"), "{log}");
 }
+
+const S50: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/busybox/S50tinyvrrp");
+
+/// Kills (by pid, from the pidfile) a daemon the init script detached, however the test ends.
+struct Detached(PathBuf);
+
+impl Drop for Detached {
+    fn drop(&mut self) {
+        let pid = fs::read_to_string(&self.0).unwrap_or_default();
+        if let Ok(pid) = pid.trim().parse::<i32>() {
+            // SAFETY: kill(2) of the daemon this test started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
+#[test]
+fn busybox_init_script_runs_it_as_another_user_with_file_capabilities() {
+    let Some(lab) = Lab::new("privilege::busybox", 1) else {
+        return;
+    };
+    let Some(busybox) = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("busybox"))
+        .find(|p| p.exists())
+    else {
+        panic!("busybox not found (tests/run.sh installs it)");
+    };
+    let dir = lab.dir().join("s50");
+    let bin = dir.join("bin");
+    fs::create_dir_all(&bin).expect("mkdir");
+    let applets = ["start-stop-daemon", "sed", "sleep", "rm", "cut", "basename"];
+    for applet in applets.iter().chain(&["mkdir", "chown", "chmod"]) {
+        std::os::unix::fs::symlink(&busybox, bin.join(applet)).expect("applet symlink");
+    }
+    let conf = dir.join("tinyvrrp.conf");
+    fs::write(&conf, config(150, "")).expect("write config");
+    let run = dir.join("run");
+    let defaults = dir.join("default");
+    let settings = format!(
+        "TINYVRRP_BIN={}\nTINYVRRP_CONF={}\nTINYVRRP_USER=nobody\nTINYVRRP_RUNDIR={}\n\
+         TINYVRRP_ARGS=\"-l info\"\n",
+        exe_with_file_caps(&lab),
+        conf.display(),
+        run.display()
+    );
+    fs::write(&defaults, settings).expect("write defaults");
+    let _guard = Detached(run.join("tinyvrrp.pid"));
+    let script = |action: &str| {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &lab.node(1).name])
+            .arg(&busybox)
+            .args(["sh", S50, action])
+            .env_clear()
+            .env(
+                "PATH",
+                format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.display()),
+            )
+            .env("TINYVRRP_DEFAULTS", &defaults)
+            .output()
+            .expect("run S50tinyvrrp");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (
+            out.status.success(),
+            text + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, text) = script("start");
+    assert!(ok && text.contains("OK"), "start: {text}");
+    let pid: u32 = fs::read_to_string(run.join("tinyvrrp.pid"))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .expect("pidfile in TINYVRRP_RUNDIR");
+    let sock = run.join("tinyvrrp.sock").to_string_lossy().into_owned();
+    let master = wait_until(SETTLE, POLL, || {
+        let out = Command::new(DAEMON)
+            .args(["--status-socket", &sock, "status"])
+            .output();
+        let status = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+        lab.node(1).has_addr(VIP) && status.unwrap_or_default().contains("state=MASTER")
+    });
+    assert!(master.is_some(), "not master under S50tinyvrrp as nobody");
+    let s = proc_status(pid);
+    assert_eq!(s.get("Uid"), Some(&u64::from(NOBODY)), "{s:?}");
+    assert_eq!(
+        (s.get("CapEff"), s.get("CapAmb")),
+        (Some(&NET_RAW_ADMIN), Some(&0))
+    );
+
+    let (ok, text) = script("stop");
+    assert!(ok && text.contains("OK"), "stop: {text}");
+    assert!(!lab.node(1).has_addr(VIP), "VIP left after stop");
+    assert!(
+        !run.join("tinyvrrp.sock").exists(),
+        "status socket left after stop"
+    );
+}
