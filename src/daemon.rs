@@ -507,7 +507,6 @@ impl Daemon {
         let sum = self.router.reload(now, config);
         self.run_actions(now);
         self.notifier.reconfigure(&self.router.config().global);
-        crate::privilege::on_reload(self.router.config());
         info!(
             "reloaded {}: {} kept, {} changed in place, {} restarted, {} removed, {} added",
             self.opts.config_path.display(),

@@ -12,7 +12,6 @@
 //! PR_SET_NO_NEW_PRIVS is not set: it would break scripts that rely on set-uid helpers.
 
 use std::fmt;
-use std::sync::atomic::Ordering::Relaxed;
 
 use crate::config::Config;
 
@@ -38,54 +37,44 @@ pub struct Plan {
     pub root_scripts: bool,
 }
 
-/// The capabilities `config` needs in a daemon running as `own_uid`; `uid_of` resolves a user
-/// name (a pure function of its arguments, for the tests).
-pub fn plan(config: &Config, own_uid: u32, uid_of: impl Fn(&str) -> Option<u32>) -> Plan {
+/// The capabilities `config` needs in a daemon running as root (`as_root`) or not.
+pub fn plan(config: &Config, as_root: bool) -> Plan {
     let g = &config.global;
     let mut keep = bit(NET_RAW) | bit(NET_ADMIN);
     let mut root_scripts = false;
-    let mut script = |user: Option<&str>| {
-        // As spawn::RunAs: no user and "root" run as the daemon itself, without a set-uid.
-        let uid = match user {
-            None | Some("root") => own_uid,
-            Some(name) => uid_of(name).unwrap_or(own_uid),
-        };
-        if uid != own_uid {
-            keep |= bit(SETUID) | bit(SETGID) | bit(KILL);
-        }
-        root_scripts |= uid == 0;
+    let mut script = |user: Option<&str>| match user {
+        // As spawn::RunAs: no user and "root" run as the daemon itself.
+        None | Some("root") => root_scripts |= as_root,
+        // setgroups(2) needs CAP_SETGID even to the daemon's own user.
+        Some(_) => keep |= bit(SETUID) | bit(SETGID) | bit(KILL),
     };
     let default = g.script_user.as_deref();
     for s in &config.scripts {
         script(s.user.as_deref().or(default));
     }
     let fifos = [&g.notify_fifo, &g.vrrp_notify_fifo];
-    let fifo_scripts = fifos.iter().filter_map(|f| f.as_ref()?.script.as_ref());
-    let notify = |n: [&Option<String>; 5]| n.into_iter().filter(|s| s.is_some()).count();
-    let notify_scripts = config
-        .instances
+    let any = |n: [&Option<String>; 5]| n.iter().any(|s| s.is_some());
+    let notify = config.instances.iter().any(|i| {
+        any([
+            &i.notify_master,
+            &i.notify_backup,
+            &i.notify_fault,
+            &i.notify_stop,
+            &i.notify,
+        ])
+    }) || config.sync_groups.iter().any(|s| {
+        any([
+            &s.notify_master,
+            &s.notify_backup,
+            &s.notify_fault,
+            &s.notify_stop,
+            &s.notify,
+        ])
+    }) || fifos
         .iter()
-        .map(|i| {
-            notify([
-                &i.notify_master,
-                &i.notify_backup,
-                &i.notify_fault,
-                &i.notify_stop,
-                &i.notify,
-            ])
-        })
-        .chain(config.sync_groups.iter().map(|s| {
-            notify([
-                &s.notify_master,
-                &s.notify_backup,
-                &s.notify_fault,
-                &s.notify_stop,
-                &s.notify,
-            ])
-        }))
-        .sum::<usize>()
-        + fifo_scripts.count();
-    if notify_scripts > 0 {
+        .any(|f| f.as_ref().is_some_and(|f| f.script.is_some()));
+    // Notify and FIFO scripts run as script_user.
+    if notify {
         script(default);
     }
     let owned = |f: &Option<crate::config::NotifyFifo>| {
@@ -98,20 +87,18 @@ pub fn plan(config: &Config, own_uid: u32, uid_of: impl Fn(&str) -> Option<u32>)
     Plan { keep, root_scripts }
 }
 
-/// Capabilities the configuration needs (`needed`) that the process cannot have (`missing`).
+/// Capabilities the configuration needs that the process cannot have.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Missing {
-    pub missing: Caps,
-    pub needed: Caps,
-}
+pub struct Missing(pub Caps);
 
-fn name_and_use(cap: u32) -> (&'static str, &'static str) {
+/// A capability's name and what the daemon needs it for.
+fn about(cap: u32) -> (&'static str, &'static str) {
     match cap {
         NET_RAW => ("CAP_NET_RAW", "raw VRRP and AF_PACKET sockets"),
         NET_ADMIN => ("CAP_NET_ADMIN", "addresses, routes, VMACs"),
-        SETUID => ("CAP_SETUID", "scripts run as another user"),
-        SETGID => ("CAP_SETGID", "scripts run as another user"),
-        KILL => ("CAP_KILL", "stopping scripts run as another user"),
+        SETUID => ("CAP_SETUID", "scripts run as a user"),
+        SETGID => ("CAP_SETGID", "scripts run as a user"),
+        KILL => ("CAP_KILL", "stopping scripts run as a user"),
         _ => ("CAP_CHOWN", "notify FIFO owner"),
     }
 }
@@ -119,21 +106,13 @@ fn name_and_use(cap: u32) -> (&'static str, &'static str) {
 impl fmt::Display for Missing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("missing")?;
-        let mut names = String::new();
-        for cap in (0..64).filter(|c| self.needed & bit(*c) != 0) {
-            let (name, why) = name_and_use(cap);
-            if self.missing & bit(cap) != 0 {
-                write!(f, " {name} ({why});")?;
-            }
-            names.push_str(if names.is_empty() { "" } else { "," });
-            names.push_str(&name.to_ascii_lowercase());
+        for cap in (0..64).filter(|c| self.0 & bit(*c) != 0) {
+            let (name, why) = about(cap);
+            write!(f, " {name} ({why});")?;
         }
-        let exe = std::env::current_exe().unwrap_or_else(|_| "/usr/sbin/tinyvrrp".into());
-        write!(
-            f,
-            " run as root or grant them: setcap {names}+ep {} (or systemd AmbientCapabilities=, \
-             procd capabilities; see README, Running without root)",
-            exe.display()
+        f.write_str(
+            " run as root or grant them, e.g. setcap cap_net_raw,cap_net_admin+ep \
+             /usr/sbin/tinyvrrp (README: Running without root)",
         )
     }
 }
@@ -144,8 +123,7 @@ impl std::error::Error for Missing {}
 pub fn path_hint(e: &std::io::Error) -> &'static str {
     // SAFETY: geteuid has no preconditions.
     if e.kind() == std::io::ErrorKind::PermissionDenied && unsafe { libc::geteuid() } != 0 {
-        " (not writable by this user: choose a path in a directory it owns, e.g. \
-         --pidfile /run/tinyvrrp/tinyvrrp.pid --status-socket /run/tinyvrrp/tinyvrrp.sock)"
+        " (not root: put --pidfile and --status-socket in a directory this user owns)"
     } else {
         ""
     }
@@ -166,9 +144,6 @@ struct Data {
 }
 
 const VERSION_3: u32 = 0x2008_0522;
-
-/// The kept plan, for [`on_reload`]: the capabilities, and bit 63 for `root_scripts`.
-static KEPT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(!0);
 
 fn capget() -> std::io::Result<[Data; 2]> {
     let mut h = Header {
@@ -199,27 +174,16 @@ fn join(d: &[Data; 2], word: fn(&Data) -> u32) -> Caps {
     Caps::from(word(&d[0])) | Caps::from(word(&d[1])) << 32
 }
 
-fn own_plan(config: &Config) -> Plan {
-    let uid_of = |name: &str| {
-        let user = crate::spawn::RunAs::lookup(Some(name)).ok().flatten();
-        user.map(|u| u.uid)
-    };
-    plan(config, nix::unistd::geteuid().as_raw(), uid_of)
-}
-
 /// Before setup: the plan for the configuration, or which of its capabilities this process
 /// lacks. Capabilities permitted but not effective (`setcap ...+p`) are raised.
 pub fn check(config: &Config) -> Result<Plan, Missing> {
-    let plan = own_plan(config);
+    let plan = plan(config, nix::unistd::geteuid().is_root());
     let Ok(mut d) = capget() else {
         return Ok(plan); // A kernel without capabilities: the syscalls will tell.
     };
     let missing = plan.keep & !join(&d, |w| w.permitted);
     if missing != 0 {
-        return Err(Missing {
-            missing,
-            needed: plan.keep,
-        });
+        return Err(Missing(missing));
     }
     if plan.keep & !join(&d, |w| w.effective) != 0 {
         d[0].effective |= plan.keep as u32;
@@ -229,14 +193,13 @@ pub fn check(config: &Config) -> Result<Plan, Missing> {
     Ok(plan)
 }
 
-/// After setup: keeps only `plan.keep` (see the module comment). A failure is logged; the
-/// daemon then runs with what it had.
+/// After setup: keeps only `plan.keep` (see the module comment). Decided once: a reload that needs more (a new script
+/// user) finds its scripts failing with EPERM until the daemon is restarted.
 pub fn reduce(plan: Plan) {
     let Ok(d) = capget() else {
         return;
     };
     let keep = plan.keep & join(&d, |w| w.permitted);
-    KEPT.store(keep | Caps::from(plan.root_scripts) << 63, Relaxed);
     const SETPCAP: u32 = 8;
     if !plan.root_scripts && join(&d, |w| w.effective) & bit(SETPCAP) != 0 {
         // EINVAL past the kernel's last capability.
@@ -260,32 +223,9 @@ pub fn reduce(plan: Plan) {
         permitted: w,
         inheritable: 0,
     };
-    match capset(&[word(keep as u32), word((keep >> 32) as u32)]) {
-        Ok(()) => log::info!("capabilities reduced to {keep:#x}"),
-        Err(e) => log::warn!("reducing capabilities: {e}"),
-    }
-}
-
-/// On reload: warns about what the new configuration needs that was dropped at start-up.
-pub fn on_reload(config: &Config) {
-    let kept = KEPT.load(Relaxed);
-    let now = own_plan(config);
-    let lost = now.keep & !kept;
-    if lost != 0 {
-        let m = Missing {
-            missing: lost,
-            needed: now.keep,
-        };
-        log::warn!(
-            "reload: capabilities dropped at start-up are now needed: {m}; then restart tinyvrrp"
-        );
-    }
-    if now.root_scripts && kept >> 63 == 0 && nix::unistd::geteuid().is_root() {
-        log::warn!(
-            "reload: scripts now run as root but only with the capabilities kept at \
-             start-up; restart tinyvrrp to give them all of root's"
-        );
-    }
+    // Cannot fail: nothing is added, and the inheritable set only shrinks.
+    let _ = capset(&[word(keep as u32), word((keep >> 32) as u32)]);
+    log::info!("capabilities reduced to {keep:#x}");
 }
 
 #[cfg(test)]
