@@ -29,7 +29,9 @@ pub use model::{
     VirtualRoute, VirtualRule, VrrpScript, VrrpTrackFile, VrrpTrackProcess,
 };
 
-pub use file::{describe, read_capped, read_config, read_stdin_capped, MAX_CONFIG_BYTES};
+pub use file::{
+    describe, read_capped, read_config, read_source, read_stdin_capped, MAX_CONFIG_BYTES,
+};
 pub use live::{host_addrs, load_for_check, load_for_daemon, HostAddr, HostCheck};
 pub use routes::RTPROT_KEEPALIVED;
 

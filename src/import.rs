@@ -27,7 +27,7 @@ pub struct FsLoader;
 
 impl Loader for FsLoader {
     fn read(&self, path: &str) -> Result<String, String> {
-        crate::config::read_config(std::path::Path::new(path))
+        crate::config::read_source(std::path::Path::new(path))
             .map_err(|e| crate::config::describe(&e))
     }
 

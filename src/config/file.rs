@@ -14,19 +14,44 @@ pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 /// (see [`describe`]).
 const NOT_REGULAR: i32 = libc::ENODEV;
 const TOO_BIG: i32 = libc::EFBIG;
+const INSECURE: i32 = libc::EBADE;
 
-/// The text of the regular file at `path`. Opened non-blocking, so that opening a FIFO
-/// returns at once (and is then refused as not a regular file).
+/// The text of the regular file at `path`, the daemon's configuration: refused if anyone but
+/// root or the daemon's user could change it (see [`insecure`]).
 pub fn read_config(path: &Path) -> io::Result<String> {
+    read_file(path, true)
+}
+
+/// [`read_config`] of a file that only is read, not run from (`import`'s keepalived.conf).
+pub fn read_source(path: &Path) -> io::Result<String> {
+    read_file(path, false)
+}
+
+/// Opened non-blocking, so that opening a FIFO returns at once (and is then refused as not a
+/// regular file).
+fn read_file(path: &Path, trusted: bool) -> io::Result<String> {
     use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)?;
-    if !file.metadata()?.is_file() {
+    let meta = file.metadata()?;
+    if !meta.is_file() {
         return Err(io::Error::from_raw_os_error(NOT_REGULAR));
     }
+    if trusted && insecure(&meta) {
+        return Err(io::Error::from_raw_os_error(INSECURE));
+    }
     read_capped(&file)
+}
+
+/// keepalived's rule for what root runs (enable_script_security), for the file that says
+/// what the daemon runs: owned by root or the daemon's user, writable by no one else (group
+/// write only for root's group).
+fn insecure(m: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let owner_ok = m.uid() == 0 || m.uid() == nix::unistd::geteuid().as_raw();
+    !owner_ok || m.mode() & 0o002 != 0 || (m.gid() != 0 && m.mode() & 0o020 != 0)
 }
 
 /// At most [`MAX_CONFIG_BYTES`] of `from` as text; more is an error. Generic, not `dyn Read`:
@@ -54,6 +79,9 @@ pub fn describe(e: &io::Error) -> String {
     match e.raw_os_error() {
         Some(NOT_REGULAR) => "not a regular file (a FIFO, device or directory is refused)".into(),
         Some(TOO_BIG) => "larger than 1 MiB, the limit for a configuration".into(),
+        Some(INSECURE) => "owned by another user, or writable by others or a group other than \
+                           root's: refused (chown root, chmod go-w)"
+            .into(),
         _ => e.to_string(),
     }
 }

@@ -1881,6 +1881,32 @@ fn a_config_over_the_size_cap_is_refused() {
     assert!(describe(&e).contains("1 MiB"));
 }
 
+#[test]
+fn a_config_others_can_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let path = temp_path("mode");
+    std::fs::write(&path, inst("")).expect("write");
+    let mode = |m: u32| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(m));
+    mode(0o644).expect("chmod");
+    assert!(load(&path).is_ok());
+    mode(0o646).expect("chmod");
+    let (_, detail) = io_detail(&path);
+    assert!(detail.contains("writable by others"), "{detail}");
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        // Group write: only root's group; another owner: refused.
+        let own = |uid, gid| std::os::unix::fs::chown(&path, Some(uid), Some(gid));
+        mode(0o664).expect("chmod");
+        assert!(load(&path).is_ok());
+        own(0, 65534).expect("chown");
+        assert!(io_detail(&path).1.contains("chmod go-w"));
+        mode(0o644).expect("chmod");
+        own(65534, 0).expect("chown");
+        assert!(io_detail(&path).1.contains("owned by another user"));
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
 /// `n` VIPs after the one of `inst`: 198.51.100.x, then 203.0.113.x.
 fn many_vips(n: usize) -> String {
     (0..n)
