@@ -40,18 +40,6 @@ pub struct Plan {
 /// The capabilities `config` needs in a daemon running as root (`as_root`) or not.
 pub fn plan(config: &Config, as_root: bool) -> Plan {
     let g = &config.global;
-    let mut keep = bit(NET_RAW) | bit(NET_ADMIN);
-    let mut root_scripts = false;
-    let mut script = |user: Option<&str>| match user {
-        // As spawn::RunAs: no user and "root" run as the daemon itself.
-        None | Some("root") => root_scripts |= as_root,
-        // setgroups(2) needs CAP_SETGID even to the daemon's own user.
-        Some(_) => keep |= bit(SETUID) | bit(SETGID) | bit(KILL),
-    };
-    let default = g.script_user.as_deref();
-    for s in &config.scripts {
-        script(s.user.as_deref().or(default));
-    }
     let fifos = [&g.notify_fifo, &g.vrrp_notify_fifo];
     let any = |n: [&Option<String>; 5]| n.iter().any(|s| s.is_some());
     let notify = config.instances.iter().any(|i| {
@@ -73,15 +61,24 @@ pub fn plan(config: &Config, as_root: bool) -> Plan {
     }) || fifos
         .iter()
         .any(|f| f.as_ref().is_some_and(|f| f.script.is_some()));
-    // Notify and FIFO scripts run as script_user.
-    if notify {
-        script(default);
+    let default = g.script_user.as_deref();
+    // Notify and FIFO scripts run as script_user; a vrrp_script may name its own.
+    let users = config.scripts.iter().map(|s| s.user.as_deref().or(default));
+    let mut keep = bit(NET_RAW) | bit(NET_ADMIN);
+    let mut root_scripts = false;
+    for user in users.chain(notify.then_some(default)) {
+        match user {
+            // As spawn::RunAs: no user and "root" run as the daemon itself.
+            None | Some("root") => root_scripts |= as_root,
+            // setgroups(2) needs CAP_SETGID even to the daemon's own user.
+            Some(_) => keep |= bit(SETUID) | bit(SETGID) | bit(KILL),
+        }
     }
-    let owned = |f: &Option<crate::config::NotifyFifo>| {
+    let owned = |f: &&Option<crate::config::NotifyFifo>| {
         f.as_ref()
             .is_some_and(|f| f.user.is_some() || f.group.is_some())
     };
-    if fifos.into_iter().any(owned) {
+    if fifos.iter().any(owned) {
         keep |= bit(CHOWN);
     }
     Plan { keep, root_scripts }
