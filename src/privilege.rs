@@ -190,8 +190,8 @@ pub fn check(config: &Config) -> Result<Plan, Missing> {
     Ok(plan)
 }
 
-/// After setup: keeps only `plan.keep` (see the module comment). Decided once: a reload that needs more (a new script
-/// user) finds its scripts failing with EPERM until the daemon is restarted.
+/// After setup: keeps only `plan.keep` (see the module comment). Decided once: after a reload
+/// that needs more (a new script user) those scripts fail with EPERM until a restart.
 pub fn reduce(plan: Plan) {
     let Ok(d) = capget() else {
         return;
