@@ -33,6 +33,7 @@ use crate::vmac::Vmacs;
 
 mod addrs;
 mod adverts;
+mod metrics;
 
 use addrs::{Addrs, Ctx};
 use adverts::Adverts;
@@ -100,6 +101,7 @@ pub struct Daemon {
     addrs: Addrs,
     status: StatusServer,
     status_text: String,
+    metrics: Option<crate::metrics::MetricsServer>,
     /// The (interface, VRID, family) claims that keep a second daemon off our instances.
     claims: crate::pidfile::Claims,
     notifier: Notifier,
@@ -152,7 +154,7 @@ impl Daemon {
             .with_poller(poller.clone())
             .with_fifos(fifos)
             .with_policy(&config.global);
-        let daemon = Daemon {
+        let mut daemon = Daemon {
             opts,
             poller,
             events: Events::new(),
@@ -170,6 +172,7 @@ impl Daemon {
             },
             status,
             status_text: String::with_capacity(4096),
+            metrics: None,
             claims,
             notifier,
             scripts: ScriptRunner::default(),
@@ -179,6 +182,7 @@ impl Daemon {
             files_due: None,
         };
         daemon.register()?;
+        daemon.ensure_metrics();
         Ok(daemon)
     }
 
@@ -463,13 +467,29 @@ impl Daemon {
             discards: s.discards(),
             forms: s.forms(),
             vips_held: s.vips_held(),
+            addresses: s.vip_addrs(),
             since_transition: s.last_transition().map(|t| now.saturating_sub(t)),
+            reason: s.last_reason(),
+            transitions: s.transitions(),
         });
         status::render(&mut self.status_text, views, self.router.drops());
+        let cfg = self.router.config();
+        let script_w = |n: &str| {
+            cfg.scripts
+                .iter()
+                .find(|c| c.name == n)
+                .map_or(0, |c| c.weight)
+        };
+        let proc_w = |n: &str| {
+            let found = cfg.track_processes.iter().find(|c| c.name == n);
+            found.map_or(0, |c| c.weight)
+        };
         status::render_tracking(
             &mut self.status_text,
-            self.scripts.runs(),
-            self.processes.counts(),
+            self.scripts.runs().map(|(n, r, h)| (n, r, h, script_w(n))),
+            self.processes
+                .counts()
+                .map(|(n, c, h)| (n, c, h, proc_w(n))),
         );
     }
 
@@ -505,6 +525,7 @@ impl Daemon {
         let sum = self.router.reload(now, config);
         self.run_actions(now);
         self.notifier.reconfigure(&self.router.config().global);
+        self.ensure_metrics();
         info!(
             "reloaded {}: {} kept, {} changed in place, {} restarted, {} removed, {} added",
             self.opts.config_path.display(),
@@ -582,14 +603,15 @@ impl Daemon {
                 Err(e) => return Err(setup("poll")(e)),
                 Ok(_) => {}
             }
-            let mut ready = [false; 7];
+            let (mut ready, mut metrics) = ([false; 7], 0);
             for ev in self.events.iter() {
                 if let Some(flag) = ready.get_mut(ev.key) {
                     *flag = true;
-                } else {
+                } else if !self::metrics::mark(&mut metrics, ev.key) {
                     self.status.on_event(ev.key, &self.poller);
                 }
             }
+            self.metrics_events(metrics);
             if ready[KEY_NETLINK] {
                 self.drain_netlink(now);
             }
@@ -682,16 +704,18 @@ impl Daemon {
                 }
                 return Err(setup("poll")(e));
             }
-            let mut ready = [false; 7];
+            let (mut ready, mut metrics) = ([false; 7], 0);
             for ev in self.events.iter() {
                 if let Some(flag) = ready.get_mut(ev.key) {
                     *flag = true;
                 } else if !self.status.on_event(ev.key, &self.poller)
+                    && !self::metrics::mark(&mut metrics, ev.key)
                     && ev.key >= notify::OUTPUT_KEY_BASE
                 {
                     self.notifier.on_output(ev.key);
                 }
             }
+            self.metrics_events(metrics);
             self.pass(&ready, monotonic_now());
         }
     }

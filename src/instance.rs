@@ -218,6 +218,26 @@ pub enum Reason {
     SyncGroup,
 }
 
+impl Reason {
+    /// One word for status lines and metric labels.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Reason::Startup => "startup",
+            Reason::AddressOwner => "address_owner",
+            Reason::MasterDown { .. } => "master_down",
+            Reason::MasterLeft { .. } => "master_left",
+            Reason::Preempt { .. } => "preempt",
+            Reason::HigherPriority { .. } => "higher_priority",
+            Reason::EqualPriorityHigherAddress { .. } => "equal_priority_higher_address",
+            Reason::LinkDown => "fault",
+            Reason::LinkUp => "fault_cleared",
+            Reason::Shutdown => "shutdown",
+            Reason::HandedOver { .. } => "handed_over",
+            Reason::SyncGroup => "sync_group",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Send one advert with this priority (0 when leaving).

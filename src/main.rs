@@ -73,6 +73,10 @@ struct StatusCmd {
     /// print the status as one JSON object (on failure: {"error":"..."}, exit status 1)
     #[argh(switch)]
     json: bool,
+    /// print the status in the Prometheus text format, as `metrics_listen` serves it (for
+    /// node_exporter's textfile collector; on failure `keepalived_up 0`, exit status 1)
+    #[argh(switch)]
+    prometheus: bool,
 }
 
 fn init_logging(level: &str, to_syslog: bool) -> Result<(), String> {
@@ -168,11 +172,20 @@ fn main() -> ExitCode {
                 let msg = format!("status from {}: {e}", cli.status_socket.display());
                 if cmd.json {
                     println!("{}", status::error_json(&msg));
+                } else if cmd.prometheus {
+                    let mut out = String::new();
+                    tinyvrrp::metrics::render_down(&mut out);
+                    print!("{out}");
                 }
                 eprintln!("tinyvrrp: {msg}");
                 return ExitCode::FAILURE;
             }
         };
+        if cmd.prometheus {
+            let mut out = String::with_capacity(text.len() * 4);
+            tinyvrrp::metrics::render(&text, &mut out);
+            return emit(&out);
+        }
         if !cmd.json {
             return emit(&text);
         }

@@ -136,6 +136,9 @@ pub struct Slot {
     discards: Counters,
     forms: PeerForms,
     last_transition: Option<Time>,
+    /// The last transition's reason and the transitions counted by reason.
+    last_reason: &'static str,
+    transitions: Counters,
     /// Tracking (or its sync group) puts the instance in FAULT.
     tracked_fault: bool,
     /// Its own tracking fails (not counting its sync group).
@@ -185,6 +188,8 @@ impl Slot {
             discards: Counters::default(),
             forms: PeerForms::default(),
             last_transition: None,
+            last_reason: "",
+            transitions: Counters::default(),
             tracked_fault: false,
             tracking_failed: false,
             own_fault: false,
@@ -241,6 +246,12 @@ impl Slot {
     }
     pub fn last_transition(&self) -> Option<Time> {
         self.last_transition
+    }
+    pub fn last_reason(&self) -> &'static str {
+        self.last_reason
+    }
+    pub fn transitions(&self) -> &Counters {
+        &self.transitions
     }
     pub fn tracked_fault(&self) -> bool {
         self.tracked_fault
@@ -520,6 +531,8 @@ impl Router {
             } => {
                 let s = &mut self.slots[i];
                 s.last_transition = Some(now);
+                s.last_reason = reason.word();
+                s.transitions.bump(s.last_reason);
                 info!(
                     "{} {from} -> {to}: {}",
                     s.cfg.name,

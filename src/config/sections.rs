@@ -30,6 +30,7 @@ pub(super) const GLOBAL_KEYS: &[&str] = &[
     "vrrp_notify_fifo_script",
     "allowed_sources",
     "stop_handover",
+    "metrics_listen",
 ];
 
 pub(super) const SCRIPT_KEYS: &[&str] = &[
@@ -128,6 +129,7 @@ pub(super) fn read_global(ctx: &mut Ctx, sec: &RawSection) -> GlobalDefs {
     if let Some((v, _)) = ctx.one(sec, "stop_handover", flag) {
         g.stop_handover = v;
     }
+    g.metrics_listen = ctx.one(sec, "metrics_listen", listen_addr).map(|v| v.0);
     g.notify_fifo = read_fifo(ctx, sec, "notify_fifo", "notify_fifo_script");
     g.vrrp_notify_fifo = read_fifo(ctx, sec, "vrrp_notify_fifo", "vrrp_notify_fifo_script");
     if let (Some(global), Some(vrrp)) = (&g.notify_fifo, &g.vrrp_notify_fifo) {
@@ -457,5 +459,16 @@ pub(super) fn check_members(
         if let (false, Some(group)) = (dropped, groups.get_mut(g)) {
             group.instances.push(name.to_string());
         }
+    }
+}
+
+/// `metrics_listen = 127.0.0.1:9165` or `[::1]:9165`: an address and a port, both explicit.
+fn listen_addr(v: &str) -> Result<std::net::SocketAddr, ErrorKind> {
+    match v.parse::<std::net::SocketAddr>() {
+        Ok(a) if a.port() != 0 => Ok(a),
+        _ => Err(ErrorKind::bad(
+            v,
+            "an address and a port: 127.0.0.1:9165 or [::1]:9165",
+        )),
     }
 }
