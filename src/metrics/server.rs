@@ -38,6 +38,10 @@ struct Client {
     waiting: bool,
     answer: Option<Answer>,
     sent: usize,
+    /// Answered and shut for writing: what the client still sends is read and dropped until
+    /// it closes (or the deadline passes), so that closing with unread bytes does not reset
+    /// the connection and destroy the answer in flight.
+    draining: bool,
 }
 
 pub struct MetricsServer {
@@ -107,10 +111,10 @@ impl MetricsServer {
             }
             k if KEYS.contains(&k) => {
                 let i = k - TIMER_KEY - 1;
-                if self.clients[i].as_ref().is_some_and(|c| c.answer.is_some()) {
-                    self.write(i);
-                } else {
-                    self.read(i);
+                match self.clients[i].as_ref() {
+                    Some(c) if c.draining => self.drain(i),
+                    Some(c) if c.answer.is_some() => self.write(i),
+                    _ => self.read(i),
                 }
             }
             _ => return None,
@@ -142,6 +146,7 @@ impl MetricsServer {
                     waiting: false,
                     answer: None,
                     sent: 0,
+                    draining: false,
                 });
             } else if added.is_ok() {
                 let _ = self.poller.delete(&stream);
@@ -235,7 +240,34 @@ impl MetricsServer {
             }
         };
         if done {
+            c.draining = true;
+            let ev = Event::readable(TIMER_KEY + 1 + i);
+            let _ = c.stream.shutdown(std::net::Shutdown::Write);
+            if self
+                .poller
+                .modify_with_mode(&c.stream, ev, PollMode::Level)
+                .is_err()
+            {
+                self.close(i);
+            }
+        }
+    }
+
+    fn drain(&mut self, i: usize) {
+        let Some(c) = self.clients[i].as_mut() else {
+            return;
+        };
+        let mut buf = [0u8; 512];
+        // Bounded per wake-up: a client that sends without end is level-triggered back.
+        for _ in 0..16 {
+            match (&c.stream).read(&mut buf) {
+                Ok(n) if n > 0 => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                _ => {}
+            }
             self.close(i);
+            return;
         }
     }
 
