@@ -382,14 +382,14 @@ impl Daemon {
 
     fn scripts_changed(&mut self, now: Time) {
         let runs = self.scripts.runs();
-        let results = runs.map(|(name, _, health)| TrackResult::Script(name, health));
+        let results = runs.map(|(name, _, health, _)| TrackResult::Script(name, health));
         self.router.handle_track(now, results);
         self.run_actions(now);
     }
 
     fn processes_changed(&mut self, now: Time) {
         let counts = self.processes.counts();
-        let results = counts.map(|(name, _, health)| TrackResult::Process(name, health));
+        let results = counts.map(|(name, _, health, _)| TrackResult::Process(name, health));
         self.router.handle_track(now, results);
         self.run_actions(now);
     }
@@ -473,23 +473,10 @@ impl Daemon {
             transitions: s.transitions(),
         });
         status::render(&mut self.status_text, views, self.router.drops());
-        let cfg = self.router.config();
-        let script_w = |n: &str| {
-            cfg.scripts
-                .iter()
-                .find(|c| c.name == n)
-                .map_or(0, |c| c.weight)
-        };
-        let proc_w = |n: &str| {
-            let found = cfg.track_processes.iter().find(|c| c.name == n);
-            found.map_or(0, |c| c.weight)
-        };
         status::render_tracking(
             &mut self.status_text,
-            self.scripts.runs().map(|(n, r, h)| (n, r, h, script_w(n))),
-            self.processes
-                .counts()
-                .map(|(n, c, h)| (n, c, h, proc_w(n))),
+            self.scripts.runs(),
+            self.processes.counts(),
         );
     }
 

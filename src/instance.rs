@@ -219,21 +219,37 @@ pub enum Reason {
 }
 
 impl Reason {
-    /// One word for status lines and metric labels.
-    pub fn word(&self) -> &'static str {
+    /// The words of `index`, for status lines and metric labels.
+    pub const WORDS: [&'static str; 12] = [
+        "startup",
+        "address_owner",
+        "master_down",
+        "master_left",
+        "preempt",
+        "higher_priority",
+        "equal_priority_higher_address",
+        "fault",
+        "fault_cleared",
+        "shutdown",
+        "handed_over",
+        "sync_group",
+    ];
+
+    /// This reason's place in `WORDS`.
+    pub fn index(&self) -> usize {
         match self {
-            Reason::Startup => "startup",
-            Reason::AddressOwner => "address_owner",
-            Reason::MasterDown { .. } => "master_down",
-            Reason::MasterLeft { .. } => "master_left",
-            Reason::Preempt { .. } => "preempt",
-            Reason::HigherPriority { .. } => "higher_priority",
-            Reason::EqualPriorityHigherAddress { .. } => "equal_priority_higher_address",
-            Reason::LinkDown => "fault",
-            Reason::LinkUp => "fault_cleared",
-            Reason::Shutdown => "shutdown",
-            Reason::HandedOver { .. } => "handed_over",
-            Reason::SyncGroup => "sync_group",
+            Reason::Startup => 0,
+            Reason::AddressOwner => 1,
+            Reason::MasterDown { .. } => 2,
+            Reason::MasterLeft { .. } => 3,
+            Reason::Preempt { .. } => 4,
+            Reason::HigherPriority { .. } => 5,
+            Reason::EqualPriorityHigherAddress { .. } => 6,
+            Reason::LinkDown => 7,
+            Reason::LinkUp => 8,
+            Reason::Shutdown => 9,
+            Reason::HandedOver { .. } => 10,
+            Reason::SyncGroup => 11,
         }
     }
 }

@@ -155,6 +155,21 @@ fn emit(text: &str) -> ExitCode {
     }
 }
 
+/// `status --prometheus`: the exposition `metrics_listen` serves, from the same renderer.
+#[cfg(feature = "metrics")]
+fn prometheus(text: &str) -> ExitCode {
+    let mut out = String::with_capacity(text.len() * 4);
+    tinyvrrp::metrics::render(text, &mut out);
+    emit(&out)
+}
+
+/// The router builds leave the renderer out (the cargo feature `metrics`).
+#[cfg(not(feature = "metrics"))]
+fn prometheus(_text: &str) -> ExitCode {
+    eprintln!("tinyvrrp: this build has no Prometheus output (cargo feature `metrics`)");
+    ExitCode::FAILURE
+}
+
 fn main() -> ExitCode {
     let cli: Cli = argh::from_env();
     if cli.version {
@@ -172,7 +187,7 @@ fn main() -> ExitCode {
                 let msg = format!("status from {}: {e}", cli.status_socket.display());
                 if cmd.json {
                     println!("{}", status::error_json(&msg));
-                } else if cmd.prometheus {
+                } else if cmd.prometheus && cfg!(feature = "metrics") {
                     let mut out = String::new();
                     tinyvrrp::metrics::render_down(&mut out);
                     print!("{out}");
@@ -182,9 +197,7 @@ fn main() -> ExitCode {
             }
         };
         if cmd.prometheus {
-            let mut out = String::with_capacity(text.len() * 4);
-            tinyvrrp::metrics::render(&text, &mut out);
-            return emit(&out);
+            return prometheus(&text);
         }
         if !cmd.json {
             return emit(&text);

@@ -7,332 +7,341 @@
 //! labels `iname`, `intf`, `vrid`), so its dashboards and alerts keep working; the rest is
 //! under `tinyvrrp_`. Pure: text in, text out, written into the caller's reused buffer.
 
-use std::fmt::Write as _;
-
+#[cfg(feature = "metrics")]
 pub mod http;
+#[cfg(feature = "metrics")]
 pub mod server;
+#[cfg(feature = "metrics")]
 pub use server::{MetricsServer, KEYS};
+/// Built without the endpoint: there is never a server.
+#[cfg(not(feature = "metrics"))]
+pub enum MetricsServer {}
 
 /// The media type of the Prometheus text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Counter,
-    Gauge,
+/// Where a family's samples come from in the status text.
+#[derive(Clone, Copy)]
+enum Src {
+    /// An instance's `key=value` (a counter without its token is 0).
+    Field(&'static str),
+    /// `since=`, labelled with `reason=`.
+    Since,
+    /// `state=` as a number, one series per address of `addresses=`.
+    State,
+    Held,
+    Master,
+    /// An instance's `PREFIX<reason>=n` tokens, one series per reason.
+    Reasons(&'static str),
+    /// `peer=` and the `csum_<form>=n` tokens after it.
+    Forms,
+    /// A `key=value` of the `process` line.
+    Process(&'static str),
+    /// The tokens of the `drops` line.
+    Drops,
+    /// `health=` of the `track_script` lines, as keepalived_script_status.
+    Script,
+    /// `health=` / `weight=` of every `track_*` line.
+    Tracker(&'static str),
 }
 
-use Kind::{Counter, Gauge};
+const COUNTER: bool = true;
+const GAUGE: bool = false;
 
-/// Per-instance facts that are one status token each: (metric, token key, help, type).
-/// A counter whose token is absent is 0 (the status lists discards only once counted).
-const SIMPLE: &[(&str, &str, &str, Kind)] = &[
+/// Every family: name, help, whether a counter, source. The exporter's help texts are kept.
+const FAMILIES: &[(&str, &str, bool, Src)] = &[
+    ("keepalived_vrrp_state", "State of vrrp", GAUGE, Src::State),
     (
         "keepalived_advertisements_received_total",
-        "rx_adverts",
         "Advertisements received",
-        Counter,
+        COUNTER,
+        Src::Field("rx_adverts"),
     ),
     (
         "keepalived_advertisements_sent_total",
-        "tx_adverts",
         "Advertisements sent",
-        Counter,
+        COUNTER,
+        Src::Field("tx_adverts"),
     ),
     (
         "keepalived_become_master_total",
-        "become_master",
         "Became master",
-        Counter,
+        COUNTER,
+        Src::Field("become_master"),
     ),
     (
         "keepalived_release_master_total",
-        "release_master",
         "Released master",
-        Counter,
+        COUNTER,
+        Src::Field("release_master"),
     ),
     (
         "keepalived_priority_zero_received_total",
-        "rx_priority_zero",
         "Priority zero received",
-        Counter,
+        COUNTER,
+        Src::Field("rx_priority_zero"),
     ),
     (
         "keepalived_priority_zero_sent_total",
-        "tx_priority_zero",
         "Priority zero sent",
-        Counter,
+        COUNTER,
+        Src::Field("tx_priority_zero"),
     ),
     (
         "keepalived_advertisements_interval_errors_total",
-        "discard_interval_mismatch",
         "Advertisement interval errors",
-        Counter,
+        COUNTER,
+        Src::Field("discard_interval_mismatch"),
     ),
     (
         "keepalived_authentication_mismatch_total",
-        "discard_auth_mismatch",
         "Authentication mismatch",
-        Counter,
+        COUNTER,
+        Src::Field("discard_auth_mismatch"),
     ),
     (
         "keepalived_address_list_errors_total",
-        "discard_vip_mismatch",
         "Address list errors",
-        Counter,
+        COUNTER,
+        Src::Field("discard_vip_mismatch"),
+    ),
+    (
+        "keepalived_script_status",
+        "Tracker Script Status",
+        GAUGE,
+        Src::Script,
     ),
     (
         "tinyvrrp_priority",
-        "priority",
         "Configured priority",
-        Gauge,
+        GAUGE,
+        Src::Field("priority"),
     ),
     (
         "tinyvrrp_effective_priority",
-        "effective_priority",
         "Priority after tracking",
-        Gauge,
+        GAUGE,
+        Src::Field("effective_priority"),
     ),
     (
         "tinyvrrp_master_priority",
-        "master_priority",
         "Priority of the master a backup follows",
-        Gauge,
+        GAUGE,
+        Src::Field("master_priority"),
+    ),
+    (
+        "tinyvrrp_master",
+        "The current master's address",
+        GAUGE,
+        Src::Master,
+    ),
+    (
+        "tinyvrrp_vips_held",
+        "Whether the virtual addresses are held",
+        GAUGE,
+        Src::Held,
     ),
     (
         "tinyvrrp_last_transition_seconds",
-        "since",
-        "Seconds since the last transition, labelled with its reason",
-        Gauge,
+        "Seconds since the last transition, with its reason",
+        GAUGE,
+        Src::Since,
     ),
-];
-
-/// Families that take each `PREFIX<reason>=n` token of an instance line as one series with
-/// that reason: (metric, token prefix, help).
-const BY_REASON: &[(&str, &str, &str)] = &[
     (
         "tinyvrrp_transitions_total",
-        "transitions_",
         "State transitions by reason",
+        COUNTER,
+        Src::Reasons("transitions_"),
     ),
     (
         "tinyvrrp_discards_total",
-        "discard_",
         "Adverts an instance discarded, by reason",
+        COUNTER,
+        Src::Reasons("discard_"),
+    ),
+    (
+        "tinyvrrp_checksum_form_total",
+        "Adverts by peer and checksum form",
+        COUNTER,
+        Src::Forms,
+    ),
+    (
+        "tinyvrrp_drops_total",
+        "Datagrams dropped before an instance, by reason",
+        COUNTER,
+        Src::Drops,
+    ),
+    (
+        "tinyvrrp_tracker_up",
+        "Tracker state: 1 up, 0 down",
+        GAUGE,
+        Src::Tracker("health"),
+    ),
+    (
+        "tinyvrrp_tracker_weight",
+        "Tracker weight (the section's own)",
+        GAUGE,
+        Src::Tracker("weight"),
+    ),
+    (
+        "tinyvrrp_resident_memory_bytes",
+        "Resident set size of the daemon",
+        GAUGE,
+        Src::Process("rss_bytes"),
+    ),
+    (
+        "tinyvrrp_heap_allocations_total",
+        "Heap allocations since start",
+        COUNTER,
+        Src::Process("heap_allocs"),
     ),
 ];
 
+const UP: &str = "# HELP keepalived_up Status\n# TYPE keepalived_up gauge\nkeepalived_up ";
+
 /// The whole exposition for the status `text` of a running daemon.
 pub fn render(text: &str, out: &mut String) {
-    family(out, "keepalived_up", "Status", Gauge);
-    out.push_str("keepalived_up 1\n");
-    vrrp_state(text, out);
-    for &(name, key, help, kind) in SIMPLE {
-        family(out, name, help, kind);
-        for line in instances(text) {
-            let Some(v) = field(line, key).or((kind == Counter).then_some("0")) else {
-                continue;
-            };
-            let v = v.strip_suffix('s').unwrap_or(v);
-            let reason = field(line, "reason").filter(|_| key == "since");
-            sample(out, name, line, reason.map(|r| ("reason", r)), v);
+    out.push_str(UP);
+    out.push_str("1\n");
+    for &(name, help, counter, src) in FAMILIES {
+        for part in ["# HELP ", name, " ", help, "\n# TYPE ", name] {
+            out.push_str(part);
         }
-    }
-    for &(name, prefix, help) in BY_REASON {
-        family(out, name, help, Counter);
-        for line in instances(text) {
-            for (reason, v) in prefixed(line, prefix) {
-                sample(out, name, line, Some(("reason", reason)), v);
+        out.push_str(if counter { " counter\n" } else { " gauge\n" });
+        for line in text.split('\n') {
+            if line.starts_with("instance=") {
+                instance(out, name, counter, src, line);
+            } else {
+                other(out, name, src, line);
             }
         }
     }
-    master(text, out);
-    checksum_forms(text, out);
-    process_and_drops(text, out);
-    trackers(text, out);
 }
 
 /// What `status --prometheus` prints when the daemon cannot be asked.
 pub fn render_down(out: &mut String) {
-    family(out, "keepalived_up", "Status", Gauge);
-    out.push_str("keepalived_up 0\n");
+    out.push_str(UP);
+    out.push_str("0\n");
 }
 
-/// `keepalived_vrrp_state`: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT; one series per virtual
-/// address (label `ip_address`), or one with an empty address when there is none, as the
-/// exporter.
-fn vrrp_state(text: &str, out: &mut String) {
-    let name = "keepalived_vrrp_state";
-    family(out, name, "State of vrrp", Gauge);
-    for line in instances(text) {
-        let v = match field(line, "state") {
-            Some("BACKUP") => "1",
-            Some("MASTER") => "2",
-            Some("FAULT") => "3",
-            _ => "0",
-        };
-        let addrs = field(line, "addresses").unwrap_or("");
-        for a in addrs.split(',') {
-            sample(out, name, line, Some(("ip_address", a)), v);
+/// The samples of one family from one instance line.
+fn instance(out: &mut String, name: &str, counter: bool, src: Src, line: &str) {
+    let none = ("", "");
+    match src {
+        Src::Field(key) => {
+            if let Some(v) = field(line, key).or(if counter { Some("0") } else { None }) {
+                sample(out, name, line, none, v);
+            }
         }
-    }
-    let held = "tinyvrrp_vips_held";
-    family(
-        out,
-        held,
-        "Whether the instance holds its virtual addresses",
-        Gauge,
-    );
-    for line in instances(text) {
-        let v = if field(line, "vips") == Some("held") {
-            "1"
-        } else {
-            "0"
-        };
-        sample(out, held, line, None, v);
-    }
-}
-
-fn master(text: &str, out: &mut String) {
-    let name = "tinyvrrp_master";
-    family(
-        out,
-        name,
-        "The current master's address (1 per instance)",
-        Gauge,
-    );
-    for line in instances(text) {
-        if let Some(m) = field(line, "master") {
-            sample(out, name, line, Some(("master", m)), "1");
+        Src::Since => {
+            if let Some(v) = field(line, "since") {
+                let reason = ("reason", field(line, "reason").unwrap_or(""));
+                sample(out, name, line, reason, v.trim_end_matches('s'));
+            }
         }
+        Src::State => {
+            // The exporter's numbers: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT.
+            let v = match field(line, "state") {
+                Some("BACKUP") => "1",
+                Some("MASTER") => "2",
+                Some("FAULT") => "3",
+                _ => "0",
+            };
+            // One series per virtual address, or one with an empty address, as the exporter.
+            for a in field(line, "addresses").unwrap_or("").split(',') {
+                sample(out, name, line, ("ip_address", a), v);
+            }
+        }
+        Src::Held => {
+            let held = field(line, "vips") == Some("held");
+            sample(out, name, line, none, if held { "1" } else { "0" });
+        }
+        Src::Master => {
+            if let Some(m) = field(line, "master") {
+                sample(out, name, line, ("master", m), "1");
+            }
+        }
+        Src::Reasons(prefix) => {
+            let mut rest = line;
+            while let Some((k, v)) = next_token(&mut rest) {
+                if let Some(reason) = k.strip_prefix(prefix) {
+                    sample(out, name, line, ("reason", reason), v);
+                }
+            }
+        }
+        Src::Forms => {
+            let (mut rest, mut peer) = (line, "");
+            while let Some((k, v)) = next_token(&mut rest) {
+                if k == "peer" {
+                    peer = v;
+                } else if let Some(form) = k.strip_prefix("csum_") {
+                    out.push_str(name);
+                    labels(out, line);
+                    label(out, "peer", peer);
+                    label(out, "form", form);
+                    value(out, v);
+                }
+            }
+        }
+        _ => {}
     }
 }
 
-/// Which v3-over-IPv4 checksum form each peer's adverts used (RFC 5798 or RFC 9568).
-fn checksum_forms(text: &str, out: &mut String) {
-    let name = "tinyvrrp_checksum_form_total";
-    family(
-        out,
-        name,
-        "Adverts received by peer and checksum form",
-        Counter,
-    );
-    for line in instances(text) {
-        let mut peer = "";
-        for (k, v) in tokens(line) {
-            if k == "peer" {
-                peer = v;
-            } else if let Some(form) = k.strip_prefix("csum_") {
+/// The samples of one family from a line that is not an instance's.
+fn other(out: &mut String, name: &str, src: Src, line: &str) {
+    let (word, mut rest) = line.split_once(' ').unwrap_or((line, ""));
+    let health = match field(line, "health") {
+        Some("up") => "1",
+        Some("down") => "0",
+        _ => "",
+    };
+    let kind = word.strip_prefix("track_").unwrap_or("");
+    match src {
+        Src::Process(key) if word == "process" => {
+            if let Some(v) = field(line, key) {
                 out.push_str(name);
-                labels(out, line);
-                label(out, "peer", peer);
-                label(out, "form", form);
                 value(out, v);
             }
         }
-    }
-}
-
-fn process_and_drops(text: &str, out: &mut String) {
-    let process = lines(text, "process ").next().unwrap_or("");
-    for (name, key, help, kind) in [
-        (
-            "tinyvrrp_resident_memory_bytes",
-            "rss_bytes",
-            "Resident set size of the daemon",
-            Gauge,
-        ),
-        (
-            "tinyvrrp_heap_allocations_total",
-            "heap_allocs",
-            "Heap allocations since start",
-            Counter,
-        ),
-    ] {
-        if let Some(v) = field(process, key) {
-            family(out, name, help, kind);
+        Src::Drops if word == "drops" => {
+            while let Some((reason, v)) = next_token(&mut rest) {
+                out.push_str(name);
+                out.push('{');
+                label(out, "reason", reason);
+                value(out, v);
+            }
+        }
+        // A check not decided yet has no state sample.
+        Src::Script if word == "track_script" && !health.is_empty() => {
             out.push_str(name);
-            value(out, v);
-        }
-    }
-    let name = "tinyvrrp_drops_total";
-    family(
-        out,
-        name,
-        "Datagrams dropped before an instance, by reason",
-        Counter,
-    );
-    for line in lines(text, "drops") {
-        for (reason, v) in tokens(line) {
-            out.push_str(name);
-            out.push('{');
-            label(out, "reason", reason);
-            value(out, v);
-        }
-    }
-}
-
-/// `keepalived_script_status` (1 GOOD, 0 BAD, as the exporter), and the state and weight of
-/// every tracked script and process; a check not yet decided has no state sample.
-fn trackers(text: &str, out: &mut String) {
-    let checks = || lines(text, "track_script ").chain(lines(text, "track_process "));
-    let kind = |line: &str| {
-        if line.starts_with("track_script") {
-            "script"
-        } else {
-            "process"
-        }
-    };
-    let health = |line| match field(line, "health") {
-        Some("up") => Some("1"),
-        Some("down") => Some("0"),
-        _ => None,
-    };
-    let status = "keepalived_script_status";
-    family(out, status, "Tracker Script Status", Gauge);
-    for line in lines(text, "track_script ") {
-        if let Some(v) = health(line) {
-            out.push_str(status);
             out.push('{');
             label(out, "name", field(line, "name").unwrap_or(""));
-            value(out, v);
+            value(out, health);
         }
-    }
-    for (name, help) in [
-        ("tinyvrrp_tracker_up", "Tracker state: 1 up, 0 down"),
-        (
-            "tinyvrrp_tracker_weight",
-            "Tracker weight (the section's own)",
-        ),
-    ] {
-        family(out, name, help, Gauge);
-        for line in checks() {
-            let v = if name == "tinyvrrp_tracker_up" {
-                health(line)
+        Src::Tracker(key) if !kind.is_empty() => {
+            let v = if key == "health" {
+                health
             } else {
-                field(line, "weight")
+                field(line, key).unwrap_or("")
             };
-            let Some(v) = v else { continue };
-            out.push_str(name);
-            out.push('{');
-            label(out, "type", kind(line));
-            label(out, "name", field(line, "name").unwrap_or(""));
-            value(out, v);
+            if !v.is_empty() {
+                out.push_str(name);
+                out.push('{');
+                label(out, "type", kind);
+                label(out, "name", field(line, "name").unwrap_or(""));
+                value(out, v);
+            }
         }
+        _ => {}
     }
-}
-
-fn family(out: &mut String, name: &str, help: &str, kind: Kind) {
-    let kind = if kind == Counter { "counter" } else { "gauge" };
-    let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
 }
 
 /// `name{iname="…",intf="…",vrid="…"[,extra="…"]} value`.
-fn sample(out: &mut String, name: &str, line: &str, extra: Option<(&str, &str)>, v: &str) {
+fn sample(out: &mut String, name: &str, line: &str, extra: (&str, &str), v: &str) {
     out.push_str(name);
     labels(out, line);
-    if let Some((k, x)) = extra {
-        label(out, k, x);
+    if !extra.0.is_empty() {
+        label(out, extra.0, extra.1);
     }
     value(out, v);
 }
@@ -340,32 +349,34 @@ fn sample(out: &mut String, name: &str, line: &str, extra: Option<(&str, &str)>,
 /// Opens the label set with the instance's labels.
 fn labels(out: &mut String, line: &str) {
     out.push('{');
-    for (k, key) in [
-        ("iname", "instance"),
-        ("intf", "interface"),
-        ("vrid", "vrid"),
-    ] {
-        label(out, k, field(line, key).unwrap_or(""));
-    }
+    label(out, "iname", field(line, "instance").unwrap_or(""));
+    label(out, "intf", field(line, "interface").unwrap_or(""));
+    label(out, "vrid", field(line, "vrid").unwrap_or(""));
 }
 
 /// `k="v",` with `\`, `"` and line breaks escaped as the format asks.
 fn label(out: &mut String, k: &str, v: &str) {
     out.push_str(k);
     out.push_str("=\"");
-    for c in v.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
+    for c in v.split_inclusive(['\\', '"', '\n']) {
+        match c.as_bytes().last() {
+            Some(b'\n') => {
+                out.push_str(&c[..c.len() - 1]);
+                out.push_str("\\n");
+            }
+            Some(b'\\' | b'"') => {
+                out.push_str(&c[..c.len() - 1]);
+                out.push('\\');
+                out.push_str(&c[c.len() - 1..]);
+            }
+            _ => out.push_str(c),
         }
     }
     out.push_str("\",");
 }
 
-/// Closes the label set (dropping a trailing comma) and writes the value; what is not a plain
-/// decimal number is written as NaN, so a garbled status never breaks the exposition.
+/// Closes the label set (dropping the trailing comma) and writes the value; what is not a
+/// plain decimal number is written as NaN, so a garbled status never breaks the exposition.
 fn value(out: &mut String, v: &str) {
     if out.ends_with(',') {
         out.pop();
@@ -374,50 +385,77 @@ fn value(out: &mut String, v: &str) {
         out.pop();
     }
     let b = v.as_bytes();
-    let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
-    let number = match v.split_once('.') {
-        Some((i, f)) => digits(i.trim_start_matches('-').as_bytes()) && digits(f.as_bytes()),
-        None => digits(b.strip_prefix(b"-").unwrap_or(b)),
-    };
+    let b = b.strip_prefix(b"-").unwrap_or(b);
+    let (mut digits, mut dots, mut last_dot) = (0, 0, false);
+    for &c in b {
+        last_dot = c == b'.';
+        match c {
+            b'0'..=b'9' => digits += 1,
+            b'.' if digits > 0 => dots += 1,
+            _ => dots = 2,
+        }
+    }
+    let number = digits > 0 && dots < 2 && !last_dot;
     out.push(' ');
     out.push_str(if number { v } else { "NaN" });
     out.push('\n');
 }
 
-fn lines<'a>(text: &'a str, start: &'a str) -> impl Iterator<Item = &'a str> {
-    text.lines().filter(move |l| l.starts_with(start))
-}
-
-fn instances(text: &str) -> impl Iterator<Item = &str> {
-    lines(text, "instance=")
-}
-
-fn tokens(line: &str) -> impl Iterator<Item = (&str, &str)> {
-    line.split_ascii_whitespace()
-        .filter_map(|t| t.split_once('='))
+/// The next `key=value` token of a status line (words without `=` are skipped).
+fn next_token<'a>(rest: &mut &'a str) -> Option<(&'a str, &'a str)> {
+    loop {
+        let s = rest.trim_start_matches(' ');
+        if s.is_empty() {
+            return None;
+        }
+        let (word, tail) = s.split_once(' ').unwrap_or((s, ""));
+        *rest = tail;
+        if let Some(kv) = word.split_once('=') {
+            return Some(kv);
+        }
+    }
 }
 
 fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-    tokens(line).find(|t| t.0 == key).map(|t| t.1)
+    let mut rest = line;
+    while let Some((k, v)) = next_token(&mut rest) {
+        if k == key {
+            return Some(v);
+        }
+    }
+    None
 }
 
-fn prefixed<'a>(line: &'a str, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> {
-    tokens(line).filter_map(move |(k, v)| Some((k.strip_prefix(prefix)?, v)))
-}
-
-/// The process's resident set size from `/proc/self/statm` (pages × page size), read
-/// into a stack buffer.
+/// The process's resident set size from `/proc/self/statm` (its second number, in pages),
+/// read with plain syscalls into a stack buffer (std's file machinery costs ~0.5 KiB on MIPS).
 pub fn rss_bytes() -> Option<u64> {
-    use std::io::Read;
     let mut buf = [0u8; 96];
-    let n = std::fs::File::open("/proc/self/statm")
-        .and_then(|mut f| f.read(&mut buf))
-        .ok()?;
-    let text = std::str::from_utf8(&buf[..n]).ok()?;
-    let pages: u64 = text.split(' ').nth(1)?.parse().ok()?;
+    // SAFETY: a NUL-terminated path; `buf` is live for the read and its length is passed; the
+    // descriptor is ours and closed here.
+    let n = unsafe {
+        let fd = libc::open(
+            b"/proc/self/statm\0".as_ptr().cast(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        );
+        if fd < 0 {
+            return None;
+        }
+        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+        libc::close(fd);
+        usize::try_from(n).ok()?
+    };
+    let mut fields = buf[..n].split(|&b| b == b' ');
+    let resident = fields.nth(1).filter(|f| !f.is_empty())?;
+    let mut pages = 0u64;
+    for &c in resident {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        pages = pages.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
     // SAFETY: sysconf has no preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    Some(pages * u64::try_from(page).ok()?)
+    pages.checked_mul(u64::try_from(page).ok()?)
 }
 
 #[cfg(test)]

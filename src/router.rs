@@ -136,9 +136,10 @@ pub struct Slot {
     discards: Counters,
     forms: PeerForms,
     last_transition: Option<Time>,
-    /// The last transition's reason and the transitions counted by reason.
-    last_reason: &'static str,
-    transitions: Counters,
+    /// The last transition's reason and the transitions counted by reason (both by
+    /// `Reason::index`).
+    last_reason: Option<u8>,
+    transitions: [u32; Reason::WORDS.len()],
     /// Tracking (or its sync group) puts the instance in FAULT.
     tracked_fault: bool,
     /// Its own tracking fails (not counting its sync group).
@@ -188,8 +189,8 @@ impl Slot {
             discards: Counters::default(),
             forms: PeerForms::default(),
             last_transition: None,
-            last_reason: "",
-            transitions: Counters::default(),
+            last_reason: None,
+            transitions: [0; Reason::WORDS.len()],
             tracked_fault: false,
             tracking_failed: false,
             own_fault: false,
@@ -247,10 +248,13 @@ impl Slot {
     pub fn last_transition(&self) -> Option<Time> {
         self.last_transition
     }
+    /// The last transition's reason (`Reason::WORDS`), empty before the first.
     pub fn last_reason(&self) -> &'static str {
         self.last_reason
+            .map_or("", |i| Reason::WORDS[usize::from(i)])
     }
-    pub fn transitions(&self) -> &Counters {
+    /// Transitions by reason, in the order of `Reason::WORDS`.
+    pub fn transitions(&self) -> &[u32; Reason::WORDS.len()] {
         &self.transitions
     }
     pub fn tracked_fault(&self) -> bool {
@@ -531,8 +535,8 @@ impl Router {
             } => {
                 let s = &mut self.slots[i];
                 s.last_transition = Some(now);
-                s.last_reason = reason.word();
-                s.transitions.bump(s.last_reason);
+                s.last_reason = Some(reason.index() as u8);
+                s.transitions[reason.index()] += 1;
                 info!(
                     "{} {from} -> {to}: {}",
                     s.cfg.name,

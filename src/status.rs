@@ -96,7 +96,8 @@ pub struct InstanceView<'a> {
     pub since_transition: Option<Duration>,
     /// The last transition's reason (`Reason::word`), empty before the first.
     pub reason: &'a str,
-    pub transitions: &'a Counters,
+    /// Transitions by reason, in the order of `Reason::WORDS`.
+    pub transitions: &'a [u32],
 }
 
 pub fn render<'a>(
@@ -149,8 +150,10 @@ pub fn render<'a>(
             s.become_master,
             s.release_master
         );
-        for (name, n) in v.transitions.iter() {
-            let _ = write!(out, " transitions_{name}={n}");
+        for (name, &n) in crate::instance::Reason::WORDS.iter().zip(v.transitions) {
+            if n > 0 {
+                let _ = write!(out, " transitions_{name}={n}");
+            }
         }
         for (name, n) in v.discards.iter() {
             let _ = write!(out, " discard_{name}={n}");
@@ -168,6 +171,8 @@ pub fn render<'a>(
         "process heap_allocs={}",
         crate::alloc_count::allocations()
     );
+    // For the metrics; the router builds (without the feature) save its code.
+    #[cfg(feature = "metrics")]
     if let Some(rss) = crate::metrics::rss_bytes() {
         let _ = write!(out, " rss_bytes={rss}");
     }

@@ -41,6 +41,7 @@ pub struct GlobalDefs {
     pub notify_fifo: Option<NotifyFifo>,
     pub vrrp_notify_fifo: Option<NotifyFifo>,
     /// `metrics_listen`: where the Prometheus endpoint listens (off when unset).
+    #[cfg(feature = "metrics")]
     pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
@@ -72,6 +73,7 @@ impl Default for GlobalDefs {
             stop_handover: true,
             notify_fifo: None,
             vrrp_notify_fifo: None,
+            #[cfg(feature = "metrics")]
             metrics_listen: None,
         }
     }

@@ -129,7 +129,7 @@ pub(super) fn read_global(ctx: &mut Ctx, sec: &RawSection) -> GlobalDefs {
     if let Some((v, _)) = ctx.one(sec, "stop_handover", flag) {
         g.stop_handover = v;
     }
-    g.metrics_listen = ctx.one(sec, "metrics_listen", listen_addr).map(|v| v.0);
+    read_metrics_listen(ctx, sec, &mut g);
     g.notify_fifo = read_fifo(ctx, sec, "notify_fifo", "notify_fifo_script");
     g.vrrp_notify_fifo = read_fifo(ctx, sec, "vrrp_notify_fifo", "vrrp_notify_fifo_script");
     if let (Some(global), Some(vrrp)) = (&g.notify_fifo, &g.vrrp_notify_fifo) {
@@ -463,12 +463,29 @@ pub(super) fn check_members(
 }
 
 /// `metrics_listen = 127.0.0.1:9165` or `[::1]:9165`: an address and a port, both explicit.
-fn listen_addr(v: &str) -> Result<std::net::SocketAddr, ErrorKind> {
-    match v.parse::<std::net::SocketAddr>() {
-        Ok(a) if a.port() != 0 => Ok(a),
-        _ => Err(ErrorKind::bad(
-            v,
-            "an address and a port: 127.0.0.1:9165 or [::1]:9165",
-        )),
+#[cfg(feature = "metrics")]
+fn read_metrics_listen(ctx: &mut Ctx, sec: &RawSection, g: &mut GlobalDefs) {
+    g.metrics_listen = ctx
+        .one(sec, "metrics_listen", |v| {
+            match v.parse::<std::net::SocketAddr>() {
+                Ok(a) if a.port() != 0 => Ok(a),
+                _ => Err(ErrorKind::bad(
+                    v,
+                    "an address and a port: 127.0.0.1:9165 or [::1]:9165",
+                )),
+            }
+        })
+        .map(|v| v.0);
+}
+
+/// Built without the endpoint (the router builds): the key is an error, not silently ignored.
+#[cfg(not(feature = "metrics"))]
+fn read_metrics_listen(ctx: &mut Ctx, sec: &RawSection, _: &mut GlobalDefs) {
+    if let Some(e) = first(sec, "metrics_listen") {
+        let kind = ErrorKind::bad(
+            &e.value,
+            "no value: this build has no metrics endpoint (cargo feature `metrics`)",
+        );
+        ctx.at(sec, e, kind);
     }
 }

@@ -1,11 +1,30 @@
 //! The daemon's side of `metrics_listen`: binding (at start-up and when a reload changes the
 //! address) and the short dispatch of its poller events.
 
+#[cfg(feature = "metrics")]
 use log::{error, info};
 
-use super::{monotonic_now, Daemon};
+#[cfg(feature = "metrics")]
+use super::monotonic_now;
+use super::Daemon;
+#[cfg(feature = "metrics")]
 use crate::metrics::{server::Wants, MetricsServer, KEYS};
 
+/// Built without the endpoint (the cargo feature `metrics`): nothing to bind or serve.
+#[cfg(not(feature = "metrics"))]
+impl Daemon {
+    pub(super) fn ensure_metrics(&mut self) {
+        debug_assert!(self.metrics.is_none());
+    }
+    pub(super) fn metrics_events(&mut self, _marked: u32) {}
+}
+
+#[cfg(not(feature = "metrics"))]
+pub(super) fn mark(_marked: &mut u32, _key: usize) -> bool {
+    false
+}
+
+#[cfg(feature = "metrics")]
 impl Daemon {
     /// Binds the configured address unless it is already bound; a failure is logged and the
     /// daemon runs without the endpoint.
@@ -48,6 +67,7 @@ impl Daemon {
 }
 
 /// Marks `key` in `marked` when it is the metrics endpoint's.
+#[cfg(feature = "metrics")]
 pub(super) fn mark(marked: &mut u32, key: usize) -> bool {
     let ours = KEYS.contains(&key);
     if ours {

@@ -145,8 +145,7 @@ fn renders_the_daemons_status() {
         auth: None,
         garp: GarpSchedule::default(),
     });
-    let mut transitions = Counters::default();
-    transitions.bump("startup");
+    let transitions = [1];
     let addresses = ["192.0.2.100".parse().unwrap()];
     let view = InstanceView {
         name: "VI_1",

@@ -485,7 +485,7 @@ drops bad_checksum=3 unknown_vrid=1
             addresses: &[],
             since_transition: Some(Duration::from_millis(1500)),
             reason: "",
-            transitions: &Counters::default(),
+            transitions: &[],
         };
         let mut text = String::new();
         render(&mut text, std::iter::once(view), &drops);
