@@ -19,7 +19,8 @@ ROOT=$PWD
 
 # Cargo feature arguments for target $1. The router targets leave out `tinyvrrp import`
 # (about 39 KiB on MIPS): a keepalived.conf is converted once, on any PC or with the x86_64 /
-# aarch64 binary, and the routers' flash is the scarce thing.
+# aarch64 binary, and the routers' flash is the scarce thing. They leave out `metrics` too
+# (the Prometheus endpoint and `status --prometheus`: about 24 KiB on mipsel).
 features_for() {
     case $1 in
     armv7-* | mips*) printf '%s' --no-default-features ;;
