@@ -467,15 +467,22 @@ pub(super) fn check_members(
 fn read_metrics_listen(ctx: &mut Ctx, sec: &RawSection, g: &mut GlobalDefs) {
     g.metrics_listen = ctx
         .one(sec, "metrics_listen", |v| {
-            match v.parse::<std::net::SocketAddr>() {
-                Ok(a) if a.port() != 0 => Ok(a),
-                _ => Err(ErrorKind::bad(
-                    v,
-                    "an address and a port: 127.0.0.1:9165 or [::1]:9165",
-                )),
-            }
+            listen_addr(v).ok_or_else(|| {
+                ErrorKind::bad(v, "an address and a port: 127.0.0.1:9165 or [::1]:9165")
+            })
         })
         .map(|v| v.0);
+}
+
+/// By hand over `IpAddr`'s parser: std's `SocketAddr` parser costs ~1.3 KiB more.
+#[cfg(feature = "metrics")]
+fn listen_addr(v: &str) -> Option<std::net::SocketAddr> {
+    let (host, port) = v.rsplit_once(':')?;
+    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
+    let ip: std::net::IpAddr = bare.unwrap_or(host).parse().ok()?;
+    let port: u16 = port.parse().ok().filter(|&p| p != 0)?;
+    // IPv6 in brackets, IPv4 without.
+    (ip.is_ipv6() == bare.is_some()).then_some(std::net::SocketAddr::new(ip, port))
 }
 
 /// Built without the endpoint (the router builds): the key is an error, not silently ignored.

@@ -2129,3 +2129,16 @@ fn metrics_listen_takes_an_address_and_a_port() {
         assert_eq!((line, key.as_str()), (2, "metrics_listen"), "{bad}");
     }
 }
+
+/// Built without the endpoint: the key is refused where it stands, not ignored.
+#[cfg(not(feature = "metrics"))]
+#[test]
+fn metrics_listen_is_refused_without_the_feature() {
+    let text = format!(
+        "[global_defs]\nmetrics_listen = 127.0.0.1:9165\n{}",
+        inst("")
+    );
+    let (line, key, kind) = one_err(&text);
+    assert_eq!((line, key.as_str()), (2, "metrics_listen"));
+    assert!(kind.to_string().contains("no metrics endpoint"), "{kind}");
+}

@@ -45,6 +45,8 @@ struct Client {
 }
 
 pub struct MetricsServer {
+    /// The address it was bound to.
+    pub addr: SocketAddr,
     listener: TcpListener,
     timer: TimerFd,
     poller: Arc<Poller>,
@@ -80,6 +82,7 @@ impl MetricsServer {
             return Err(e);
         }
         Ok(MetricsServer {
+            addr,
             listener,
             timer,
             poller,
@@ -87,10 +90,6 @@ impl MetricsServer {
             body: String::new(),
             shared: Rc::default(),
         })
-    }
-
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
     }
 
     /// A poller event: `None` when `key` is not ours.
@@ -129,9 +128,16 @@ impl MetricsServer {
 
     fn accept(&mut self, now: Time) {
         for _ in 0..ACCEPTS_PER_WAKE {
-            let Ok((stream, _)) = self.listener.accept() else {
+            // Non-blocking at once, and no peer address (std's accept converts it).
+            let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+            let (addr, len) = (std::ptr::null_mut(), std::ptr::null_mut());
+            // SAFETY: accept4 on our listener; a valid new descriptor is owned by the stream.
+            let fd = unsafe { libc::accept4(self.listener.as_raw_fd(), addr, len, flags) };
+            if fd < 0 {
                 break;
-            };
+            }
+            // SAFETY: `fd` is a new, open socket that nothing else owns.
+            let stream = unsafe { <TcpStream as std::os::fd::FromRawFd>::from_raw_fd(fd) };
             // Over the cap the connection is closed at once.
             let Some(i) = self.clients.iter().position(Option::is_none) else {
                 continue;
@@ -139,7 +145,7 @@ impl MetricsServer {
             let key = Event::readable(TIMER_KEY + 1 + i);
             // SAFETY: the stream is deleted from the poller in `close` before it is dropped.
             let added = unsafe { self.poller.add_with_mode(&stream, key, PollMode::Level) };
-            if stream.set_nonblocking(true).is_ok() && added.is_ok() {
+            if added.is_ok() {
                 self.clients[i] = Some(Client {
                     stream,
                     request: Request::new(now),
@@ -148,8 +154,6 @@ impl MetricsServer {
                     sent: 0,
                     draining: false,
                 });
-            } else if added.is_ok() {
-                let _ = self.poller.delete(&stream);
             }
         }
         self.rearm();
