@@ -392,4 +392,15 @@ fn slow_and_silent_clients_are_bounded_and_never_delay_adverts() {
     let scraped = get(&cl, addr, "/metrics");
     assert!(scraped.contains("\nkeepalived_vrrp_state{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\",ip_address=\"192.0.2.1\"} 2\n"), "{scraped}");
     d.assert_running("after the abuse");
+
+    // A reload that moves the endpoint re-binds it; the old port is closed.
+    let moved = config(200, "0.1", n1.ipv4).replace(":9165", ":9166");
+    fs::write(&d.conf, moved).expect("rewrite the config");
+    d.kill(libc::SIGHUP);
+    let new_addr = SocketAddr::new(n1.ipv4.into(), 9166);
+    let rebound = wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
+        get(&cl, new_addr, "/metrics").starts_with("HTTP/1.1 200 OK")
+    });
+    assert!(rebound.is_some(), "not re-bound:\n{}", d.log_text());
+    assert!(http(&cl, addr, b"GET /metrics HTTP/1.0\r\n\r\n").is_err());
 }
