@@ -158,6 +158,21 @@ fn series(text: &str) -> Vec<&str> {
         .collect()
 }
 
+/// The endpoint and `status --prometheus` give the same series; promtool accepts both.
+fn endpoint_and_status_agree(ns: &str, addr: SocketAddr, d: &DaemonHandle, promtool: &Path) {
+    let scraped = get(ns, addr, "/metrics");
+    let (head, body) = scraped.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    assert!(
+        head.contains("Content-Type: text/plain; version=0.0.4"),
+        "{head}"
+    );
+    let printed = status_prometheus(d);
+    assert_eq!(series(body), series(&printed));
+    promtool_accepts(promtool, body);
+    promtool_accepts(promtool, &printed);
+}
+
 #[test]
 fn prometheus_sees_a_failover() {
     let Some(prometheus) = need("prometheus", "metrics") else {
@@ -178,19 +193,8 @@ fn prometheus_sees_a_failover() {
     });
     assert!(master.is_some(), "no election:\n{}", d1.log_text());
 
-    // The endpoint and `status --prometheus` give the same series; promtool accepts both.
     let addr1 = SocketAddr::new(n1.ipv4.into(), PORT);
-    let scraped = get(&lab.client.name, addr1, "/metrics");
-    let (head, body) = scraped.split_once("\r\n\r\n").expect("an HTTP answer");
-    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
-    assert!(
-        head.contains("Content-Type: text/plain; version=0.0.4"),
-        "{head}"
-    );
-    let printed = status_prometheus(&d1);
-    assert_eq!(series(body), series(&printed));
-    promtool_accepts(&promtool, body);
-    promtool_accepts(&promtool, &printed);
+    endpoint_and_status_agree(&lab.client.name, addr1, &d1, &promtool);
 
     let pid = start_prometheus(&lab, &prometheus);
     let cl = lab.client.name.clone();
