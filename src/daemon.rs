@@ -33,6 +33,7 @@ use crate::vmac::Vmacs;
 
 mod addrs;
 mod adverts;
+mod metrics;
 
 use addrs::{Addrs, Ctx};
 use adverts::Adverts;
@@ -100,6 +101,7 @@ pub struct Daemon {
     addrs: Addrs,
     status: StatusServer,
     status_text: String,
+    metrics: Option<crate::metrics::MetricsServer>,
     /// The (interface, VRID, family) claims that keep a second daemon off our instances.
     claims: crate::pidfile::Claims,
     notifier: Notifier,
@@ -153,7 +155,7 @@ impl Daemon {
             .with_poller(poller.clone())
             .with_fifos(fifos)
             .with_policy(&config.global);
-        let daemon = Daemon {
+        let mut daemon = Daemon {
             opts,
             poller,
             events: Events::new(),
@@ -171,6 +173,7 @@ impl Daemon {
             },
             status,
             status_text: String::with_capacity(4096),
+            metrics: None,
             claims,
             notifier,
             scripts: ScriptRunner::default(),
@@ -180,6 +183,7 @@ impl Daemon {
             files_due: None,
         };
         daemon.register()?;
+        daemon.ensure_metrics();
         crate::privilege::reduce(privilege);
         Ok(daemon)
     }
@@ -380,14 +384,14 @@ impl Daemon {
 
     fn scripts_changed(&mut self, now: Time) {
         let runs = self.scripts.runs();
-        let results = runs.map(|(name, _, health)| TrackResult::Script(name, health));
+        let results = runs.map(|(name, _, health, _)| TrackResult::Script(name, health));
         self.router.handle_track(now, results);
         self.run_actions(now);
     }
 
     fn processes_changed(&mut self, now: Time) {
         let counts = self.processes.counts();
-        let results = counts.map(|(name, _, health)| TrackResult::Process(name, health));
+        let results = counts.map(|(name, _, health, _)| TrackResult::Process(name, health));
         self.router.handle_track(now, results);
         self.run_actions(now);
     }
@@ -465,7 +469,10 @@ impl Daemon {
             discards: s.discards(),
             forms: s.forms(),
             vips_held: s.vips_held(),
+            addresses: s.vip_addrs(),
             since_transition: s.last_transition().map(|t| now.saturating_sub(t)),
+            reason: s.last_reason(),
+            transitions: s.transitions(),
         });
         status::render(&mut self.status_text, views, self.router.drops());
         status::render_tracking(
@@ -507,6 +514,7 @@ impl Daemon {
         let sum = self.router.reload(now, config);
         self.run_actions(now);
         self.notifier.reconfigure(&self.router.config().global);
+        self.ensure_metrics();
         info!(
             "reloaded {}: {} kept, {} changed in place, {} restarted, {} removed, {} added",
             self.opts.config_path.display(),
@@ -584,14 +592,15 @@ impl Daemon {
                 Err(e) => return Err(setup("poll")(e)),
                 Ok(_) => {}
             }
-            let mut ready = [false; 7];
+            let (mut ready, mut metrics) = ([false; 7], 0);
             for ev in self.events.iter() {
                 if let Some(flag) = ready.get_mut(ev.key) {
                     *flag = true;
-                } else {
+                } else if !self::metrics::mark(&mut metrics, ev.key) {
                     self.status.on_event(ev.key, &self.poller);
                 }
             }
+            self.metrics_events(metrics);
             if ready[KEY_NETLINK] {
                 self.drain_netlink(now);
             }
@@ -684,16 +693,18 @@ impl Daemon {
                 }
                 return Err(setup("poll")(e));
             }
-            let mut ready = [false; 7];
+            let (mut ready, mut metrics) = ([false; 7], 0);
             for ev in self.events.iter() {
                 if let Some(flag) = ready.get_mut(ev.key) {
                     *flag = true;
                 } else if !self.status.on_event(ev.key, &self.poller)
+                    && !self::metrics::mark(&mut metrics, ev.key)
                     && ev.key >= notify::OUTPUT_KEY_BASE
                 {
                     self.notifier.on_output(ev.key);
                 }
             }
+            self.metrics_events(metrics);
             self.pass(&ready, monotonic_now());
         }
     }

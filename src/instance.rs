@@ -218,6 +218,42 @@ pub enum Reason {
     SyncGroup,
 }
 
+impl Reason {
+    /// The words of `index`, for status lines and metric labels.
+    pub const WORDS: [&'static str; 12] = [
+        "startup",
+        "address_owner",
+        "master_down",
+        "master_left",
+        "preempt",
+        "higher_priority",
+        "equal_priority_higher_address",
+        "fault",
+        "fault_cleared",
+        "shutdown",
+        "handed_over",
+        "sync_group",
+    ];
+
+    /// This reason's place in `WORDS`.
+    pub fn index(&self) -> usize {
+        match self {
+            Reason::Startup => 0,
+            Reason::AddressOwner => 1,
+            Reason::MasterDown { .. } => 2,
+            Reason::MasterLeft { .. } => 3,
+            Reason::Preempt { .. } => 4,
+            Reason::HigherPriority { .. } => 5,
+            Reason::EqualPriorityHigherAddress { .. } => 6,
+            Reason::LinkDown => 7,
+            Reason::LinkUp => 8,
+            Reason::Shutdown => 9,
+            Reason::HandedOver { .. } => 10,
+            Reason::SyncGroup => 11,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Send one advert with this priority (0 when leaving).

@@ -10,6 +10,7 @@ pub mod daemon;
 pub mod import;
 pub mod instance;
 pub mod links;
+pub mod metrics;
 pub mod netlink;
 pub mod notify;
 pub mod packet;

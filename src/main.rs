@@ -73,6 +73,10 @@ struct StatusCmd {
     /// print the status as one JSON object (on failure: {"error":"..."}, exit status 1)
     #[argh(switch)]
     json: bool,
+    /// print the status in the Prometheus text format, as `metrics_listen` serves it (for
+    /// node_exporter's textfile collector; on failure `keepalived_up 0`, exit status 1)
+    #[argh(switch)]
+    prometheus: bool,
 }
 
 fn init_logging(level: &str, to_syslog: bool) -> Result<(), String> {
@@ -151,6 +155,21 @@ fn emit(text: &str) -> ExitCode {
     }
 }
 
+/// `status --prometheus`: the exposition `metrics_listen` serves, from the same renderer.
+#[cfg(feature = "metrics")]
+fn prometheus(text: &str) -> ExitCode {
+    let mut out = String::with_capacity(text.len() * 4);
+    tinyvrrp::metrics::render(text, &mut out);
+    emit(&out)
+}
+
+/// The router builds leave the renderer out (the cargo feature `metrics`).
+#[cfg(not(feature = "metrics"))]
+fn prometheus(_text: &str) -> ExitCode {
+    eprintln!("tinyvrrp: this build has no Prometheus output (cargo feature `metrics`)");
+    ExitCode::FAILURE
+}
+
 fn main() -> ExitCode {
     let cli: Cli = argh::from_env();
     if cli.version {
@@ -168,11 +187,18 @@ fn main() -> ExitCode {
                 let msg = format!("status from {}: {e}", cli.status_socket.display());
                 if cmd.json {
                     println!("{}", status::error_json(&msg));
+                } else if cmd.prometheus && cfg!(feature = "metrics") {
+                    let mut out = String::new();
+                    tinyvrrp::metrics::render_down(&mut out);
+                    print!("{out}");
                 }
                 eprintln!("tinyvrrp: {msg}");
                 return ExitCode::FAILURE;
             }
         };
+        if cmd.prometheus {
+            return prometheus(&text);
+        }
         if !cmd.json {
             return emit(&text);
         }

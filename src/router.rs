@@ -136,6 +136,10 @@ pub struct Slot {
     discards: Counters,
     forms: PeerForms,
     last_transition: Option<Time>,
+    /// The last transition's reason and the transitions counted by reason (both by
+    /// `Reason::index`).
+    last_reason: Option<u8>,
+    transitions: [u32; Reason::WORDS.len()],
     /// Tracking (or its sync group) puts the instance in FAULT.
     tracked_fault: bool,
     /// Its own tracking fails (not counting its sync group).
@@ -185,6 +189,8 @@ impl Slot {
             discards: Counters::default(),
             forms: PeerForms::default(),
             last_transition: None,
+            last_reason: None,
+            transitions: [0; Reason::WORDS.len()],
             tracked_fault: false,
             tracking_failed: false,
             own_fault: false,
@@ -241,6 +247,15 @@ impl Slot {
     }
     pub fn last_transition(&self) -> Option<Time> {
         self.last_transition
+    }
+    /// The last transition's reason (`Reason::WORDS`), empty before the first.
+    pub fn last_reason(&self) -> &'static str {
+        self.last_reason
+            .map_or("", |i| Reason::WORDS[usize::from(i)])
+    }
+    /// Transitions by reason, in the order of `Reason::WORDS`.
+    pub fn transitions(&self) -> &[u32; Reason::WORDS.len()] {
+        &self.transitions
     }
     pub fn tracked_fault(&self) -> bool {
         self.tracked_fault
@@ -520,6 +535,8 @@ impl Router {
             } => {
                 let s = &mut self.slots[i];
                 s.last_transition = Some(now);
+                s.last_reason = Some(reason.index() as u8);
+                s.transitions[reason.index()] += 1;
                 info!(
                     "{} {from} -> {to}: {}",
                     s.cfg.name,

@@ -91,7 +91,13 @@ pub struct InstanceView<'a> {
     pub discards: &'a Counters,
     pub forms: &'a PeerForms,
     pub vips_held: bool,
+    /// The virtual addresses, listed as `addresses=a,b`.
+    pub addresses: &'a [IpAddr],
     pub since_transition: Option<Duration>,
+    /// The last transition's reason (`Reason::word`), empty before the first.
+    pub reason: &'a str,
+    /// Transitions by reason, in the order of `Reason::WORDS`.
+    pub transitions: &'a [u32],
 }
 
 pub fn render<'a>(
@@ -115,6 +121,9 @@ pub fn render<'a>(
             i.effective_priority(),
             if v.vips_held { "held" } else { "none" },
         );
+        for (n, a) in v.addresses.iter().enumerate() {
+            let _ = write!(out, "{}{a}", if n == 0 { " addresses=" } else { "," });
+        }
         match i.master() {
             Some((ip, prio)) if i.state() == State::Backup => {
                 let _ = write!(out, " master={ip} master_priority={prio}");
@@ -127,6 +136,9 @@ pub fn render<'a>(
         if let Some(d) = v.since_transition {
             let _ = write!(out, " since={}s", Secs(d, 1));
         }
+        if !v.reason.is_empty() {
+            let _ = write!(out, " reason={}", v.reason);
+        }
         let _ = write!(
             out,
             " rx_adverts={} tx_adverts={} rx_priority_zero={} tx_priority_zero={} \
@@ -138,6 +150,11 @@ pub fn render<'a>(
             s.become_master,
             s.release_master
         );
+        for (name, &n) in crate::instance::Reason::WORDS.iter().zip(v.transitions) {
+            if n > 0 {
+                let _ = write!(out, " transitions_{name}={n}");
+            }
+        }
         for (name, n) in v.discards.iter() {
             let _ = write!(out, " discard_{name}={n}");
         }
@@ -149,11 +166,17 @@ pub fn render<'a>(
         }
         out.push('\n');
     }
-    let _ = writeln!(
+    let _ = write!(
         out,
         "process heap_allocs={}",
         crate::alloc_count::allocations()
     );
+    // For the metrics; the router builds (without the feature) save its code.
+    #[cfg(feature = "metrics")]
+    if let Some(rss) = crate::metrics::rss_bytes() {
+        let _ = write!(out, " rss_bytes={rss}");
+    }
+    out.push('\n');
     out.push_str("drops");
     for (name, n) in drops.iter() {
         let _ = write!(out, " {name}={n}");
@@ -161,29 +184,29 @@ pub fn render<'a>(
     out.push('\n');
 }
 
-/// One line per health check: `track_script name=chk runs=12 health=up` and
-/// `track_process name=dns processes=2 health=down`.
+/// One line per health check: `track_script name=chk runs=12 health=up weight=-20` and
+/// `track_process name=dns processes=2 health=down weight=0` (the section's own weight).
 pub fn render_tracking<'a>(
     out: &mut String,
-    scripts: impl Iterator<Item = (&'a str, u64, Health)>,
-    processes: impl Iterator<Item = (&'a str, usize, Health)>,
+    scripts: impl Iterator<Item = (&'a str, u64, Health, i32)>,
+    processes: impl Iterator<Item = (&'a str, usize, Health, i32)>,
 ) {
     let word = |h: Health| match h {
         Health::Up => "up",
         Health::Down => "down",
         Health::Unknown => "unknown",
     };
-    for (name, runs, h) in scripts {
+    for (name, runs, h, w) in scripts {
         let _ = writeln!(
             out,
-            "track_script name={name} runs={runs} health={}",
+            "track_script name={name} runs={runs} health={} weight={w}",
             word(h)
         );
     }
-    for (name, n, h) in processes {
+    for (name, n, h, w) in processes {
         let _ = writeln!(
             out,
-            "track_process name={name} processes={n} health={}",
+            "track_process name={name} processes={n} health={} weight={w}",
             word(h)
         );
     }

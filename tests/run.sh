@@ -77,6 +77,34 @@ if [[ $(id -u) -eq 0 ]]; then
     fi
 fi
 
+# --- prometheus and promtool (tests/netns/metrics.rs scrapes the daemons with a real Prometheus
+# and fails without it as root). Installed as keepalived is: its service must not start.
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        log "installing prometheus (service not started)"
+        if [[ -e /usr/sbin/policy-rc.d ]]; then
+            echo "error: /usr/sbin/policy-rc.d exists; not replacing it" >&2
+            exit 1
+        fi
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+        rc=0
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 ||
+            { apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus; } ||
+            rc=$?
+        rm -f /usr/sbin/policy-rc.d
+        trap - EXIT
+        if ((rc)); then
+            echo "error: installing prometheus failed; tests/netns/metrics.rs needs it" >&2
+            exit 1
+        fi
+    else
+        echo "warning: prometheus missing and cannot be installed; the metrics test fails as root" >&2
+    fi
+fi
+
 # --- Rust toolchain: under sudo, PATH may not include the invoking user's cargo ----------------
 if ! command -v cargo >/dev/null 2>&1; then
     for home in "${HOME:-/root}" "$(getent passwd "${SUDO_USER:-root}" | cut -d: -f6)"; do

@@ -109,3 +109,40 @@ fn a_reader_that_stops_early_is_no_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `status --prometheus`: the exposition of a complete reply; `keepalived_up 0` and exit 1
+/// when there is no daemon, as the textfile collector wants to record.
+#[cfg(feature = "metrics")]
+#[test]
+fn prometheus_text_and_down() {
+    let dir = scratch("prom");
+    let (sock, t) = serve_once(&dir, format!("{LINE}end\n").into_bytes());
+    let out = Command::new(DAEMON)
+        .arg("--status-socket")
+        .arg(&sock)
+        .args(["status", "--prometheus"])
+        .output()
+        .expect("run");
+    t.join().expect("server");
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "keepalived_up 1",
+        "# TYPE keepalived_become_master_total counter",
+        r#"keepalived_become_master_total{iname="VI_1",intf="eth0",vrid="51"} 1"#,
+        r#"keepalived_vrrp_state{iname="VI_1",intf="eth0",vrid="51",ip_address=""} 2"#,
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
+    }
+    let _ = std::fs::remove_file(&sock);
+    let out = Command::new(DAEMON)
+        .arg("--status-socket")
+        .arg(&sock)
+        .args(["status", "--prometheus"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.ends_with("\nkeepalived_up 0\n"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -40,6 +40,9 @@ pub struct GlobalDefs {
     /// keepalived's `notify_fifo` and `vrrp_notify_fifo`: both get every VRRP state line.
     pub notify_fifo: Option<NotifyFifo>,
     pub vrrp_notify_fifo: Option<NotifyFifo>,
+    /// `metrics_listen`: where the Prometheus endpoint listens (off when unset).
+    #[cfg(feature = "metrics")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// A FIFO the daemon writes `INSTANCE "VI_1" MASTER 150` lines to, as keepalived.
@@ -70,6 +73,8 @@ impl Default for GlobalDefs {
             stop_handover: true,
             notify_fifo: None,
             vrrp_notify_fifo: None,
+            #[cfg(feature = "metrics")]
+            metrics_listen: None,
         }
     }
 }

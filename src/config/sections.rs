@@ -30,6 +30,7 @@ pub(super) const GLOBAL_KEYS: &[&str] = &[
     "vrrp_notify_fifo_script",
     "allowed_sources",
     "stop_handover",
+    "metrics_listen",
 ];
 
 pub(super) const SCRIPT_KEYS: &[&str] = &[
@@ -128,6 +129,7 @@ pub(super) fn read_global(ctx: &mut Ctx, sec: &RawSection) -> GlobalDefs {
     if let Some((v, _)) = ctx.one(sec, "stop_handover", flag) {
         g.stop_handover = v;
     }
+    read_metrics_listen(ctx, sec, &mut g);
     g.notify_fifo = read_fifo(ctx, sec, "notify_fifo", "notify_fifo_script");
     g.vrrp_notify_fifo = read_fifo(ctx, sec, "vrrp_notify_fifo", "vrrp_notify_fifo_script");
     if let (Some(global), Some(vrrp)) = (&g.notify_fifo, &g.vrrp_notify_fifo) {
@@ -457,5 +459,40 @@ pub(super) fn check_members(
         if let (false, Some(group)) = (dropped, groups.get_mut(g)) {
             group.instances.push(name.to_string());
         }
+    }
+}
+
+/// `metrics_listen = 127.0.0.1:9165` or `[::1]:9165`: an address and a port, both explicit.
+#[cfg(feature = "metrics")]
+fn read_metrics_listen(ctx: &mut Ctx, sec: &RawSection, g: &mut GlobalDefs) {
+    g.metrics_listen = ctx
+        .one(sec, "metrics_listen", |v| {
+            listen_addr(v).ok_or_else(|| {
+                ErrorKind::bad(v, "an address and a port: 127.0.0.1:9165 or [::1]:9165")
+            })
+        })
+        .map(|v| v.0);
+}
+
+/// By hand over `IpAddr`'s parser: std's `SocketAddr` parser costs ~1.3 KiB more.
+#[cfg(feature = "metrics")]
+fn listen_addr(v: &str) -> Option<std::net::SocketAddr> {
+    let (host, port) = v.rsplit_once(':')?;
+    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
+    let ip: std::net::IpAddr = bare.unwrap_or(host).parse().ok()?;
+    let port: u16 = port.parse().ok().filter(|&p| p != 0)?;
+    // IPv6 in brackets, IPv4 without.
+    (ip.is_ipv6() == bare.is_some()).then_some(std::net::SocketAddr::new(ip, port))
+}
+
+/// Built without the endpoint (the router builds): the key is an error, not silently ignored.
+#[cfg(not(feature = "metrics"))]
+fn read_metrics_listen(ctx: &mut Ctx, sec: &RawSection, _: &mut GlobalDefs) {
+    if let Some(e) = first(sec, "metrics_listen") {
+        let kind = ErrorKind::bad(
+            &e.value,
+            "no value: this build has no metrics endpoint (cargo feature `metrics`)",
+        );
+        ctx.at(sec, e, kind);
     }
 }

@@ -2130,3 +2130,41 @@ fn repeats_in_a_big_file_are_found_and_the_reports_capped() {
         }
     );
 }
+
+#[cfg(feature = "metrics")]
+#[test]
+fn metrics_listen_takes_an_address_and_a_port() {
+    let with = |v: &str| format!("[global_defs]\nmetrics_listen = {v}\n{}", inst(""));
+    assert_eq!(ok(&inst("")).config.global.metrics_listen, None);
+    let c = ok(&with("127.0.0.1:9165")).config;
+    assert_eq!(
+        c.global.metrics_listen,
+        Some("127.0.0.1:9165".parse().unwrap())
+    );
+    let c = ok(&with("[::1]:9165")).config;
+    assert_eq!(c.global.metrics_listen, Some("[::1]:9165".parse().unwrap()));
+    for bad in [
+        "127.0.0.1",
+        "127.0.0.1:0",
+        ":9165",
+        "localhost:9165",
+        "::1:9165",
+        "",
+    ] {
+        let (line, key, _) = one_err(&with(bad));
+        assert_eq!((line, key.as_str()), (2, "metrics_listen"), "{bad}");
+    }
+}
+
+/// Built without the endpoint: the key is refused where it stands, not ignored.
+#[cfg(not(feature = "metrics"))]
+#[test]
+fn metrics_listen_is_refused_without_the_feature() {
+    let text = format!(
+        "[global_defs]\nmetrics_listen = 127.0.0.1:9165\n{}",
+        inst("")
+    );
+    let (line, key, kind) = one_err(&text);
+    assert_eq!((line, key.as_str()), (2, "metrics_listen"));
+    assert!(kind.to_string().contains("no metrics endpoint"), "{kind}");
+}

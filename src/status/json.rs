@@ -482,14 +482,17 @@ drops bad_checksum=3 unknown_vrid=1
             discards: &discards,
             forms: &forms,
             vips_held: false,
+            addresses: &[],
             since_transition: Some(Duration::from_millis(1500)),
+            reason: "",
+            transitions: &[],
         };
         let mut text = String::new();
         render(&mut text, std::iter::once(view), &drops);
         crate::status::render_tracking(
             &mut text,
-            std::iter::once(("chk", 3, crate::track::Health::Up)),
-            std::iter::once(("dns", 1, crate::track::Health::Down)),
+            std::iter::once(("chk", 3, crate::track::Health::Up, -20)),
+            std::iter::once(("dns", 1, crate::track::Health::Down, 0)),
         );
 
         let json = to_json(&text).unwrap();
@@ -500,8 +503,8 @@ drops bad_checksum=3 unknown_vrid=1
             r#""discard_bad_ttl":1,"peers":[{"peer":"192.0.2.12","csum_rfc5798":0,"csum_rfc9568":1}]}],"#,
             r#""process":{"heap_allocs":"#,
             r#""drops":{"unknown_vrid":2},"#,
-            r#""track_scripts":[{"name":"chk","runs":3,"health":"up"}],"#,
-            r#""track_processes":[{"name":"dns","processes":1,"health":"down"}]}"#,
+            r#""track_scripts":[{"name":"chk","runs":3,"health":"up","weight":-20}],"#,
+            r#""track_processes":[{"name":"dns","processes":1,"health":"down","weight":0}]}"#,
         ] {
             assert!(json.contains(part), "{part} not in {json}");
         }

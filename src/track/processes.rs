@@ -186,10 +186,16 @@ impl ProcessTracker {
     }
 
     /// Name, matching processes and health of each tracked process (for the status).
-    pub fn counts(&self) -> impl Iterator<Item = (&str, usize, Health)> {
-        self.tracked
-            .iter()
-            .map(|t| (t.cfg.name.as_str(), t.pids.len(), t.quorum.health()))
+    /// (name, matching processes, health, the section's weight) of every tracked process.
+    pub fn counts(&self) -> impl Iterator<Item = (&str, usize, Health, i32)> {
+        self.tracked.iter().map(|t| {
+            (
+                t.cfg.name.as_str(),
+                t.pids.len(),
+                t.quorum.health(),
+                t.cfg.weight,
+            )
+        })
     }
 
     pub fn next_deadline(&self) -> Option<Time> {

@@ -196,10 +196,11 @@ impl ScriptRunner {
     }
 
     /// Runs started so far, per script name (for status and tests).
-    pub fn runs(&self) -> impl Iterator<Item = (&str, u64, Health)> {
+    /// (name, runs, health, the section's weight) of every script.
+    pub fn runs(&self) -> impl Iterator<Item = (&str, u64, Health, i32)> {
         self.scripts
             .iter()
-            .map(|s| (s.cfg.name.as_str(), s.runs, s.check.health()))
+            .map(|s| (s.cfg.name.as_str(), s.runs, s.check.health(), s.cfg.weight))
     }
 }
 
@@ -352,7 +353,7 @@ mod tests {
         assert!(r.on_timer(Duration::ZERO));
         assert_eq!(r.health("gone"), Health::Down);
         assert_eq!(r.health("nopath"), Health::Down);
-        assert!(r.runs().all(|(_, runs, _)| runs == 0));
+        assert!(r.runs().all(|(_, runs, _, _)| runs == 0));
     }
 
     /// A bare command is found in PATH and run.

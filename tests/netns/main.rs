@@ -37,6 +37,7 @@ mod interop_import;
 mod interop_keepalived;
 mod lifecycle;
 mod local_abuse;
+mod metrics;
 mod modes;
 mod netlink;
 mod options;
