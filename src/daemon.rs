@@ -471,6 +471,8 @@ impl Daemon {
             self.scripts.runs(),
             self.processes.counts(),
         );
+        // Headroom: counters gaining digits must not regrow it (nor the reply's copy) later.
+        self.status_text.reserve(self.status_text.len() / 2);
     }
 
     fn serve_status(&mut self, now: Time) {

@@ -163,6 +163,8 @@ impl StatusServer {
         }
         if let Some(buf) = Rc::get_mut(&mut self.snapshot) {
             buf.clear();
+            // Room for the text to grow as counters gain digits without a reallocation.
+            buf.reserve(text.len() + text.len() / 2 + END.len());
             buf.extend_from_slice(text.as_bytes());
             buf.extend_from_slice(END.as_bytes());
         }

@@ -43,6 +43,7 @@ mod options;
 mod reload;
 mod resilience;
 mod routes;
+mod soak;
 mod sock;
 mod track;
 mod vm;
