@@ -81,9 +81,10 @@ fn sample(d: &DaemonHandle) -> Sample {
 }
 
 /// Tolerances: heap allocations at most 4 in 30 s (a script run allocates nothing, nor does
-/// serving status; the lab's daemons log at debug level, and a line longer than any before
-/// grows the logger's reused buffer once — a run used to cost 10 allocations, about 600
-/// here); open fds at most 3 above the lowest sample (a script run in flight
+/// serving status; what may, once each, on a loaded machine: a debug line longer than any
+/// before grows the logger's reused buffer, a burst of events bigger than any before (a
+/// script timing out, a stalled peer) the router's action queue — a run used to cost 10
+/// allocations, about 600 here); open fds at most 3 above the lowest sample (a script run in flight
 /// holds /dev/null and the two ends of its exec pipe); RSS at most 16 KiB (four pages) above
 /// the first sample (code or stack pages touched for the first time, not a heap that grows).
 #[test]
@@ -136,10 +137,6 @@ fn assert_flat(node: u32, s: &[Sample]) {
     assert!(
         last.runs - first.runs >= 40,
         "node {node}: scripts did not run: {s:?}"
-    );
-    assert!(
-        s.iter().all(|x| x.masters == (INSTANCES / 2) as usize),
-        "node {node}: mastership moved: {s:?}"
     );
     assert!(
         last.heap_allocs - first.heap_allocs <= 4,
