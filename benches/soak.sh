@@ -2,8 +2,9 @@
 # Soak (issue 13 part 3): a pair of tinyvrrp daemons with 50 VRRPv3 instances at 0.1 s each
 # (25 masters on each node) and two track scripts run every second, for SECONDS (default
 # 600). Every SOAK_EVERY seconds (default 5) it samples each daemon's RSS (VmRSS), open fds
-# (/proc/PID/fd), the malloc heap's RSS and heap allocations (`tinyvrrp status`: process heap_allocs), prints the
-# samples, then a verdict per figure: flat, or growing with its least-squares slope (per
+# (/proc/PID/fd), the malloc heap's RSS, heap allocations (`tinyvrrp status`: process
+# heap_allocs) and the lines it has logged (a step there is an event: a transition, a script
+# that timed out; one may allocate once, to a new high-water mark), prints the samples, then a verdict per figure: flat, or growing with its least-squares slope (per
 # minute, over the samples after the first minute, which is start-up). Exit status 1 when a
 # figure grows or a daemon died.
 #   usage: sudo bash benches/soak.sh [SECONDS]      (or SOAK_SECS=...; TINYVRRP_BIN=path)
@@ -71,8 +72,8 @@ for ns in a b; do
 done
 # `ip netns exec` execs the daemon, so $! is the daemon's pid.
 
-sample() { # PID SOCK -> "rss_kib heap_kib fds allocs masters"
-    local pid=$1 sock=$2 rss heap fds st allocs masters
+sample() { # PID SOCK LOG -> "rss_kib heap_kib fds allocs masters log_lines"
+    local pid=$1 sock=$2 rss heap fds st allocs masters lines
     rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
     # RSS of the malloc heap alone ([heap]; 0 when malloc uses none, e.g. musl's mmap)
     heap=$(awk '/\[heap\]/ {h = 1; next} h && /^Rss:/ {print $2; f = 1; exit}
@@ -81,13 +82,15 @@ sample() { # PID SOCK -> "rss_kib heap_kib fds allocs masters"
     st=$("$BIN" --status-socket "$sock" status)
     allocs=$(sed -n 's/^process heap_allocs=\([0-9]*\).*/\1/p' <<<"$st")
     masters=$(grep -c 'state=MASTER' <<<"$st" || true)
-    echo "$rss $heap $fds $allocs $masters"
+    # Lines logged so far: a step here is an event (a transition, a script that failed).
+    lines=$(wc -l <"$3")
+    echo "$rss $heap $fds $allocs $masters $lines"
 }
 
 echo "soak: $N instances per node (v3, 0.1 s), 2 track scripts at 1 s, ${SECS} s, sample every ${EVERY} s"
 echo "binary: $BIN"
-printf '%7s | %9s %8s %4s %10s %3s | %9s %8s %4s %10s %3s\n' t a_rss_kib heap_kib fds \
-    heap_alloc mst b_rss_kib heap_kib fds heap_alloc mst
+printf '%7s | %9s %8s %4s %10s %3s %4s | %9s %8s %4s %10s %3s %4s\n' t a_rss_kib heap_kib fds \
+    heap_alloc mst log b_rss_kib heap_kib fds heap_alloc mst log
 SAMPLES="$WORK/samples"
 : >"$SAMPLES"
 start=$(date +%s.%N)
@@ -101,10 +104,10 @@ while :; do
         tail -n 20 "$WORK"/*.log
         break
     fi
-    read -r ar ah af aa am <<<"$(sample "${PIDS[0]}" "$WORK/a.sock")"
-    read -r br bh bf ba bm <<<"$(sample "${PIDS[1]}" "$WORK/b.sock")"
-    printf '%7s | %9s %8s %4s %10s %3s | %9s %8s %4s %10s %3s\n' "$t" "$ar" "$ah" "$af" \
-        "$aa" "$am" "$br" "$bh" "$bf" "$ba" "$bm"
+    read -r ar ah af aa am al <<<"$(sample "${PIDS[0]}" "$WORK/a.sock" "$WORK/a.log")"
+    read -r br bh bf ba bm bl <<<"$(sample "${PIDS[1]}" "$WORK/b.sock" "$WORK/b.log")"
+    printf '%7s | %9s %8s %4s %10s %3s %4s | %9s %8s %4s %10s %3s %4s\n' "$t" "$ar" "$ah" \
+        "$af" "$aa" "$am" "$al" "$br" "$bh" "$bf" "$ba" "$bm" "$bl"
     echo "$t $ar $ah $af $aa $br $bh $bf $ba" >>"$SAMPLES"
     awk -v t="$t" -v s="$SECS" 'BEGIN {exit !(t >= s)}' && break
 done

@@ -480,6 +480,11 @@ impl Daemon {
             self.scripts.runs(),
             self.processes.counts(),
         );
+        // Headroom, so the text growing as counters gain digits does not regrow it later.
+        let len = self.status_text.len();
+        if self.status_text.capacity() < len + len / 2 {
+            self.status_text.reserve(len);
+        }
     }
 
     fn serve_status(&mut self, now: Time) {

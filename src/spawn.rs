@@ -10,7 +10,7 @@
 
 pub mod secure;
 
-use std::ffi::CString;
+use std::ffi::{CString, NulError};
 use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -159,6 +159,9 @@ pub struct Program {
     how: How,
     /// The word a PATH search resolved (argv[0] is the file found).
     searched: Option<String>,
+    /// What exec gets when no argument is added (every run of a track script), built once:
+    /// such a run allocates nothing.
+    exec: Vec<CString>,
 }
 
 impl Program {
@@ -169,11 +172,7 @@ impl Program {
             .strip_prefix('<')
             .is_some_and(|rest| rest.trim_start().starts_with('/'))
         {
-            return Ok(Program {
-                argv,
-                how: How::ShellLine,
-                searched: None,
-            });
+            return Program::with_exec(argv, How::ShellLine, None);
         }
         let file = find_program(first)?;
         let searched = (file != first).then(|| first.to_string());
@@ -185,11 +184,24 @@ impl Program {
         if let Some(slot) = argv.first_mut() {
             *slot = file;
         }
-        Ok(Program {
+        Program::with_exec(argv, how, searched)
+    }
+
+    fn with_exec(
+        argv: Vec<String>,
+        how: How,
+        searched: Option<String>,
+    ) -> Result<Self, CommandError> {
+        let mut program = Program {
             argv,
             how,
             searched,
-        })
+            exec: Vec::new(),
+        };
+        program.exec = program
+            .exec_argv(&[])
+            .map_err(|_| CommandError::Syntax("a NUL character"))?;
+        Ok(program)
     }
 
     /// The words of the command line, the first one resolved.
@@ -211,34 +223,44 @@ impl Program {
         out: ChildOut<'_>,
         env: &[(&str, &str)],
     ) -> io::Result<Child> {
+        let built;
+        let argv = if args.is_empty() {
+            &self.exec
+        } else {
+            built = self
+                .exec_argv(args)
+                .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+            &built
+        };
+        start(argv, run_as, out, env)
+    }
+
+    /// What exec gets: the words plus `args`, through /bin/sh as `how` says.
+    fn exec_argv(&self, args: &[&str]) -> Result<Vec<CString>, NulError> {
         let (first, rest) = self
             .argv
             .split_first()
             .map_or(("", &[][..]), |(f, r)| (f.as_str(), r));
-        let mut argv: Vec<CString> = Vec::new();
+        let words = rest.iter().map(String::as_str).chain(args.iter().copied());
+        let mut argv = Vec::new();
         match self.how {
-            How::Exec => argv.push(cstring(first)?),
-            How::ShellScript => argv.extend([cstring("/bin/sh")?, cstring(first)?]),
+            How::Exec => argv.push(CString::new(first)?),
+            How::ShellScript => argv.extend([CString::from(c"/bin/sh"), CString::new(first)?]),
             How::ShellLine => {
                 let mut line = first.to_string();
-                for w in rest.iter().map(String::as_str).chain(args.iter().copied()) {
+                for w in words {
                     line.push_str(" '");
                     line.push_str(&w.replace('\'', r"'\''"));
                     line.push('\'');
                 }
-                argv.extend([cstring("/bin/sh")?, cstring("-c")?, cstring(&line)?]);
-                return start(&argv, run_as, out, env);
+                return Ok(vec![c"/bin/sh".into(), c"-c".into(), CString::new(line)?]);
             }
         }
-        for w in rest.iter().map(String::as_str).chain(args.iter().copied()) {
-            argv.push(cstring(w)?);
+        for w in words {
+            argv.push(CString::new(w)?);
         }
-        start(&argv, run_as, out, env)
+        Ok(argv)
     }
-}
-
-fn cstring(s: &str) -> io::Result<CString> {
-    CString::new(s).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
 }
 
 /// Where a child's stdout and stderr go (stdin is always /dev/null).
@@ -299,7 +321,8 @@ extern "C" {
 fn environment(env: &[(&str, &str)]) -> io::Result<(Vec<CString>, Vec<*const libc::c_char>)> {
     let mut set = Vec::new();
     for (k, v) in env {
-        set.push(cstring(&format!("{k}={v}"))?);
+        let entry = CString::new(format!("{k}={v}"));
+        set.push(entry.map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?);
     }
     let mut ptrs = Vec::new();
     // SAFETY: environ is the NULL-terminated array of C strings the process was started with
@@ -330,9 +353,39 @@ fn start(
     out: ChildOut<'_>,
     env: &[(&str, &str)],
 ) -> io::Result<Child> {
-    let (_set, envp_ptrs) = environment(env)?;
-    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
-    argv_ptrs.push(std::ptr::null());
+    if env.is_empty() {
+        // SAFETY: environ is the process's NULL-terminated environment, which the daemon
+        // never changes; nothing to add means nothing to allocate (a track script's run).
+        let envp = unsafe { environ };
+        return with_pointers(argv, |argv| fork_exec(argv, envp, run_as, out));
+    }
+    let (_set, envp) = environment(env)?;
+    with_pointers(argv, |argv| fork_exec(argv, envp.as_ptr(), run_as, out))
+}
+
+/// `strs` as the NULL-terminated array exec wants: on the stack unless the line is long.
+fn with_pointers<R>(strs: &[CString], f: impl FnOnce(&[*const libc::c_char]) -> R) -> R {
+    let mut short = [std::ptr::null(); 32];
+    let mut long = Vec::new();
+    let ptrs = if strs.len() < short.len() {
+        &mut short[..=strs.len()]
+    } else {
+        long.resize(strs.len() + 1, std::ptr::null());
+        &mut long[..]
+    };
+    for (p, s) in ptrs.iter_mut().zip(strs) {
+        *p = s.as_ptr();
+    }
+    f(ptrs)
+}
+
+/// [`start`] with the pointer arrays made (both NULL-terminated).
+fn fork_exec(
+    argv_ptrs: &[*const libc::c_char],
+    envp: *const *const libc::c_char,
+    run_as: Option<RunAs>,
+    out: ChildOut<'_>,
+) -> io::Result<Child> {
     let null = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -358,7 +411,7 @@ fn start(
         // SAFETY: in the child; every pointer was prepared before the fork.
         unsafe {
             let errno = child_setup(null.as_raw_fd(), out_fd, run_as).unwrap_or_else(|| {
-                libc::execve(argv_ptrs[0], argv_ptrs.as_ptr(), envp_ptrs.as_ptr());
+                libc::execve(argv_ptrs[0], argv_ptrs.as_ptr(), envp);
                 *libc::__errno_location()
             });
             let bytes = errno.to_ne_bytes();
@@ -577,15 +630,34 @@ mod tests {
         std::io::Read::read_to_string(&mut std::fs::File::from(read), &mut out).expect("reads");
         assert!(child.wait().expect("waits").success());
         assert_eq!(out, "a b:/x\n");
-        let p = Program {
-            argv: vec!["/nonexistent/tinyvrrp".into()],
-            how: How::Exec,
-            searched: None,
-        };
+        let p = Program::with_exec(vec!["/nonexistent/tinyvrrp".into()], How::Exec, None)
+            .expect("builds");
         let e = p
             .spawn(&[], None, ChildOut::Null, &[])
             .expect_err("no such file");
         assert_eq!(e.raw_os_error(), Some(libc::ENOENT));
+    }
+
+    /// A line longer than the on-stack pointer array runs too, arguments added or not.
+    #[test]
+    fn long_command_lines_run() {
+        let words: Vec<String> = (1..=40).map(|i| i.to_string()).collect();
+        let line = format!("echo {}", words.join(" "));
+        assert_eq!(run(&line, &[]), (0, format!("{}\n", words.join(" "))));
+        assert_eq!(run(&line, &["x"]), (0, format!("{} x\n", words.join(" "))));
+    }
+
+    /// A NUL character cannot go to exec: the line is refused when read, not at each run.
+    #[test]
+    fn a_nul_character_is_refused_when_parsed() {
+        assert_eq!(
+            Program::parse(r"/bin/true a\x00b"),
+            Err(CommandError::Syntax("a NUL character"))
+        );
+        assert_eq!(
+            Program::parse(r"</etc/hostname \0"),
+            Err(CommandError::Syntax("a NUL character"))
+        );
     }
 
     /// No shell unless asked for: shell operators are plain arguments, as in keepalived.

@@ -165,6 +165,11 @@ impl StatusServer {
         }
         if let Some(buf) = Rc::get_mut(&mut self.snapshot) {
             buf.clear();
+            // Twice the room, so the text growing as counters gain digits does not regrow it.
+            let need = text.len() + END.len();
+            if buf.capacity() < need {
+                buf.reserve(2 * need);
+            }
             buf.extend_from_slice(text.as_bytes());
             buf.extend_from_slice(END.as_bytes());
         }

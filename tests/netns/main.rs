@@ -45,6 +45,7 @@ mod privilege;
 mod reload;
 mod resilience;
 mod routes;
+mod soak;
 mod sock;
 mod track;
 mod vm;
