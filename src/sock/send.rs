@@ -9,7 +9,7 @@ use std::ptr;
 use nix::errno::Errno;
 
 use super::cmsg::{self, ControlBuf};
-use super::mmsg::{Mmsg, Parts};
+use super::mmsg::{Mmsg, Parts, Zeroed};
 use super::{Proto, SockError, VrrpSocket, MAX_DATAGRAM, V4, V6};
 
 /// Why a datagram could not be queued.
@@ -53,6 +53,8 @@ impl std::error::Error for PushError {}
 
 /// What happened to one queued datagram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+// u8 tag, Queued first: all-zero bytes are `Queued` (see `Zeroed for SendSlot`).
+#[repr(u8)]
 pub enum SendOutcome {
     /// Not sent yet.
     Queued,
@@ -73,6 +75,9 @@ struct SendSlot {
     outcome: SendOutcome,
 }
 
+// SAFETY: plain C data and integers, and `outcome` a repr(u8) enum whose zero tag is `Queued`.
+unsafe impl Zeroed for SendSlot {}
+
 /// Preallocated `sendmmsg` batch of `slots` datagrams of up to [`MAX_DATAGRAM`] bytes.
 ///
 /// Each datagram leaves on its own interface with its own source address, chosen by a PKTINFO
@@ -88,19 +93,8 @@ pub struct SendBatch {
 impl SendBatch {
     /// Allocates `slots` (at least 1) send slots; the only allocation the batch makes.
     pub fn new(slots: usize) -> Self {
-        // SAFETY: sockaddr_storage is plain C data; all-zero bytes are a valid value.
-        let name = unsafe { std::mem::zeroed::<libc::sockaddr_storage>() };
-        let slot = SendSlot {
-            data: [0; MAX_DATAGRAM],
-            len: 0,
-            name,
-            namelen: 0,
-            control: ControlBuf::ZERO,
-            controllen: 0,
-            outcome: SendOutcome::Queued,
-        };
         SendBatch {
-            m: Mmsg::new(slots, slot),
+            m: Mmsg::new(slots),
             queued: 0,
             failed: 0,
         }
