@@ -34,6 +34,8 @@ pub(super) struct Parts {
 /// zero tag is a unit variant).
 pub(super) unsafe trait Zeroed: Copy {}
 
+// SAFETY: a byte.
+unsafe impl Zeroed for u8 {}
 // SAFETY: integers and raw pointers only; null pointers are not used before `arm` sets them.
 unsafe impl Zeroed for libc::iovec {}
 // SAFETY: as above.
@@ -42,7 +44,7 @@ unsafe impl Zeroed for libc::mmsghdr {}
 /// `n` (at least 1) all-zero values from one `alloc_zeroed` (calloc). A large calloc is fresh
 /// mmap'd memory the allocator does not write, so a slot's pages count in the RSS only once a
 /// datagram is written into it (a `vec![slot; n]` wrote, and so mapped, all of them).
-fn zeroed_slice<T: Zeroed>(n: usize) -> Box<[T]> {
+pub(super) fn zeroed_slice<T: Zeroed>(n: usize) -> Box<[T]> {
     let n = n.max(1);
     let layout = match std::alloc::Layout::array::<T>(n) {
         Ok(l) => l,
