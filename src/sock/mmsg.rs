@@ -4,9 +4,9 @@
 ///
 /// Invariant: the three are boxed slices created in `new` and never replaced or resized, so
 /// their heap storage does not move when the batch holding them moves. `hdrs[i]` and `iovs[i]`
-/// hold raw pointers into `slots[i]` and `iovs[i]`; `arm` rewrites them from a fresh
-/// `&mut self` before every syscall (resetting the lengths the kernel overwrites), so they are
-/// valid for the syscall that uses them.
+/// hold raw pointers into `slots[i]` and `iovs[i]` (and a send batch's data buffer, boxed the
+/// same way); `arm` rewrites them from a fresh `&mut self` before every syscall (resetting the
+/// lengths the kernel overwrites), so they are valid for the syscall that uses them.
 pub(super) struct Mmsg<S> {
     pub(super) slots: Box<[S]>,
     iovs: Box<[libc::iovec]>,
