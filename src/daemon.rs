@@ -34,9 +34,11 @@ use crate::vmac::Vmacs;
 mod addrs;
 mod adverts;
 mod metrics;
+mod wait;
 
 use addrs::{Addrs, Ctx};
 use adverts::Adverts;
+use wait::Wait;
 
 const KEY_SOCK4: usize = 0;
 const KEY_SOCK6: usize = 1;
@@ -88,11 +90,16 @@ pub fn monotonic_now() -> Time {
 pub struct Daemon {
     opts: Options,
     poller: Arc<Poller>,
+    /// Used during the start-up delay only; the loop waits with `wait`.
     events: Events,
+    wait: Wait,
     timer: TimerFd,
     /// The deadline the timerfd is armed for; it may be earlier than the earliest deadline
     /// (re-armed lazily when it fires), never later.
     armed: Option<Time>,
+    /// The timerfd fired and was not read: the next `timerfd_settime` clears it (one
+    /// syscall instead of a `read` and then a `timerfd_settime`).
+    fired: bool,
     signals: SignalFd,
     monitor: Monitor,
     net_events: Vec<NetEvent>,
@@ -159,8 +166,10 @@ impl Daemon {
             opts,
             poller,
             events: Events::new(),
+            wait: Wait::new(),
             timer,
             armed: None,
+            fired: false,
             signals,
             monitor,
             net_events: Vec::with_capacity(64),
@@ -427,12 +436,17 @@ impl Daemon {
         ])
     }
 
-    /// Arms the timerfd only when the earliest deadline moved earlier; a deadline that moved
-    /// later (an advert reset a backup's down timer) leaves the timer to fire early once.
-    fn rearm(&mut self) {
+    /// Arms the timerfd when the earliest deadline moved earlier. A deadline that moved later
+    /// (an advert reset a backup's down timer) is followed only once the armed one is within
+    /// a third of the way to it: a backup re-arms about once per Master_Down_Interval, in a
+    /// wake-up it has anyway, instead of on every advert or on a wake-up of its own when the
+    /// stale deadline fires. Setting the timer also clears a fired one (it zeroes the count).
+    fn rearm(&mut self, now: Time) {
         let want = self.earliest_deadline();
         let result = match (want, self.armed) {
-            (Some(t), Some(armed)) if t >= armed => return,
+            (Some(t), Some(armed)) if t >= armed && armed.saturating_sub(now) * 3 >= t - now => {
+                return
+            }
             (Some(t), _) => {
                 self.armed = Some(t);
                 self.timer.set(
@@ -440,20 +454,21 @@ impl Daemon {
                     TimerSetTimeFlags::TFD_TIMER_ABSTIME,
                 )
             }
-            (None, Some(_)) => {
+            (None, armed) if armed.is_some() || self.fired => {
                 self.armed = None;
                 self.timer.unset()
             }
-            (None, None) => return,
+            (None, _) => return,
         };
+        self.fired = false;
         if let Err(e) = result {
             error!("arming the timer: {}", io::Error::from(e));
         }
     }
 
+    /// The timer fired: it stays readable (level mode) until `rearm` sets or unsets it.
     fn consume_timer(&mut self) {
-        let mut buf = [0u8; 8];
-        let _ = nix::unistd::read(self.timer.as_fd(), &mut buf);
+        self.fired = true;
         self.armed = None;
     }
 
@@ -683,30 +698,30 @@ impl Daemon {
         }
         self.start(monotonic_now())?;
         loop {
-            self.run_actions(monotonic_now());
+            let now = monotonic_now();
+            self.run_actions(now);
             let drops = self.router.drops_mut();
             self.adverts.flush(drops);
             if self.router.phase() == Phase::Stopped {
                 self.addrs.vmacs.remove_all(&mut self.addrs.nl);
                 return Ok(());
             }
-            self.rearm();
-            self.events.clear();
-            if let Err(e) = self.poller.wait(&mut self.events, None) {
+            self.rearm(now);
+            if let Err(e) = self.wait.wait(&self.poller) {
                 if e.kind() == std::io::ErrorKind::Interrupted {
                     continue;
                 }
                 return Err(setup("poll")(e));
             }
             let (mut ready, mut metrics) = ([false; 7], 0);
-            for ev in self.events.iter() {
-                if let Some(flag) = ready.get_mut(ev.key) {
+            for key in self.wait.keys() {
+                if let Some(flag) = ready.get_mut(key) {
                     *flag = true;
-                } else if !self.status.on_event(ev.key, &self.poller)
-                    && !self::metrics::mark(&mut metrics, ev.key)
-                    && ev.key >= notify::OUTPUT_KEY_BASE
+                } else if !self.status.on_event(key, &self.poller)
+                    && !self::metrics::mark(&mut metrics, key)
+                    && key >= notify::OUTPUT_KEY_BASE
                 {
-                    self.notifier.on_output(ev.key);
+                    self.notifier.on_output(key);
                 }
             }
             self.metrics_events(metrics);

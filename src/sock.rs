@@ -67,9 +67,10 @@ const V4: Proto = Proto {
     hop_limit: libc::IP_TTL,
     join: libc::IP_ADD_MEMBERSHIP,
     leave: libc::IP_DROP_MEMBERSHIP,
+    // No IP_RECVTTL: a raw IPv4 socket hands over the IP header, whose TTL is checked; the
+    // kernel would write a control message per datagram for nothing.
     options: &[
         (libc::IP_PKTINFO, 1, "IP_PKTINFO", false),
-        (libc::IP_RECVTTL, 1, "IP_RECVTTL", false),
         (libc::IP_MULTICAST_TTL, VRRP_TTL, "IP_MULTICAST_TTL", false),
         (libc::IP_TTL, VRRP_TTL, "IP_TTL", false),
         (libc::IP_TOS, VRRP_TOS, "IP_TOS", false),

@@ -14,6 +14,7 @@ pub(super) const CONTROL_LEN: usize = 256;
 #[derive(Clone, Copy)]
 pub(super) struct ControlBuf(pub(super) [u8; CONTROL_LEN]);
 
+#[cfg(test)]
 impl ControlBuf {
     pub(super) const ZERO: ControlBuf = ControlBuf([0; CONTROL_LEN]);
 }

@@ -4,9 +4,9 @@
 ///
 /// Invariant: the three are boxed slices created in `new` and never replaced or resized, so
 /// their heap storage does not move when the batch holding them moves. `hdrs[i]` and `iovs[i]`
-/// hold raw pointers into `slots[i]` and `iovs[i]`; `arm` rewrites them from a fresh
-/// `&mut self` before every syscall (resetting the lengths the kernel overwrites), so they are
-/// valid for the syscall that uses them.
+/// hold raw pointers into `slots[i]` and `iovs[i]` (and a send batch's data buffer, boxed the
+/// same way); `arm` rewrites them from a fresh `&mut self` before every syscall (resetting the
+/// lengths the kernel overwrites), so they are valid for the syscall that uses them.
 pub(super) struct Mmsg<S> {
     pub(super) slots: Box<[S]>,
     iovs: Box<[libc::iovec]>,
@@ -27,22 +27,48 @@ pub(super) struct Parts {
     pub(super) controllen: usize,
 }
 
-impl<S: Copy> Mmsg<S> {
-    /// `n` (at least 1) copies of `slot`: the only allocation a batch makes.
-    pub(super) fn new(n: usize, slot: S) -> Self {
-        let n = n.max(1);
-        // SAFETY: iovec and mmsghdr are plain C data (integers and raw pointers); all-zero
-        // bytes are valid values (null pointers are not used before `arm` sets them).
-        let (iov, hdr) = unsafe {
-            (
-                std::mem::zeroed::<libc::iovec>(),
-                std::mem::zeroed::<libc::mmsghdr>(),
-            )
-        };
+/// A type for which all-zero bytes are a valid value.
+///
+/// # Safety
+/// Implement only for plain C data (integers, byte arrays, raw pointers, `repr(u8)` enums whose
+/// zero tag is a unit variant).
+pub(super) unsafe trait Zeroed: Copy {}
+
+// SAFETY: a byte.
+unsafe impl Zeroed for u8 {}
+// SAFETY: integers and raw pointers only; null pointers are not used before `arm` sets them.
+unsafe impl Zeroed for libc::iovec {}
+// SAFETY: as above.
+unsafe impl Zeroed for libc::mmsghdr {}
+
+/// `n` (at least 1) all-zero values from one `alloc_zeroed` (calloc). A large calloc is fresh
+/// mmap'd memory the allocator does not write, so a slot's pages count in the RSS only once a
+/// datagram is written into it (a `vec![slot; n]` wrote, and so mapped, all of them).
+pub(super) fn zeroed_slice<T: Zeroed>(n: usize) -> Box<[T]> {
+    let n = n.max(1);
+    let layout = match std::alloc::Layout::array::<T>(n) {
+        Ok(l) => l,
+        Err(_) => std::alloc::handle_alloc_error(std::alloc::Layout::new::<T>()),
+    };
+    // SAFETY: the layout has a non-zero size (n >= 1, and no slot type is zero-sized); the
+    // memory comes from the global allocator with the layout `Box<[T]>` frees it with, and
+    // all-zero bytes are valid `T`s (`Zeroed`).
+    unsafe {
+        let ptr = std::alloc::alloc_zeroed(layout).cast::<T>();
+        if ptr.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, n))
+    }
+}
+
+impl<S: Zeroed> Mmsg<S> {
+    /// `n` (at least 1) all-zero slots: the only allocation a batch makes.
+    pub(super) fn new(n: usize) -> Self {
         Mmsg {
-            slots: vec![slot; n].into_boxed_slice(),
-            iovs: vec![iov; n].into_boxed_slice(),
-            hdrs: vec![hdr; n].into_boxed_slice(),
+            slots: zeroed_slice(n),
+            iovs: zeroed_slice(n),
+            hdrs: zeroed_slice(n),
         }
     }
 

@@ -9,7 +9,7 @@ use std::ptr;
 use nix::errno::Errno;
 
 use super::cmsg::{self, CmsgIter, ControlBuf, CONTROL_LEN};
-use super::mmsg::{Mmsg, Parts};
+use super::mmsg::{Mmsg, Parts, Zeroed};
 use super::{SockError, VrrpSocket, MAX_DATAGRAM};
 use crate::packet::Family;
 
@@ -85,6 +85,9 @@ struct RecvSlot {
     control: ControlBuf,
 }
 
+// SAFETY: plain C data (byte arrays and integers).
+unsafe impl Zeroed for RecvSlot {}
+
 /// Preallocated `recvmmsg` state: `slots` datagram buffers of [`MAX_DATAGRAM`] bytes, each with
 /// its own address and control buffer.
 pub struct RecvBatch {
@@ -98,11 +101,8 @@ pub struct RecvBatch {
 impl RecvBatch {
     /// Allocates `slots` (at least 1) receive slots; the only allocation the batch makes.
     pub fn new(slots: usize) -> Self {
-        // SAFETY: RecvSlot is plain C data (byte arrays and integers); all-zero bytes are a
-        // valid value.
-        let slot = unsafe { std::mem::zeroed::<RecvSlot>() };
         RecvBatch {
-            m: Mmsg::new(slots, slot),
+            m: Mmsg::new(slots),
             filled: 0,
             family: Family::V4,
         }

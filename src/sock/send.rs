@@ -9,7 +9,7 @@ use std::ptr;
 use nix::errno::Errno;
 
 use super::cmsg::{self, ControlBuf};
-use super::mmsg::{Mmsg, Parts};
+use super::mmsg::{Mmsg, Parts, Zeroed};
 use super::{Proto, SockError, VrrpSocket, MAX_DATAGRAM, V4, V6};
 
 /// Why a datagram could not be queued.
@@ -53,6 +53,8 @@ impl std::error::Error for PushError {}
 
 /// What happened to one queued datagram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+// u8 tag, Queued first: all-zero bytes are `Queued` (see `Zeroed for SendSlot`).
+#[repr(u8)]
 pub enum SendOutcome {
     /// Not sent yet.
     Queued,
@@ -64,7 +66,8 @@ pub enum SendOutcome {
 
 #[derive(Clone, Copy)]
 struct SendSlot {
-    data: [u8; MAX_DATAGRAM],
+    /// Where the datagram starts in the batch's `data`.
+    offset: usize,
     len: usize,
     name: libc::sockaddr_storage,
     namelen: libc::socklen_t,
@@ -72,6 +75,9 @@ struct SendSlot {
     controllen: usize,
     outcome: SendOutcome,
 }
+
+// SAFETY: plain C data and integers, and `outcome` a repr(u8) enum whose zero tag is `Queued`.
+unsafe impl Zeroed for SendSlot {}
 
 /// Preallocated `sendmmsg` batch of `slots` datagrams of up to [`MAX_DATAGRAM`] bytes.
 ///
@@ -81,6 +87,11 @@ struct SendSlot {
 /// refused by the kernel and reported as that datagram's failure.
 pub struct SendBatch {
     m: Mmsg<SendSlot>,
+    /// The queued datagrams, one after the other (8-byte aligned): room for `slots` of
+    /// MAX_DATAGRAM, but a round of small adverts writes (and maps) only its first pages.
+    data: Box<[u8]>,
+    /// Bytes of `data` in use.
+    used: usize,
     queued: usize,
     failed: usize,
 }
@@ -88,19 +99,11 @@ pub struct SendBatch {
 impl SendBatch {
     /// Allocates `slots` (at least 1) send slots; the only allocation the batch makes.
     pub fn new(slots: usize) -> Self {
-        // SAFETY: sockaddr_storage is plain C data; all-zero bytes are a valid value.
-        let name = unsafe { std::mem::zeroed::<libc::sockaddr_storage>() };
-        let slot = SendSlot {
-            data: [0; MAX_DATAGRAM],
-            len: 0,
-            name,
-            namelen: 0,
-            control: ControlBuf::ZERO,
-            controllen: 0,
-            outcome: SendOutcome::Queued,
-        };
+        let m = Mmsg::new(slots);
         SendBatch {
-            m: Mmsg::new(slots, slot),
+            data: super::mmsg::zeroed_slice(m.slots.len() * MAX_DATAGRAM),
+            m,
+            used: 0,
             queued: 0,
             failed: 0,
         }
@@ -124,6 +127,7 @@ impl SendBatch {
     /// Forgets every queued datagram and outcome.
     pub fn clear(&mut self) {
         self.queued = 0;
+        self.used = 0;
         self.failed = 0;
     }
 
@@ -145,10 +149,15 @@ impl SendBatch {
             (IpAddr::V6(src), IpAddr::V6(dst)) => address_v6(slot, ifindex, src, dst)?,
             _ => return Err(PushError::FamilyMismatch),
         }
-        let len = fill(&mut slot.data).ok_or(PushError::Fill)?;
+        // At most `index` datagrams of at most MAX_DATAGRAM precede this one: room is left.
+        let offset = self.used;
+        let buf = self.data.get_mut(offset..offset + MAX_DATAGRAM);
+        let len = fill(buf.ok_or(PushError::Full)?).ok_or(PushError::Fill)?;
         if len > MAX_DATAGRAM {
             return Err(PushError::TooLong(len));
         }
+        self.used = offset + len.next_multiple_of(8);
+        slot.offset = offset;
         slot.len = len;
         slot.outcome = SendOutcome::Queued;
         self.queued += 1;
@@ -191,8 +200,10 @@ impl SendBatch {
     pub fn send(&mut self, sock: &VrrpSocket) -> Result<usize, SockError> {
         let queued = self.queued;
         self.failed = 0;
+        let data = self.data.as_mut_ptr();
         self.m.arm(queued, |slot| Parts {
-            data: slot.data.as_mut_ptr(),
+            // Within `data`: push kept offset + len inside it.
+            data: data.wrapping_add(slot.offset),
             len: slot.len,
             name: ptr::addr_of_mut!(slot.name),
             namelen: slot.namelen,
