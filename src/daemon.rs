@@ -444,7 +444,11 @@ impl Daemon {
     fn rearm(&mut self, now: Time) {
         let want = self.earliest_deadline();
         let result = match (want, self.armed) {
-            (Some(t), Some(armed)) if t >= armed && armed.saturating_sub(now) * 3 >= t - now => {
+            // A later deadline is followed once the armed one is a third of the way to it; both
+            // may already be past when the loop was slow (saturating: no panic, no skip lost).
+            (Some(t), Some(armed))
+                if t >= armed && armed.saturating_sub(now) * 3 >= t.saturating_sub(now) =>
+            {
                 return
             }
             (Some(t), _) => {
