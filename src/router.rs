@@ -291,6 +291,9 @@ impl Slot {
 pub struct Router {
     config: Config,
     slots: Vec<Slot>,
+    /// Each slot's (family, VRID) as `slot_key`, in slot order: the receive path scans these
+    /// few contiguous bytes, not the slots themselves (kilobytes apart), for every advert.
+    slot_keys: Vec<u16>,
     /// Slots a reload took out, kept until the actions naming them are drained.
     retired: Vec<Slot>,
     next_id: u32,
@@ -310,6 +313,7 @@ impl Router {
     pub fn new(config: Config) -> Self {
         let mut router = Router {
             slots: Vec::new(),
+            slot_keys: Vec::new(),
             retired: Vec::new(),
             next_id: 0,
             links: Links::default(),
@@ -324,8 +328,16 @@ impl Router {
         };
         let instances = router.config.instances.clone();
         router.slots = instances.into_iter().map(|c| router.new_slot(c)).collect();
+        router.index_slots();
         router.assign_groups();
         router
+    }
+
+    /// Rebuilds `slot_keys`; called whenever `slots` is replaced.
+    fn index_slots(&mut self) {
+        self.slot_keys.clear();
+        let keys = self.slots.iter().map(|s| slot_key(s.family(), s.cfg.vrid));
+        self.slot_keys.extend(keys);
     }
 
     /// Gives every instance, present and future, this offset on its advert grid.
@@ -616,4 +628,9 @@ impl std::fmt::Display for Describe<'_> {
         };
         f.write_str(text)
     }
+}
+
+/// A slot's family and VRID in one number, for `Router::slot_keys`.
+fn slot_key(family: Family, vrid: u8) -> u16 {
+    u16::from(family == Family::V6) << 8 | u16::from(vrid)
 }

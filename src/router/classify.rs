@@ -67,12 +67,15 @@ impl Router {
                 return None;
             }
         };
+        debug_assert_eq!(self.slot_keys.len(), self.slots.len());
+        let key = super::slot_key(family, advert.vrid);
         let mut vrid_known = false;
-        let found = self.slots.iter().position(|s| {
-            if s.family() != family || s.cfg.vrid != advert.vrid {
+        let found = (0..self.slot_keys.len()).find(|&i| {
+            if self.slot_keys[i] != key {
                 return false;
             }
             vrid_known = true;
+            let s = &self.slots[i];
             if s.is_unicast() {
                 !multicast && s.cfg.unicast_peers.contains(&rx.src)
             } else {

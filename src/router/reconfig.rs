@@ -62,6 +62,7 @@ impl Router {
         }
         self.retired.extend(old.into_iter().flatten());
         self.slots = new.into_iter().flatten().collect();
+        self.index_slots();
         self.adopt(config);
         sum.kept = plan.kept.len() - sum.restarted - in_place.len();
         sum.changed = in_place.len();
