@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The CI fuzz stage (tests/run.sh runs it): builds every target of fuzz/ and runs each for
-# TINYVRRP_FUZZ_SECS seconds (default 30; 0 skips the stage), seeded from the committed
+# TINYVRRP_FUZZ_SECS seconds (default 20; 0 skips the stage), seeded from the committed
 # corpora. Exits non-zero on the first crash or failed invariant; libFuzzer prints the input
 # and cargo-fuzz the command that replays it (fuzz/artifacts/TARGET/crash-*).
 #
@@ -13,7 +13,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-secs=${TINYVRRP_FUZZ_SECS:-30}
+secs=${TINYVRRP_FUZZ_SECS:-20}
 [[ $secs =~ ^[0-9]+$ ]] || { echo "error: TINYVRRP_FUZZ_SECS=$secs is not a number" >&2; exit 1; }
 if ((secs == 0)); then
     echo "fuzz stage skipped (TINYVRRP_FUZZ_SECS=0)"

@@ -4,7 +4,7 @@
 # Installs what the tests need when it is missing (Debian/Ubuntu), then runs, in order:
 # cargo fmt --check, cargo clippy --all-targets -D warnings, cargo test (all tests; the
 # network-namespace tests run because we are root, and skip with a message otherwise), the
-# fuzz stage (tests/fuzz.sh; TINYVRRP_FUZZ_SECS seconds per target, default 30).
+# fuzz stage (tests/fuzz.sh; TINYVRRP_FUZZ_SECS seconds per target, default 20).
 # Then the cross builds (cross/build.sh), their qemu tests (cross/test.sh), the VMs that run
 # them on Debian's ARM and MIPS kernels (tests/vm/run.sh, as root) and the OpenWrt package
 # tests (tests/openwrt_files.sh). Exits non-zero on the first failure.
@@ -133,8 +133,8 @@ cargo clippy --all-targets -- -D warnings
 log "cargo test"
 cargo test
 
-# --- fuzzing (tests/fuzz.sh): every target of fuzz/ for TINYVRRP_FUZZ_SECS (30) seconds -------
-log "tests/fuzz.sh (each fuzz target ${TINYVRRP_FUZZ_SECS:-30} s)"
+# --- fuzzing (tests/fuzz.sh): every target of fuzz/ for TINYVRRP_FUZZ_SECS (20) seconds -------
+log "tests/fuzz.sh (each fuzz target ${TINYVRRP_FUZZ_SECS:-20} s)"
 bash tests/fuzz.sh
 
 # --- cross builds and qemu (cross/README.md): static musl binaries for five targets, each run
