@@ -357,26 +357,32 @@ fn start(
         // SAFETY: environ is the process's NULL-terminated environment, which the daemon
         // never changes; nothing to add means nothing to allocate (a track script's run).
         let envp = unsafe { environ };
-        return with_pointers(argv, |argv| fork_exec(argv, envp, run_as, out));
+        return exec_pointers(argv, envp, run_as, out);
     }
     let (_set, envp) = environment(env)?;
-    with_pointers(argv, |argv| fork_exec(argv, envp.as_ptr(), run_as, out))
+    exec_pointers(argv, envp.as_ptr(), run_as, out)
 }
 
-/// `strs` as the NULL-terminated array exec wants: on the stack unless the line is long.
-fn with_pointers<R>(strs: &[CString], f: impl FnOnce(&[*const libc::c_char]) -> R) -> R {
+/// [`fork_exec`] with `argv` as the NULL-terminated array exec wants: on the stack unless the
+/// line is long. Not generic: one copy of [`fork_exec`] for both callers.
+fn exec_pointers(
+    argv: &[CString],
+    envp: *const *const libc::c_char,
+    run_as: Option<RunAs>,
+    out: ChildOut<'_>,
+) -> io::Result<Child> {
     let mut short = [std::ptr::null(); 32];
     let mut long = Vec::new();
-    let ptrs = if strs.len() < short.len() {
-        &mut short[..=strs.len()]
+    let ptrs = if argv.len() < short.len() {
+        &mut short[..=argv.len()]
     } else {
-        long.resize(strs.len() + 1, std::ptr::null());
+        long.resize(argv.len() + 1, std::ptr::null());
         &mut long[..]
     };
-    for (p, s) in ptrs.iter_mut().zip(strs) {
+    for (p, s) in ptrs.iter_mut().zip(argv) {
         *p = s.as_ptr();
     }
-    f(ptrs)
+    fork_exec(ptrs, envp, run_as, out)
 }
 
 /// [`start`] with the pointer arrays made (both NULL-terminated).
