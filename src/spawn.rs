@@ -243,9 +243,10 @@ impl Program {
             .map_or(("", &[][..]), |(f, r)| (f.as_str(), r));
         let words = rest.iter().map(String::as_str).chain(args.iter().copied());
         let mut argv = Vec::new();
+        // Every string through CString::new::<&str>: one instantiation (no From<&CStr>).
         match self.how {
-            How::Exec => argv.push(CString::new(first)?),
-            How::ShellScript => argv.extend([CString::from(c"/bin/sh"), CString::new(first)?]),
+            How::Exec => {}
+            How::ShellScript => argv.push(CString::new("/bin/sh")?),
             How::ShellLine => {
                 let mut line = first.to_string();
                 for w in words {
@@ -253,10 +254,13 @@ impl Program {
                     line.push_str(&w.replace('\'', r"'\''"));
                     line.push('\'');
                 }
-                return Ok(vec![c"/bin/sh".into(), c"-c".into(), CString::new(line)?]);
+                for w in ["/bin/sh", "-c", &line] {
+                    argv.push(CString::new(w)?);
+                }
+                return Ok(argv);
             }
         }
-        for w in words {
+        for w in std::iter::once(first).chain(words) {
             argv.push(CString::new(w)?);
         }
         Ok(argv)
