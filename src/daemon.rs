@@ -16,7 +16,7 @@ use nix::sys::signal::Signal;
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
-use polling::{Event as PollEvent, Events, PollMode, Poller};
+use polling::{Event as PollEvent, PollMode, Poller};
 
 use crate::arp::FrameSender;
 use crate::config::{self, Config};
@@ -90,8 +90,6 @@ pub fn monotonic_now() -> Time {
 pub struct Daemon {
     opts: Options,
     poller: Arc<Poller>,
-    /// Used during the start-up delay only; the loop waits with `wait`.
-    events: Events,
     wait: Wait,
     timer: TimerFd,
     /// The deadline the timerfd is armed for; it may be earlier than the earliest deadline
@@ -165,7 +163,6 @@ impl Daemon {
         let mut daemon = Daemon {
             opts,
             poller,
-            events: Events::new(),
             wait: Wait::new(),
             timer,
             armed: None,
@@ -610,18 +607,17 @@ impl Daemon {
             if left.is_zero() {
                 return Ok(false);
             }
-            self.events.clear();
-            match self.poller.wait(&mut self.events, Some(left)) {
+            match self.wait.wait(&self.poller, Some(left)) {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(setup("poll")(e)),
                 Ok(_) => {}
             }
             let (mut ready, mut metrics) = ([false; 7], 0);
-            for ev in self.events.iter() {
-                if let Some(flag) = ready.get_mut(ev.key) {
+            for key in self.wait.keys() {
+                if let Some(flag) = ready.get_mut(key) {
                     *flag = true;
-                } else if !self::metrics::mark(&mut metrics, ev.key) {
-                    self.status.on_event(ev.key, &self.poller);
+                } else if !self::metrics::mark(&mut metrics, key) {
+                    self.status.on_event(key, &self.poller);
                 }
             }
             self.metrics_events(metrics);
@@ -711,7 +707,7 @@ impl Daemon {
                 return Ok(());
             }
             self.rearm(now);
-            if let Err(e) = self.wait.wait(&self.poller) {
+            if let Err(e) = self.wait.wait(&self.poller, None) {
                 if e.kind() == std::io::ErrorKind::Interrupted {
                     continue;
                 }

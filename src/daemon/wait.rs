@@ -1,4 +1,5 @@
-//! The loop's wait: `epoll_wait` on the poller's own epoll fd instead of `Poller::wait`.
+//! The loop's wait (and the start-up delay's): `epoll_wait` on the poller's own epoll fd
+//! instead of `Poller::wait`.
 //! polling 3's `wait` makes four syscalls per wake-up besides the wait itself: it re-arms its
 //! internal timerfd (`timerfd_settime` + `epoll_ctl`) and clears and re-arms its notifier
 //! (`read` + `epoll_ctl`). The daemon needs neither: it has its own timerfd and never calls
@@ -8,6 +9,7 @@
 
 use std::io;
 use std::os::fd::AsRawFd;
+use std::time::Duration;
 
 use polling::Poller;
 
@@ -27,12 +29,19 @@ impl Wait {
         }
     }
 
-    /// Blocks until a registered fd is ready; EINTR is an error of kind Interrupted.
-    pub fn wait(&mut self, poller: &Poller) -> io::Result<()> {
+    /// Blocks until a registered fd is ready or `timeout` (rounded up to milliseconds; at
+    /// most about 24 days) has passed; EINTR is an error of kind Interrupted.
+    pub fn wait(&mut self, poller: &Poller, timeout: Option<Duration>) -> io::Result<()> {
         self.len = 0;
         let max = self.ready.len() as libc::c_int;
+        let ms = timeout.map_or(-1, |t| {
+            // No u128 arithmetic (as_millis): it links a 128-bit division on 32-bit targets.
+            let sub = u64::from(t.subsec_nanos().div_ceil(1_000_000));
+            let ms = t.as_secs().saturating_mul(1000).saturating_add(sub);
+            libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
+        });
         // SAFETY: the buffer holds `max` events and outlives the call.
-        let n = unsafe { libc::epoll_wait(poller.as_raw_fd(), self.ready.as_mut_ptr(), max, -1) };
+        let n = unsafe { libc::epoll_wait(poller.as_raw_fd(), self.ready.as_mut_ptr(), max, ms) };
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -72,11 +81,14 @@ mod tests {
         }
         nix::unistd::write(w.as_fd(), b"x").unwrap();
         let mut wait = Wait::new();
-        wait.wait(&poller).unwrap();
+        wait.wait(&poller, None).unwrap();
         assert_eq!(wait.keys().collect::<Vec<_>>(), [5]);
         // Level mode: still ready until read.
-        wait.wait(&poller).unwrap();
+        wait.wait(&poller, None).unwrap();
         assert_eq!(wait.keys().collect::<Vec<_>>(), [5]);
+        nix::unistd::read(&r, &mut [0u8; 1]).unwrap();
+        wait.wait(&poller, Some(Duration::from_micros(1))).unwrap();
+        assert_eq!(wait.keys().count(), 0, "a timeout with nothing ready");
         poller.delete(r.as_fd()).unwrap();
         poller.delete(r2.as_fd()).unwrap();
     }
