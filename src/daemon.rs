@@ -612,15 +612,7 @@ impl Daemon {
                 Err(e) => return Err(setup("poll")(e)),
                 Ok(_) => {}
             }
-            let (mut ready, mut metrics) = ([false; 7], 0);
-            for key in self.wait.keys() {
-                if let Some(flag) = ready.get_mut(key) {
-                    *flag = true;
-                } else if !self::metrics::mark(&mut metrics, key) {
-                    self.status.on_event(key, &self.poller);
-                }
-            }
-            self.metrics_events(metrics);
+            let ready = self.dispatch();
             if ready[KEY_NETLINK] {
                 self.drain_netlink(now);
             }
@@ -664,6 +656,25 @@ impl Daemon {
             self.opts.config_path.display()
         );
         Ok(())
+    }
+
+    /// The keys the last wait found ready: the status server's, the metrics endpoint's and
+    /// notify output's are served here (no notify script runs during the start-up delay), the
+    /// fixed ones come back as flags for the caller.
+    fn dispatch(&mut self) -> [bool; 7] {
+        let (mut ready, mut metrics) = ([false; 7], 0);
+        for key in self.wait.keys() {
+            if let Some(flag) = ready.get_mut(key) {
+                *flag = true;
+            } else if !self.status.on_event(key, &self.poller)
+                && !self::metrics::mark(&mut metrics, key)
+                && key >= notify::OUTPUT_KEY_BASE
+            {
+                self.notifier.on_output(key);
+            }
+        }
+        self.metrics_events(metrics);
+        ready
     }
 
     /// One pass of the loop over what was ready.
@@ -713,18 +724,7 @@ impl Daemon {
                 }
                 return Err(setup("poll")(e));
             }
-            let (mut ready, mut metrics) = ([false; 7], 0);
-            for key in self.wait.keys() {
-                if let Some(flag) = ready.get_mut(key) {
-                    *flag = true;
-                } else if !self.status.on_event(key, &self.poller)
-                    && !self::metrics::mark(&mut metrics, key)
-                    && key >= notify::OUTPUT_KEY_BASE
-                {
-                    self.notifier.on_output(key);
-                }
-            }
-            self.metrics_events(metrics);
+            let ready = self.dispatch();
             self.pass(&ready, monotonic_now());
         }
     }
