@@ -14,6 +14,8 @@ use crate::track::Health;
 mod json;
 mod server;
 pub use json::{error_json, to_json, JsonError};
+#[cfg(feature = "metrics")]
+pub(crate) use server::write_rest;
 pub use server::{log_totals, query, StatusServer, CLIENT_KEYS};
 
 pub const DEFAULT_SOCKET: &str = "/run/tinyvrrp.sock";

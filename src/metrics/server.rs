@@ -4,7 +4,7 @@
 //! armed to the earliest). The answer is one shared buffer for every client of a wake-up, so a
 //! client that stops reading holds no growing buffer of its own. HTTP is decided in `http`.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::ops::Range;
 use std::os::fd::{AsFd, AsRawFd};
@@ -235,14 +235,7 @@ impl MetricsServer {
             Some(Answer::Shared(s)) => s,
             None => return,
         };
-        let done = loop {
-            match (&c.stream).write(&text[c.sent..]) {
-                Ok(n) if n > 0 && c.sent + n < text.len() => c.sent += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
-                _ => break true,
-            }
-        };
+        let done = crate::status::write_rest(&c.stream, text, &mut c.sent);
         if done {
             c.draining = true;
             let ev = Event::readable(TIMER_KEY + 1 + i);

@@ -223,14 +223,7 @@ impl StatusServer {
         let Some(text) = c.text.as_deref() else {
             return;
         };
-        let done = loop {
-            match (&c.stream).write(&text[c.sent..]) {
-                Ok(n) if n > 0 && c.sent + n < text.len() => c.sent += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
-                _ => break true,
-            }
-        };
+        let done = write_rest(&c.stream, text, &mut c.sent);
         if done || c.deadline <= Instant::now() {
             self.close(i, poller);
         } else if !c.polled {
@@ -262,6 +255,19 @@ impl Drop for StatusServer {
 }
 
 /// The client side: `tinyvrrp status`. A reply without its `end` line was cut short.
+/// Writes `text[*sent..]` to a non-blocking `out` until the kernel takes no more; true when
+/// nothing is left to do (all written, or the client is gone), false when it would block.
+pub(crate) fn write_rest(mut out: impl Write, text: &[u8], sent: &mut usize) -> bool {
+    loop {
+        match out.write(&text[*sent..]) {
+            Ok(n) if n > 0 && *sent + n < text.len() => *sent += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+            _ => return true,
+        }
+    }
+}
+
 pub fn query(path: &Path) -> io::Result<String> {
     let mut stream = UnixStream::connect(path)?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
