@@ -36,30 +36,38 @@ if ((${#missing[@]})); then
     fi
 fi
 
-# --- keepalived, the interop peer (tests/netns/interop_keepalived.rs fails without it as root)
-# The package's service must not start on install: a keepalived running with the default
-# config in the host namespace is not ours. policy-rc.d (exit 101) forbids it for the install
-# only; afterwards no keepalived may be running that the tests did not start.
+# --- packages whose Debian service must not start on install: a keepalived or prometheus
+# running with the default config in the host namespace is not ours. policy-rc.d (exit 101)
+# forbids it for the install only.
+# install_without_service PACKAGE WHAT-NEEDS-IT [apt-get install options...]
+install_without_service() {
+    local pkg=$1 needed_by=$2 rc=0
+    shift 2
+    log "installing $pkg (service not started)"
+    if [[ -e /usr/sbin/policy-rc.d ]]; then
+        echo "error: /usr/sbin/policy-rc.d exists; not replacing it" >&2
+        exit 1
+    fi
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq "$@" "$pkg" >/dev/null 2>&1 ||
+        { apt-get update -qq && apt-get install -y -qq "$@" "$pkg"; } || rc=$?
+    rm -f /usr/sbin/policy-rc.d
+    trap - EXIT
+    if ((rc)); then
+        echo "error: installing $pkg failed; $needed_by needs it" >&2
+        exit 1
+    fi
+}
+can_install() { [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; }
+
+# --- keepalived, the interop peer (tests/netns/interop_keepalived.rs fails without it as root);
+# afterwards no keepalived may be running that the tests did not start.
 if ! command -v keepalived >/dev/null 2>&1 && [[ ! -x /usr/sbin/keepalived ]]; then
-    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-        log "installing keepalived (service not started)"
-        if [[ -e /usr/sbin/policy-rc.d ]]; then
-            echo "error: /usr/sbin/policy-rc.d exists; not replacing it" >&2
-            exit 1
-        fi
-        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-        chmod 755 /usr/sbin/policy-rc.d
-        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-        rc=0
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get install -y -qq keepalived >/dev/null 2>&1 ||
-            { apt-get update -qq && apt-get install -y -qq keepalived; } || rc=$?
-        rm -f /usr/sbin/policy-rc.d
-        trap - EXIT
-        if ((rc)); then
-            echo "error: installing keepalived failed; the interop tests need it" >&2
-            exit 1
-        fi
+    if can_install; then
+        install_without_service keepalived "the interop tests"
     else
         echo "warning: keepalived missing and cannot be installed; interop tests fail as root" >&2
     fi
@@ -78,28 +86,10 @@ if [[ $(id -u) -eq 0 ]]; then
 fi
 
 # --- prometheus and promtool (tests/netns/metrics.rs scrapes the daemons with a real Prometheus
-# and fails without it as root). Installed as keepalived is: its service must not start.
+# and fails without it as root).
 if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
-    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-        log "installing prometheus (service not started)"
-        if [[ -e /usr/sbin/policy-rc.d ]]; then
-            echo "error: /usr/sbin/policy-rc.d exists; not replacing it" >&2
-            exit 1
-        fi
-        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-        chmod 755 /usr/sbin/policy-rc.d
-        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-        rc=0
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 ||
-            { apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus; } ||
-            rc=$?
-        rm -f /usr/sbin/policy-rc.d
-        trap - EXIT
-        if ((rc)); then
-            echo "error: installing prometheus failed; tests/netns/metrics.rs needs it" >&2
-            exit 1
-        fi
+    if can_install; then
+        install_without_service prometheus "tests/netns/metrics.rs" --no-install-recommends
     else
         echo "warning: prometheus missing and cannot be installed; the metrics test fails as root" >&2
     fi
