@@ -41,21 +41,28 @@ fi
 # forbids it for the install only.
 # install_without_service PACKAGE WHAT-NEEDS-IT [apt-get install options...]
 install_without_service() {
-    local pkg=$1 needed_by=$2 rc=0
+    local pkg=$1 needed_by=$2 rc=0 ours=1
     shift 2
     log "installing $pkg (service not started)"
     if [[ -e /usr/sbin/policy-rc.d ]]; then
-        echo "error: /usr/sbin/policy-rc.d exists; not replacing it" >&2
-        exit 1
+        # Docker images ship one that forbids every service start: use it as it is.
+        if ! grep -qx 'exit 101' /usr/sbin/policy-rc.d; then
+            echo "error: /usr/sbin/policy-rc.d exists and may allow $pkg's service; not replacing it" >&2
+            exit 1
+        fi
+        ours=0
+    else
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
     fi
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-    chmod 755 /usr/sbin/policy-rc.d
-    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
     export DEBIAN_FRONTEND=noninteractive
     apt-get install -y -qq "$@" "$pkg" >/dev/null 2>&1 ||
         { apt-get update -qq && apt-get install -y -qq "$@" "$pkg"; } || rc=$?
-    rm -f /usr/sbin/policy-rc.d
-    trap - EXIT
+    if ((ours)); then
+        rm -f /usr/sbin/policy-rc.d
+        trap - EXIT
+    fi
     if ((rc)); then
         echo "error: installing $pkg failed; $needed_by needs it" >&2
         exit 1
