@@ -5,9 +5,9 @@
 use std::mem::size_of;
 
 /// Room for the control messages of one datagram. Receive gets at most PKTINFO plus TTL /
-/// hop limit (about 64 bytes on 64-bit); the spare room keeps an unexpected extra message
-/// from setting MSG_CTRUNC and hiding the ones we need.
-pub(super) const CONTROL_LEN: usize = 256;
+/// hop limit (64 bytes on 64-bit); the spare room keeps an unexpected extra message from
+/// setting MSG_CTRUNC and hiding the ones we need.
+pub(super) const CONTROL_LEN: usize = 128;
 
 /// A control buffer aligned for `cmsghdr`, as the kernel and the CMSG_* macros expect.
 #[repr(C, align(8))]

@@ -5,8 +5,9 @@
 /// Invariant: the three are boxed slices created in `new` and never replaced or resized, so
 /// their heap storage does not move when the batch holding them moves. `hdrs[i]` and `iovs[i]`
 /// hold raw pointers into `slots[i]` and `iovs[i]` (and a send batch's data buffer, boxed the
-/// same way); `arm` rewrites them from a fresh `&mut self` before every syscall (resetting the
-/// lengths the kernel overwrites), so they are valid for the syscall that uses them.
+/// same way), written by `arm`; since that storage never moves they stay valid for every later
+/// syscall. `arm` also resets the lengths and flags the kernel overwrites; before each syscall
+/// the caller re-arms at least every header the previous syscall had the kernel write.
 pub(super) struct Mmsg<S> {
     pub(super) slots: Box<[S]>,
     iovs: Box<[libc::iovec]>,

@@ -78,9 +78,11 @@ pub struct Received<'a> {
     pub truncated: bool,
 }
 
+/// A datagram's address and control messages; its bytes are in the batch's `data`.
 #[derive(Clone, Copy)]
 struct RecvSlot {
-    data: [u8; MAX_DATAGRAM],
+    /// Where its buffer starts in `data`.
+    offset: usize,
     name: libc::sockaddr_storage,
     control: ControlBuf,
 }
@@ -90,21 +92,37 @@ unsafe impl Zeroed for RecvSlot {}
 
 /// Preallocated `recvmmsg` state: `slots` datagram buffers of [`MAX_DATAGRAM`] bytes, each with
 /// its own address and control buffer.
+///
+/// The addresses and control buffers are packed apart from the datagram buffers: a datagram
+/// then touches one page of `data` and a shared page of slots, not two pages of its own
+/// (a backup with 100 instances reads ~100 datagrams per wake-up, and each page first touched
+/// after a context switch costs a TLB miss, on small routers a software refill).
 pub struct RecvBatch {
     m: Mmsg<RecvSlot>,
+    data: Box<[u8]>,
     /// Datagrams the last `recv` filled.
     filled: usize,
     /// Family of the socket the last `recv` read from.
     family: Family,
+    /// Headers the next `recv` re-arms: the kernel rewrote the lengths and flags of the
+    /// datagrams it filled and no others, so a burst of a few adverts does not cost
+    /// rewriting all the headers each time (all of them at first and after an error).
+    stale: usize,
 }
 
 impl RecvBatch {
     /// Allocates `slots` (at least 1) receive slots; the only allocation the batch makes.
     pub fn new(slots: usize) -> Self {
+        let mut m: Mmsg<RecvSlot> = Mmsg::new(slots);
+        for (i, slot) in m.slots.iter_mut().enumerate() {
+            slot.offset = i * MAX_DATAGRAM;
+        }
         RecvBatch {
-            m: Mmsg::new(slots),
+            data: super::mmsg::zeroed_slice(m.slots.len() * MAX_DATAGRAM),
+            m,
             filled: 0,
             family: Family::V4,
+            stale: usize::MAX,
         }
     }
 
@@ -128,9 +146,12 @@ impl RecvBatch {
     pub fn recv(&mut self, sock: &VrrpSocket) -> Result<usize, SockError> {
         self.filled = 0;
         self.family = sock.family();
-        self.m.arm(usize::MAX, |slot| Parts {
-            data: slot.data.as_mut_ptr(),
-            len: slot.data.len(),
+        let stale = std::mem::replace(&mut self.stale, usize::MAX);
+        let data = self.data.as_mut_ptr();
+        self.m.arm(stale, |slot| Parts {
+            // Within `data`: `new` set offsets of whole buffers inside it.
+            data: data.wrapping_add(slot.offset),
+            len: MAX_DATAGRAM,
             name: ptr::addr_of_mut!(slot.name),
             namelen: size_of::<libc::sockaddr_storage>() as libc::socklen_t,
             control: slot.control.0.as_mut_ptr(),
@@ -151,11 +172,15 @@ impl RecvBatch {
             };
             if n >= 0 {
                 self.filled = (n as usize).min(hdrs.len());
+                self.stale = self.filled;
                 return Ok(self.filled);
             }
             match Errno::last() {
                 Errno::EINTR => continue,
-                Errno::EAGAIN => return Ok(0),
+                Errno::EAGAIN => {
+                    self.stale = 0;
+                    return Ok(0);
+                }
                 errno => return Err(SockError::Recv(errno)),
             }
         }
@@ -170,7 +195,7 @@ impl RecvBatch {
         let hdr = self.m.hdrs.get(i)?;
         let slot = self.m.slots.get(i)?;
         let len = (hdr.msg_len as usize).min(MAX_DATAGRAM);
-        let data = slot.data.get(..len)?;
+        let data = self.data.get(slot.offset..slot.offset + len)?;
         let truncated = hdr.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
         // size_t on glibc, socklen_t on musl.
         #[allow(clippy::unnecessary_cast)]
