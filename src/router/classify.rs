@@ -33,7 +33,7 @@ impl Router {
             return;
         };
         let s = &mut self.slots[i];
-        if family == Family::V4 && s.cfg.version == Version::V3 {
+        if family == Family::V4 && s.inst.params().version == Version::V3 {
             s.forms.record(advert.src, form);
         }
         s.note_vip_list(advert.src, matches);
@@ -68,26 +68,26 @@ impl Router {
             }
         };
         debug_assert_eq!(self.slot_keys.len(), self.slots.len());
-        let key = super::slot_key(family, advert.vrid);
-        let mut vrid_known = false;
+        // Multicast adverts are for multicast instances, unicast ones for unicast instances.
+        let key = super::slot_key(family, advert.vrid, !multicast);
         let found = (0..self.slot_keys.len()).find(|&i| {
             if self.slot_keys[i] != key {
                 return false;
             }
-            vrid_known = true;
             let s = &self.slots[i];
-            if s.is_unicast() {
-                !multicast && s.cfg.unicast_peers.contains(&rx.src)
-            } else {
+            if multicast {
                 // With use_vmac, another master's adverts (sent from the virtual MAC, which our
                 // macvlan has too) arrive on our macvlan.
                 let on = |u: crate::links::Usable| u.ifindex == rx.ifindex;
-                multicast
-                    && s.usable
-                        .is_some_and(|u| on(u) || s.has_vmac(&self.links, rx.ifindex))
+                s.usable
+                    .is_some_and(|u| on(u) || s.has_vmac(&self.links, rx.ifindex))
+            } else {
+                s.cfg.unicast_peers.contains(&rx.src)
             }
         });
         let Some(i) = found else {
+            let vrid_known = (self.slot_keys.iter())
+                .any(|&k| k & !super::SLOT_KEY_UNICAST == key & !super::SLOT_KEY_UNICAST);
             self.drops.bump(if vrid_known {
                 "unknown_peer"
             } else {

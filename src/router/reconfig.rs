@@ -26,7 +26,7 @@ impl Router {
         if matches!(self.phase, Phase::Stopping | Phase::Stopped) {
             return ReloadSummary::default();
         }
-        let running: Vec<InstanceConfig> = self.slots.iter().map(|s| s.cfg.clone()).collect();
+        let running: Vec<InstanceConfig> = self.slots.iter().map(|s| (*s.cfg).clone()).collect();
         let plan = reload::plan(&running, &config.instances);
         let restarted = self.stop_for_reload(now, &plan);
         let mut sum = ReloadSummary {
@@ -48,7 +48,7 @@ impl Router {
                 (Change::Keep, slot) => slot,
                 (Change::InPlace, Some(mut s)) => {
                     let cfg = config.instances[ni].clone();
-                    in_place.push((ni, std::mem::replace(&mut s.cfg, cfg)));
+                    in_place.push((ni, *std::mem::replace(&mut s.cfg, Box::new(cfg))));
                     Some(s)
                 }
                 (_, slot) => {
@@ -69,6 +69,7 @@ impl Router {
         for (i, old_cfg) in in_place {
             self.change_in_place(i, now, old_cfg);
         }
+        self.refresh_deadlines();
         // A new instance's addresses may be on the machine already; a restarted one's were
         // just removed by its own stop.
         for &i in &plan.added {
