@@ -70,8 +70,11 @@ impl Router {
         debug_assert_eq!(self.slot_keys.len(), self.slots.len());
         // Multicast adverts are for multicast instances, unicast ones for unicast instances.
         let key = super::slot_key(family, advert.vrid, !multicast);
+        let mut vrid_known = false;
         let found = (0..self.slot_keys.len()).find(|&i| {
-            if self.slot_keys[i] != key {
+            let k = self.slot_keys[i];
+            vrid_known |= k | super::SLOT_KEY_UNICAST == key | super::SLOT_KEY_UNICAST;
+            if k != key {
                 return false;
             }
             let s = &self.slots[i];
@@ -86,8 +89,6 @@ impl Router {
             }
         });
         let Some(i) = found else {
-            let vrid_known = (self.slot_keys.iter())
-                .any(|&k| k & !super::SLOT_KEY_UNICAST == key & !super::SLOT_KEY_UNICAST);
             self.drops.bump(if vrid_known {
                 "unknown_peer"
             } else {
