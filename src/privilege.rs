@@ -68,8 +68,9 @@ pub fn plan(config: &Config, as_root: bool) -> Plan {
     let mut root_scripts = false;
     for user in users.chain(notify.then_some(default)) {
         match user {
-            // As spawn::RunAs: no user and "root" run as the daemon itself.
-            None | Some("root") => root_scripts |= as_root,
+            // As spawn::RunAs: no user and root (with root's group) run as the daemon itself.
+            None => root_scripts |= as_root,
+            Some(u) if crate::spawn::runs_as_daemon(u) => root_scripts |= as_root,
             // setgroups(2) needs CAP_SETGID even to the daemon's own user.
             Some(_) => keep |= bit(SETUID) | bit(SETGID) | bit(KILL),
         }

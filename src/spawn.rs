@@ -502,45 +502,86 @@ pub struct RunAs {
 }
 
 impl RunAs {
-    /// None for root or an absent name; an unknown user is an error message.
-    pub fn lookup(name: Option<&str>) -> Result<Option<RunAs>, String> {
-        match name {
-            None | Some("root") => Ok(None),
-            Some(name) => {
-                let c = CString::new(name).map_err(|_| format!("no user {name:?}"))?;
-                let mut buf = vec![0u8; 1024];
-                loop {
-                    // SAFETY: a zeroed passwd is a valid out-parameter.
-                    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
-                    let mut found = std::ptr::null_mut();
-                    // SAFETY: getpwnam_r on a NUL-terminated name, into `pw` and `buf`.
-                    let rv = unsafe {
-                        libc::getpwnam_r(
-                            c.as_ptr(),
-                            &mut pw,
-                            buf.as_mut_ptr().cast(),
-                            buf.len(),
-                            &mut found,
-                        )
-                    };
-                    match rv {
-                        0 if found.is_null() => return Err(format!("no user {name:?}")),
-                        0 => {
-                            return Ok(Some(RunAs {
-                                uid: pw.pw_uid,
-                                gid: pw.pw_gid,
-                            }))
-                        }
-                        libc::ERANGE if buf.len() < 1 << 20 => buf.resize(buf.len() * 2, 0),
-                        e => {
-                            let e = io::Error::from_raw_os_error(e);
-                            return Err(format!("looking up user {name:?}: {e}"));
-                        }
-                    }
+    /// keepalived's `USER [GROUP]` (`script_user`, a script's `user`): None for no user, and
+    /// for root with no group or root's; an unknown user or group is an error message. A
+    /// group given replaces the user's own.
+    pub fn lookup(spec: Option<&str>) -> Result<Option<RunAs>, String> {
+        let Some(spec) = spec else {
+            return Ok(None);
+        };
+        let mut words = spec.split_whitespace();
+        let (Some(user), group, None) = (words.next(), words.next(), words.next()) else {
+            return Err("not USER or USER GROUP".into());
+        };
+        let gid = match group {
+            Some(name) => Some(group_id(name)?),
+            None => None,
+        };
+        if user == "root" && gid.map_or(true, |g| g == 0) {
+            return Ok(None);
+        }
+        let mut run_as = Self::passwd(user)?;
+        if let Some(gid) = gid {
+            run_as.gid = gid;
+        }
+        Ok(Some(run_as))
+    }
+
+    fn passwd(name: &str) -> Result<RunAs, String> {
+        let c = CString::new(name).map_err(|_| format!("no user {name:?}"))?;
+        let mut buf = vec![0u8; 1024];
+        loop {
+            // SAFETY: a zeroed passwd is a valid out-parameter.
+            let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+            let mut found = std::ptr::null_mut();
+            // SAFETY: getpwnam_r on a NUL-terminated name, into `pw` and `buf`.
+            let rv = unsafe {
+                libc::getpwnam_r(
+                    c.as_ptr(),
+                    &mut pw,
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    &mut found,
+                )
+            };
+            match rv {
+                0 if found.is_null() => return Err(format!("no user {name:?}")),
+                0 => {
+                    return Ok(RunAs {
+                        uid: pw.pw_uid,
+                        gid: pw.pw_gid,
+                    })
+                }
+                libc::ERANGE if buf.len() < 1 << 20 => buf.resize(buf.len() * 2, 0),
+                e => {
+                    let e = io::Error::from_raw_os_error(e);
+                    return Err(format!("looking up user {name:?}: {e}"));
                 }
             }
         }
     }
+}
+
+/// Whether `USER [GROUP]` runs a script as the daemon itself (as [`RunAs::lookup`]'s None,
+/// without looking anything up): root, alone or with root's group.
+pub fn runs_as_daemon(spec: &str) -> bool {
+    let mut words = spec.split_whitespace();
+    let words = (words.next(), words.next(), words.next());
+    matches!(words, (Some("root"), None | Some("root"), None))
+}
+
+/// A group of this host by name.
+pub fn group_id(name: &str) -> Result<u32, String> {
+    // SAFETY: getgrnam on a NUL-terminated name; the daemon has no other threads, and the
+    // entry is read before any other call.
+    let entry = CString::new(name).map_or(std::ptr::null_mut(), |c| unsafe {
+        libc::getgrnam(c.as_ptr())
+    });
+    if entry.is_null() {
+        return Err(format!("no group {name:?}"));
+    }
+    // SAFETY: a non-null entry from getgrnam.
+    Ok(unsafe { (*entry).gr_gid })
 }
 
 /// Starts `line` plus `args` (see [`Program`]), as root, with `env` added.
@@ -564,6 +605,21 @@ pub fn kill_group(pid: u32, signal: libc::c_int) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_as_takes_keepalived_user_and_group() {
+        assert_eq!(RunAs::lookup(None), Ok(None));
+        assert_eq!(RunAs::lookup(Some("root")), Ok(None));
+        assert_eq!(RunAs::lookup(Some("root root")), Ok(None));
+        let nobody = RunAs::lookup(Some("nobody")).unwrap().unwrap();
+        let with_root = RunAs::lookup(Some(" nobody  root ")).unwrap().unwrap();
+        assert_eq!((with_root.uid, with_root.gid), (nobody.uid, 0));
+        assert!(RunAs::lookup(Some("nobody nogrp-tinyvrrp")).is_err());
+        assert!(RunAs::lookup(Some("nobody root root")).is_err());
+        assert!(RunAs::lookup(Some("")).is_err());
+        assert!(runs_as_daemon("root") && runs_as_daemon("root  root"));
+        assert!(!runs_as_daemon("root wheel") && !runs_as_daemon("nobody"));
+    }
     use std::os::fd::AsFd;
 
     fn words(line: &str) -> Vec<String> {

@@ -417,12 +417,16 @@ pub(super) fn read_sync_group<'a>(
     }
 }
 
-/// `script_user` and a script's `user`: a user of this host. keepalived disables a script
-/// whose user is unknown; a typo is refused here, rather than found when nothing runs.
+/// `script_user` and a script's `user`: a user of this host and, as keepalived allows, one
+/// of its groups after it. keepalived disables a script whose user is unknown; a typo is
+/// refused here, rather than found when nothing runs.
 fn user_name(value: &str) -> Result<String, ErrorKind> {
     match crate::spawn::RunAs::lookup(Some(value)) {
-        Ok(_) if !value.is_empty() => Ok(value.to_string()),
-        _ => Err(ErrorKind::bad(value, "a user name of this host")),
+        Ok(_) => Ok(value.to_string()),
+        Err(_) => Err(ErrorKind::bad(
+            value,
+            "a user of this host, optionally followed by a group",
+        )),
     }
 }
 

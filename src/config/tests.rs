@@ -2050,6 +2050,25 @@ fn an_unknown_user_is_refused_at_load() {
 }
 
 #[test]
+fn a_user_may_be_followed_by_a_group_as_keepalived_allows() {
+    let global = |v: &str| format!("[global_defs]\nscript_user = {v}\n");
+    let loaded = ok(&global("nobody root"));
+    assert_eq!(
+        loaded.config.global.script_user.as_deref(),
+        Some("nobody root")
+    );
+    let script = "[vrrp_script chk]\nscript = /bin/true\nuser = root root\n";
+    assert_eq!(
+        ok(script).config.scripts[0].user.as_deref(),
+        Some("root root")
+    );
+    for bad in ["nobody nogrp-tinyvrrp", "nobody root root"] {
+        let (line, key, _) = one_err(&global(bad));
+        assert_eq!((line, key.as_str()), (2, "script_user"), "{bad}");
+    }
+}
+
+#[test]
 fn allowed_sources_per_instance_repeat_or_space_separated_else_the_global_ones() {
     let i = &ok(&inst(
         "allowed_sources = 192.0.2.11 192.0.2.12\nallowed_sources = 192.0.2.13\n",

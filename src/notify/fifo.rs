@@ -151,15 +151,7 @@ fn owner(cfg: &NotifyFifo) -> Result<(u32, u32), String> {
     let user = crate::spawn::RunAs::lookup(cfg.user.as_deref())?;
     let (uid, mut gid) = user.map_or((u32::MAX, u32::MAX), |u| (u.uid, u.gid));
     if let Some(name) = cfg.group.as_deref() {
-        let c = c_path(name).map_err(|e| e.to_string())?;
-        // SAFETY: getgrnam on a NUL-terminated name; the daemon has no other threads, and
-        // the entry is read before any other call.
-        let entry = unsafe { libc::getgrnam(c.as_ptr()) };
-        if entry.is_null() {
-            return Err(format!("no group {name:?}"));
-        }
-        // SAFETY: a non-null entry from getgrnam.
-        gid = unsafe { (*entry).gr_gid };
+        gid = crate::spawn::group_id(name)?;
     }
     Ok((uid, gid))
 }

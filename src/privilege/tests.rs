@@ -51,6 +51,15 @@ fn a_script_run_as_a_user_keeps_set_uid_and_kill() {
     assert_eq!(plan_as(&text, true).keep, NET | SCRIPT_USER);
     // script_user alone, with no script to run, needs nothing.
     assert_eq!(plan_as(&format!("{notify}{INST}"), true).keep, NET);
+    // keepalived's USER GROUP: root with root's group is the daemon itself, with another
+    // group it is a setgid.
+    let as_root = |spec: &str| {
+        let track = format!("[vrrp_script chk]\nscript = /bin/true\nuser = {spec}\n");
+        plan_as(&format!("{track}{INST}"), true)
+    };
+    assert_eq!(as_root("root root").keep, NET);
+    assert!(as_root("root root").root_scripts);
+    assert_eq!(as_root("nobody root").keep, NET | SCRIPT_USER);
 }
 
 #[test]
