@@ -509,8 +509,7 @@ impl RunAs {
         let Some(spec) = spec else {
             return Ok(None);
         };
-        let mut words = spec.split_whitespace();
-        let (Some(user), group, None) = (words.next(), words.next(), words.next()) else {
+        let Some((user, group)) = user_and_group(spec) else {
             return Err("not USER or USER GROUP".into());
         };
         let gid = match group {
@@ -565,9 +564,16 @@ impl RunAs {
 /// Whether `USER [GROUP]` runs a script as the daemon itself (as [`RunAs::lookup`]'s None,
 /// without looking anything up): root, alone or with root's group.
 pub fn runs_as_daemon(spec: &str) -> bool {
+    matches!(user_and_group(spec), Some(("root", None | Some("root"))))
+}
+
+/// `USER [GROUP]` split in its words; None when there is no user or a third word.
+fn user_and_group(spec: &str) -> Option<(&str, Option<&str>)> {
     let mut words = spec.split_whitespace();
-    let words = (words.next(), words.next(), words.next());
-    matches!(words, (Some("root"), None | Some("root"), None))
+    match (words.next(), words.next(), words.next()) {
+        (Some(user), group, None) => Some((user, group)),
+        _ => None,
+    }
 }
 
 /// A group of this host by name.
@@ -605,6 +611,7 @@ pub fn kill_group(pid: u32, signal: libc::c_int) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsFd;
 
     #[test]
     fn run_as_takes_keepalived_user_and_group() {
@@ -620,7 +627,6 @@ mod tests {
         assert!(runs_as_daemon("root") && runs_as_daemon("root  root"));
         assert!(!runs_as_daemon("root wheel") && !runs_as_daemon("nobody"));
     }
-    use std::os::fd::AsFd;
 
     fn words(line: &str) -> Vec<String> {
         split_words(line).expect("splits")

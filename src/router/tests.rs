@@ -206,6 +206,30 @@ fn unknown_vrids_and_peers_are_counted_not_fed() {
 }
 
 #[test]
+fn multicast_adverts_are_for_multicast_instances_and_unicast_ones_for_unicast_instances() {
+    // A listed peer's advert sent to the group is not for a unicast instance, and one sent
+    // to our own address is not for a multicast instance.
+    let peer = format!("unicast_src_ip = {OWN}\nunicast_peer = {PEER}\n");
+    for (extra, dst) in [(peer.as_str(), GROUP), ("", OWN)] {
+        let mut r = started(&instance("VI_1", 1, 100, extra));
+        let before = r.slots()[0].instance().stats().rx_adverts;
+        receive(
+            &mut r,
+            ms(10),
+            &advert(1, 200, &["192.0.2.1"], PEER, dst),
+            255,
+            dst,
+        );
+        assert_eq!(r.drops().get("unknown_peer"), 1, "to {dst}");
+        assert_eq!(
+            r.slots()[0].instance().stats().rx_adverts,
+            before,
+            "to {dst}"
+        );
+    }
+}
+
+#[test]
 fn another_vip_list_is_logged_once_per_peer_and_the_election_goes_on() {
     let mut r = started(&instance("VI_1", 1, 100, ""));
     let other = advert(1, 200, &["192.0.2.1", "192.0.2.99"], PEER, GROUP);
